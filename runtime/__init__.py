@@ -1,0 +1,29 @@
+"""What an instrumented script imports: the pieces its explicit training loop calls, and ``Diagnose``.
+
+Importing this package is cheap and imports neither Keras nor TensorFlow (the script's own imports
+come first); the names below load their modules on first use.
+"""
+
+import importlib
+
+_EXPORTS = {
+    "FitData": "fitting",
+    "LayerGraph": "graph",
+    "Probe": "probe",
+    "Diagnose": "callback",
+    "TraceStore": "trace",
+    "check_versions": "compat",
+    "loop_supports": "fallback",
+    "with_diagnose": "fallback",
+    "note_error_site": "fallback",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value

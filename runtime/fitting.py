@@ -1,0 +1,143 @@
+"""The data side of ``model.fit`` for the generated loop, built from Keras's own pieces.
+
+``FitData`` does what ``fit`` does before and around its train steps, in the same order and with the
+same Keras objects (see ``keras/src/backend/tensorflow/trainer.py``): carve ``validation_split`` off the
+end of the arrays before any shuffling, build the epoch iterator (batching, shuffling, ``class_weight``
+and ``sample_weight``, ``steps_per_epoch``, tf.data and generators), build the model, loss, metrics
+and optimizer symbolically, and validate through ``evaluate`` on a cached, unshuffled iterator.
+Reusing these pieces instead of re-deriving them is what keeps the loop's training identical to ``fit``.
+"""
+
+import warnings
+
+from keras.src import optimizers
+from keras.src.backend.tensorflow.trainer import TFEpochIterator
+from keras.src.trainers.data_adapters import array_slicing, data_adapter_utils
+from keras.src.utils.python_utils import pythonify_logs
+
+
+class FitData:
+    def __init__(
+        self,
+        model,
+        x=None,
+        y=None,
+        batch_size=None,
+        epochs=1,
+        validation_split=0.0,
+        validation_data=None,
+        shuffle=True,
+        class_weight=None,
+        sample_weight=None,
+        steps_per_epoch=None,
+        validation_steps=None,
+        validation_batch_size=None,
+        validation_freq=1,
+    ):
+        self.model = model
+        self.epochs = epochs
+        max_epochs = _config_max_epochs()
+        if max_epochs and max_epochs < epochs:
+            warnings.warn("Limiting epochs to %d" % max_epochs)
+            self.epochs = max_epochs
+        model._assert_compile_called("fit")
+        model._eval_epoch_iterator = None
+        if validation_split and validation_data is None:
+            (x, y, sample_weight), validation_data = array_slicing.train_validation_split(
+                (x, y, sample_weight), validation_split=validation_split
+            )
+        self.validation = None
+        if validation_data is not None:
+            self.validation = data_adapter_utils.unpack_x_y_sample_weight(validation_data)
+        self.validation_steps = validation_steps
+        self.validation_batch_size = validation_batch_size or batch_size
+        self.validation_freq = validation_freq
+        self.train = TFEpochIterator(
+            x=x,
+            y=y,
+            sample_weight=sample_weight,
+            batch_size=batch_size,
+            steps_per_epoch=steps_per_epoch,
+            shuffle=shuffle,
+            class_weight=class_weight,
+            distribute_strategy=model.distribute_strategy,
+            steps_per_execution=model.steps_per_execution,
+        )
+        model._maybe_symbolic_build(iterator=self.train)
+        self.train.reset()
+
+    @property
+    def batch_spec(self):
+        """The structure and shapes of one training batch, as Keras's compiled step sees them (batch size None)."""
+        return self.train._distributed_dataset.element_spec
+
+    @property
+    def steps_per_epoch(self):
+        """Batches in one epoch (None until known, for data of unknown length)."""
+        return self.train.num_batches
+
+    def first_epoch(self, initial_epoch):
+        """The epoch to start from: ``initial_epoch``, unless a callback such as BackupAndRestore set one."""
+        return self.model._initial_epoch or initial_epoch
+
+    def batches(self):
+        """One epoch of training batches, ``(step, batch)``, in the order ``fit`` hands them to its step."""
+        with self.train.catch_stop_iteration():
+            for first_step, last_step, iterator in self.train:
+                for step in range(first_step, last_step + 1):  # one step unless steps_per_execution > 1
+                    if self.train.num_batches and step >= self.train.num_batches:
+                        break
+                    yield step, next(iterator)
+
+    def epoch_logs(self, logs):
+        """The logs of a finished epoch: the model's metric results (``fit`` prefers them to the step's)."""
+        return dict(self.model._get_metrics_result_or_logs(logs))
+
+    def validate(self, epoch, callbacks):
+        """Validation logs (``val_`` keys) after ``epoch``, or ``{}`` when this epoch does not validate."""
+        model = self.model
+        if self.validation is None or not model._should_eval(epoch, self.validation_freq):
+            return {}
+        if getattr(model, "_eval_epoch_iterator", None) is None:
+            val_x, val_y, val_sample_weight = self.validation
+            model._eval_epoch_iterator = TFEpochIterator(
+                x=val_x,
+                y=val_y,
+                sample_weight=val_sample_weight,
+                batch_size=self.validation_batch_size,
+                distribute_strategy=model.distribute_strategy,
+                steps_per_execution=model.steps_per_execution,
+                steps_per_epoch=self.validation_steps,
+                shuffle=False,
+            )
+        val_x, val_y, val_sample_weight = self.validation
+        logs = model.evaluate(
+            x=val_x,
+            y=val_y,
+            sample_weight=val_sample_weight,
+            batch_size=self.validation_batch_size,
+            steps=self.validation_steps,
+            callbacks=callbacks,
+            return_dict=True,
+            _use_cached_eval_dataset=True,
+        )
+        return {f"val_{name}": value for name, value in logs.items()}
+
+    def finish(self):
+        """What ``fit`` does after its last epoch: final optimizer values (EMA), drop the cached iterator."""
+        model = self.model
+        if isinstance(model.optimizer, optimizers.Optimizer) and self.epochs > 0:
+            model.optimizer.finalize_variable_values(model.trainable_weights)
+        if getattr(model, "_eval_epoch_iterator", None) is not None:
+            del model._eval_epoch_iterator
+
+
+def plain_logs(logs):
+    """Logs as Python numbers, the way callbacks receive them."""
+    return pythonify_logs(logs)
+
+
+def _config_max_epochs():
+    from keras.src.backend import config
+
+    return config.max_epochs()

@@ -1,0 +1,109 @@
+"""Where each layer was created, as a line of the user's *original* file (the source map).
+
+An instrumented script starts with ``origins.watch(__file__, source=..., inserted=...)``: the name of
+the original file and the line ranges of the instrumented file that dnn-instrument inserted. From then
+on, every Keras layer created by code of that file remembers the line that created it (also inside
+builder functions and loops), translated back to the original file. Nothing here imports Keras or
+TensorFlow: the hook waits for the user's own ``import keras`` so that environment variables the
+script sets before that import still take effect.
+"""
+
+import importlib.abc
+import importlib.util
+import os
+import sys
+
+_ORIGIN_ATTRIBUTE = "_dnn_instrument_origin"
+_LAYER_MODULE = "keras.src.layers.layer"
+_watched = {}  # instrumented file (absolute path) -> SourceMap
+
+
+class SourceMap:
+    """Lines of an instrumented file -> lines of the original file it was made from."""
+
+    def __init__(self, source, inserted):
+        self.source = source  # the original file's name as the user gave it
+        self.inserted = sorted(tuple(r) for r in inserted)  # inclusive 1-based line ranges of generated code
+
+    def original_line(self, line):
+        """The original line of an instrumented line, or None for a line dnn-instrument generated."""
+        shift = 0
+        for first, last in self.inserted:
+            if line < first:
+                break
+            if line <= last:
+                return None
+            shift += last - first + 1
+        return line - shift
+
+    def location(self, line):
+        original = self.original_line(line)
+        return None if original is None else f"{self.source}:{original}"
+
+
+def watch(instrumented_file, source, inserted):
+    """Record layer origins for layers created by ``instrumented_file`` (call it first thing in the script)."""
+    _watched[os.path.abspath(instrumented_file)] = SourceMap(source, inserted)
+    if _LAYER_MODULE in sys.modules:
+        _patch(sys.modules[_LAYER_MODULE])
+    elif not any(isinstance(f, _PatchOnImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, _PatchOnImport())
+
+
+def source_map_of(instrumented_file):
+    return _watched.get(os.path.abspath(instrumented_file))
+
+
+def origin_of(layer):
+    """``"train.py:14"`` for a layer created by a watched file, else None."""
+    return getattr(layer, _ORIGIN_ATTRIBUTE, None)
+
+
+def _creation_site():
+    frame = sys._getframe(2)
+    while frame is not None:
+        source_map = _watched.get(frame.f_code.co_filename) or _watched.get(os.path.abspath(frame.f_code.co_filename))
+        if source_map is not None:
+            return source_map.location(frame.f_lineno)
+        frame = frame.f_back
+    return None
+
+
+def _patch(layer_module):
+    layer_class = layer_module.Layer
+    if getattr(layer_class.__init__, "_dnn_instrument", False):
+        return
+    original_init = layer_class.__init__
+
+    def __init__(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        if getattr(self, _ORIGIN_ATTRIBUTE, None) is None:
+            object.__setattr__(self, _ORIGIN_ATTRIBUTE, _creation_site())
+
+    __init__._dnn_instrument = True
+    __init__.__wrapped__ = original_init
+    layer_class.__init__ = __init__
+
+
+class _PatchOnImport(importlib.abc.MetaPathFinder):
+    """Patches ``Layer.__init__`` right after Keras defines it, whenever the script imports Keras."""
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname != _LAYER_MODULE:
+            return None
+        sys.meta_path.remove(self)
+        try:
+            spec = importlib.util.find_spec(fullname)
+        finally:
+            sys.meta_path.insert(0, self)
+        if spec is None or spec.loader is None:
+            return None
+        loader = spec.loader
+        original_exec = loader.exec_module
+
+        def exec_module(module):
+            original_exec(module)
+            _patch(module)
+
+        loader.exec_module = exec_module
+        return spec

@@ -1,0 +1,129 @@
+"""Probes: what the generated train step calls to record each layer's forward output, backward
+gradient, weight gradients, weights and updates, and the loss.
+
+Inside the compiled step the probe only *collects* tensors while the step is traced; ``statistics()``
+then reduces all of them to one ``[sites, STATS]`` matrix with a constant number of ops
+(``stats.statistics``), which the step returns next to its logs. On the host, ``record`` keeps those
+matrices as they come and hands them to the trace store in blocks of ``FLUSH_EVERY`` steps, so there
+is no per-tensor, per-step transfer to Python.
+
+A *site* is one row of that matrix: ``(phase, layer index, layer name, tensor)``. Phases:
+``forward`` (a layer's output), ``backward`` (the gradient of the loss with respect to that output),
+``gradient`` (a weight's gradient), ``weight`` (a weight after the update), ``update`` (the change the
+optimizer made to it), ``loss``.
+"""
+
+import os
+
+import tensorflow as tf
+
+from . import stats
+from .trace import TraceStore
+
+FLUSH_EVERY = int(os.environ.get("DNN_INSTRUMENT_FLUSH_EVERY", "32"))
+
+
+class Probe:
+    def __init__(self, model, site, store=None):
+        self.model = model
+        self.site = site  # "train.py:31": the fit call this loop stands for
+        self.store = store if store is not None else TraceStore.for_run(model, site)
+        self._owner = _weight_owners(model)
+        self._pending = []  # host side: statistics of steps not yet flushed, with their (epoch, step)
+        self._begin_trace()
+
+    # -- inside the compiled step (these run while TensorFlow traces it) --------------------------
+
+    def _begin_trace(self):
+        self._sites, self._tensors, self._saturation = [], [], []
+        self.outputs, self._output_sites = [], []
+
+    def _add(self, phase, layer_index, layer_name, tensor_name, tensors, saturation=stats.NO_SATURATION):
+        tensors = [t for t in tf.nest.flatten(tensors) if t is not None and _is_float(t)]
+        if not tensors:
+            return
+        flat = tensors[0] if len(tensors) == 1 else tf.concat([tf.reshape(t, [-1]) for t in tensors], 0)
+        self._sites.append(
+            {"phase": phase, "layer_index": layer_index, "layer": layer_name, "tensor": tensor_name}
+        )
+        self._tensors.append(flat)
+        self._saturation.append(saturation)
+
+    def forward(self, node, output):
+        """Record the output of one layer call; its gradient is recorded by ``backward``."""
+        self._add("forward", node.index, node.name, "output", output, _saturation_of(node.layer))
+        floats = [t for t in tf.nest.flatten(output) if _is_float(t)]
+        if floats:
+            self.outputs.append(floats)
+            self._output_sites.append(node)
+
+    def backward(self, output_gradients):
+        """Record d(loss)/d(output) for each output recorded by ``forward``, in the same order."""
+        for node, gradient in zip(self._output_sites, output_gradients):
+            self._add("backward", node.index, node.name, "output", gradient)
+
+    def snapshot(self, weights):
+        """The weights' values before the optimizer changes them."""
+        return [tf.identity(w) for w in weights]
+
+    def update(self, weights, gradients, before):
+        """Record each weight's gradient, its new value and the change the optimizer made."""
+        for weight, gradient, old in zip(weights, gradients, before):
+            index, layer = self._owner.get(id(weight), (None, ""))
+            name = weight.path
+            self._add("gradient", index, layer, name, gradient)
+            self._add("weight", index, layer, name, weight)
+            self._add("update", index, layer, name, tf.convert_to_tensor(weight) - old)
+
+    def loss(self, loss):
+        self._add("loss", None, "", "loss", loss)
+
+    def statistics(self):
+        """All of this step's records as one ``[sites, len(STATS)]`` tensor; starts the next trace."""
+        matrix = stats.statistics(self._tensors, self._saturation)
+        self.store.set_sites(self._sites)
+        self._begin_trace()
+        return matrix
+
+    # -- on the host ---------------------------------------------------------------------------------
+
+    def record(self, epoch, step, statistics):
+        """Keep one step's statistics; they reach the trace store every ``FLUSH_EVERY`` steps."""
+        self._pending.append((epoch, step, statistics))
+        if len(self._pending) >= FLUSH_EVERY:
+            self.flush()
+
+    def flush(self):
+        if self._pending:
+            epochs, steps, matrices = zip(*self._pending)
+            self.store.append(epochs, steps, tf.stack(matrices).numpy())
+            self._pending = []
+
+    def epoch_end(self, epoch, logs):
+        self.flush()
+        self.store.add_epoch(epoch, logs)
+
+    def close(self):
+        """The end of this ``fit``: flush, and write the trace and the report."""
+        self.flush()
+        self.store.close()
+
+
+def _is_float(tensor):
+    return hasattr(tensor, "dtype") and tf.as_dtype(tensor.dtype).is_floating
+
+
+def _weight_owners(model):
+    """``id(weight) -> (index in model.layers, layer name)`` for every trainable weight."""
+    owners = {}
+    for index, layer in enumerate(model.layers):
+        for weight in layer.trainable_weights:
+            owners.setdefault(id(weight), (index, layer.name))
+    return owners
+
+
+def _saturation_of(layer):
+    """The saturated range of a layer's output, from its activation (Dense, Conv, Activation, Softmax...)."""
+    activation = getattr(layer, "activation", None)
+    name = getattr(activation, "__name__", None) or type(layer).__name__.lower()
+    return stats.SATURATION.get(name, stats.NO_SATURATION)

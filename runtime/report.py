@@ -1,0 +1,106 @@
+"""The report of a run: a JSON document (schema in ``report.schema.json``) and its terminal rendering."""
+
+import math
+
+from . import analysis
+from .stats import COLUMN
+
+SCHEMA_VERSION = 1
+
+
+def build(script, stores):
+    """The report document for the ``fit`` calls of one script run."""
+    fits, findings = [], []
+    for store in stores:
+        fit_findings = analysis.analyse(store) if store.closed else []
+        for finding in fit_findings:
+            finding["fit"] = store.site
+        findings.extend(fit_findings)
+        fits.append(
+            {
+                "site": store.site,
+                "iterations": store.iterations,
+                "epochs": len(store.epoch_logs),
+                "history": store.epoch_logs,
+                "layers": store.layers,
+                "summary": _layer_summary(store),
+            }
+        )
+    return {
+        "schema": SCHEMA_VERSION,
+        "script": script,
+        "verdict": "buggy" if findings else "ok",
+        "checks": [rule.__name__ for rule in analysis.RULES],
+        "findings": findings,
+        "iterations": sum(fit["iterations"] for fit in fits),
+        "fits": fits,
+    }
+
+
+def _finite(value):
+    value = float(value)
+    return value if math.isfinite(value) else str(value)
+
+
+def _layer_summary(store):
+    """Per layer, the last iteration's output mean/std, dead fraction, gradient norm and update/weight ratio."""
+    if store.iterations == 0:
+        return []
+    last = store.values[-1]
+    rows = {}
+    for site, row in zip(store.sites, last):
+        if site["layer_index"] is None and site["phase"] != "forward":
+            continue
+        entry = rows.setdefault(site["layer_index"], {"layer_index": site["layer_index"], "layer": site["layer"]})
+        if site["phase"] == "forward":
+            entry["output_mean"] = _finite(row[COLUMN["mean"]])
+            entry["output_std"] = _finite(row[COLUMN["std"]])
+            entry["output_zero"] = _finite(row[COLUMN["frac_zero"]])
+            entry["output_saturated"] = _finite(row[COLUMN["frac_saturated"]])
+        elif site["phase"] in ("gradient", "weight", "update"):
+            key = {"gradient": "gradient_norm", "weight": "weight_norm", "update": "update_norm"}[site["phase"]]
+            entry[key] = entry.get(key, 0.0) + float(row[COLUMN["norm"]]) ** 2
+    for entry in rows.values():
+        for key in ("gradient_norm", "weight_norm", "update_norm"):
+            if key in entry:
+                entry[key] = _finite(math.sqrt(entry[key]))
+        if isinstance(entry.get("update_norm"), float) and isinstance(entry.get("weight_norm"), float):
+            entry["update_ratio"] = entry["update_norm"] / entry["weight_norm"] if entry["weight_norm"] else None
+    return list(rows.values())
+
+
+def terminal(document, folder):
+    """A short plain-text report for stderr."""
+    lines = [f"\ndnn-instrument: {document['iterations']} iterations recorded; verdict: {document['verdict'].upper()}"]
+    for i, finding in enumerate(document["findings"]):
+        where = f"layer {finding['layer']!r}" if finding["layer"] else "the model"
+        if finding.get("source"):
+            where += f" ({finding['source']})"
+        lead = "  cause: " if i == 0 else "  also:  "
+        lines.append(f"{lead}{finding['symptom']} in {where}, {finding['phase']} phase, iteration {finding['iteration']}")
+        lines.append(f"         {finding['evidence']}")
+        lines.append(f"    fix: {finding['fix']}")
+    fit = document["fits"][-1]
+    if fit["summary"]:
+        lines.append(f"  last iteration of fit at {fit['site']}:")
+        lines.append(f"    {'layer':<24} {'out mean':>10} {'out std':>10} {'zero':>6} {'grad norm':>10} {'upd/weight':>10}")
+        for row in fit["summary"]:
+            lines.append(
+                f"    {_clip(row['layer'] or '(model)', 24):<24} {_fmt(row.get('output_mean')):>10} {_fmt(row.get('output_std')):>10}"
+                f" {_fmt(row.get('output_zero'), '.0%'):>6} {_fmt(row.get('gradient_norm')):>10} {_fmt(row.get('update_ratio')):>10}"
+            )
+    lines.append(f"  run folder: {folder}\n")
+    return "\n".join(lines) + "\n"
+
+
+def _clip(text, width):
+    text = "".join(c if c.isprintable() else "?" for c in str(text))
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _fmt(value, spec=".3g"):
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        return value
+    return format(value, spec)

@@ -1,0 +1,110 @@
+"""The trace store: every statistics row the probes recorded during one ``fit``, on the host.
+
+``values`` is a ``[iterations, sites, STATS]`` float32 array; ``sites`` names each row (phase, layer,
+tensor); ``epochs``/``steps`` give each iteration's epoch and step within the epoch; ``epoch_logs`` the
+logs ``fit`` put in its History. ``TraceStore.for_run`` attaches the store to the process's run
+(``session.py``), which writes it next to the report when the ``fit`` ends.
+"""
+
+import numpy as np
+
+from .stats import COLUMN, STATS
+
+
+class TraceStore:
+    def __init__(self, model=None, site=""):
+        self.site = site
+        self.layers = _layer_table(model) if model is not None else []
+        self.sites = []
+        self._blocks = []
+        self._epochs, self._steps = [], []
+        self.epoch_logs = []
+        self.closed = False
+        self._on_close = []
+
+    @classmethod
+    def for_run(cls, model, site):
+        from . import session
+
+        store = cls(model, site)
+        session.current().add(store)
+        return store
+
+    def set_sites(self, sites):
+        """Name the rows of the statistics matrices; a retraced step must produce the same rows."""
+        if self.sites and sites != self.sites:
+            raise RuntimeError("the train step was retraced with different probe sites")
+        self.sites = list(sites)
+
+    def append(self, epochs, steps, values):
+        self._blocks.append(np.asarray(values, np.float32))
+        self._epochs.extend(epochs)
+        self._steps.extend(steps)
+
+    def add_epoch(self, epoch, logs):
+        self.epoch_logs.append({"epoch": int(epoch), **{k: _number(v) for k, v in logs.items()}})
+
+    @property
+    def iterations(self):
+        return len(self._steps)
+
+    @property
+    def values(self):
+        if not self._blocks:
+            return np.zeros((0, len(self.sites), len(STATS)), np.float32)
+        if len(self._blocks) > 1:
+            self._blocks = [np.concatenate(self._blocks)]
+        return self._blocks[0]
+
+    @property
+    def epochs(self):
+        return np.asarray(self._epochs, np.int64)
+
+    @property
+    def steps(self):
+        return np.asarray(self._steps, np.int64)
+
+    def series(self, phase, layer_index=None, tensor=None, stat="mean"):
+        """One statistic over iterations for the matching sites: ``[iterations, matching sites]``."""
+        rows = [
+            i
+            for i, s in enumerate(self.sites)
+            if s["phase"] == phase
+            and (layer_index is None or s["layer_index"] == layer_index)
+            and (tensor is None or s["tensor"] == tensor)
+        ]
+        return self.values[:, rows, COLUMN[stat]]
+
+    def on_close(self, callback):
+        self._on_close.append(callback)
+
+    def close(self):
+        self.closed = True
+        for callback in self._on_close:
+            callback(self)
+
+    def save(self, path):
+        np.savez_compressed(
+            path,
+            values=self.values,
+            epochs=self.epochs,
+            steps=self.steps,
+            stats=np.array(STATS),
+            sites=np.array([f"{s['phase']}|{s['layer_index']}|{s['layer']}|{s['tensor']}" for s in self.sites]),
+        )
+
+
+def _number(value):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _layer_table(model):
+    from .origins import origin_of
+
+    return [
+        {"index": i, "name": layer.name, "class": type(layer).__name__, "source": origin_of(layer)}
+        for i, layer in enumerate(model.layers)
+    ]

@@ -1,0 +1,35 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PROGRAMS = ROOT / "tests" / "programs"
+FIXTURES = ROOT / "fixtures"
+
+
+def run_python(script, *args, env=None, cwd=None, timeout=300, stdin=None):
+    """Run ``script`` with this interpreter in a quiet TensorFlow environment; return the CompletedProcess."""
+    full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1", **(env or {})}
+    return subprocess.run(
+        [sys.executable, str(script), *map(str, args)],
+        env=full_env, cwd=cwd, capture_output=True, text=True, timeout=timeout, input=stdin,
+    )
+
+
+def run_cli(*args, cwd=None, stdin=None, env=None):
+    """Run ``python -m dnn_instrument ARGS``."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "dnn_instrument", *map(str, args)],
+        cwd=cwd, capture_output=True, text=True, input=stdin, env=full_env, timeout=120,
+    )
+
+
+@pytest.fixture
+def runs_dir(tmp_path, monkeypatch):
+    folder = tmp_path / "runs"
+    monkeypatch.setenv("DNN_INSTRUMENT_DIR", str(folder))
+    return folder

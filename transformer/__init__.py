@@ -1,0 +1,8 @@
+"""The source-to-source rewrite: Keras ``fit`` calls -> an explicit GradientTape loop with probes.
+
+``instrument(source, path)`` is the entry point; see ``instrument.py`` for the pipeline.
+"""
+
+from .instrument import InstrumentError, Result, instrument
+
+__all__ = ["InstrumentError", "Result", "instrument"]

@@ -1,0 +1,103 @@
+"""``instrument(source, path)``: the whole rewrite of one file, from text to text.
+
+Pipeline (each step its own module): parse (libcst) -> find and classify ``fit`` calls (``fit_sites``,
+``models``, ``keras_names``) -> rewrite (``rewrite``, ``templates/``) -> source map -> check that the
+result compiles. The code is never imported or executed.
+"""
+
+import difflib
+import os
+from dataclasses import dataclass, field
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper
+
+from .fit_sites import find_fit_sites
+from .rewrite import rewrite
+
+MARKER = "dnn_instrument"
+
+
+class InstrumentError(Exception):
+    """Input that cannot be instrumented: ``str(error)`` is ``path:line:col: message``."""
+
+    def __init__(self, path, line, column, message):
+        super().__init__(f"{path}:{line}:{column}: {message}")
+        self.path, self.line, self.column, self.message = path, line, column, message
+
+
+@dataclass
+class Message:
+    line: int
+    column: int
+    text: str
+
+
+@dataclass
+class Result:
+    code: str  # the instrumented source (equal to the input when nothing was instrumented)
+    rewritten: int = 0  # fit calls replaced by the explicit loop
+    with_callback: int = 0  # fit calls kept, with the Diagnose callback attached
+    messages: list = field(default_factory=list)  # Message per call left alone or given the callback
+    inserted: list = field(default_factory=list)  # 1-based inclusive line ranges of inserted code
+
+    @property
+    def changed(self):
+        return bool(self.rewritten or self.with_callback)
+
+
+def instrument(source, path="<stdin>"):
+    """Instrument the Python ``source`` of file ``path``; raise ``InstrumentError`` for unusable input."""
+    name = os.path.basename(path) if path not in ("-", "<stdin>") else "<stdin>"
+    try:
+        module = cst.parse_module(source)
+    except cst.ParserSyntaxError as error:
+        raise InstrumentError(path, error.raw_line, error.raw_column + 1, f"syntax error: {error.message}") from None
+    except (RecursionError, MemoryError):
+        raise InstrumentError(path, 1, 1, "the file is too deeply nested to parse") from None
+    if _already_instrumented(module):
+        raise InstrumentError(path, 1, 1, "already instrumented by dnn-instrument (it imports dnn_instrument); instrument the original file")
+    wrapper = MetadataWrapper(module)
+    sites = find_fit_sites(wrapper)
+    result = Result(
+        code=source,
+        rewritten=sum(site.action == "rewrite" for site in sites),
+        with_callback=sum(site.action == "callback" for site in sites),
+        messages=[Message(s.line, s.column, s.reason) for s in sites if s.action in ("callback", "skip")],
+    )
+    if not result.changed:
+        return result
+    draft = rewrite(wrapper.module, sites, name).code
+    result.inserted = _inserted_ranges(source, draft)
+    result.code = rewrite(wrapper.module, sites, name, result.inserted).code
+    try:
+        compile(result.code, path, "exec")
+    except SyntaxError as error:  # a bug of ours: never hand out code that does not compile
+        raise RuntimeError(f"dnn-instrument produced code that does not compile ({error}); please report it") from error
+    return result
+
+
+def _already_instrumented(module):
+    for statement in module.body:
+        if isinstance(statement, cst.SimpleStatementLine):
+            for small in statement.body:
+                if isinstance(small, cst.Import) and any(
+                    cst.Module([]).code_for_node(alias.name).split(".")[0] == MARKER for alias in small.names
+                ):
+                    return True
+                if isinstance(small, cst.ImportFrom) and small.module is not None and (
+                    cst.Module([]).code_for_node(small.module).split(".")[0] == MARKER
+                ):
+                    return True
+    return False
+
+
+def _inserted_ranges(before, after):
+    """Line ranges (1-based, inclusive) of ``after`` that are insertions into ``before``."""
+    ranges = []
+    matcher = difflib.SequenceMatcher(None, before.splitlines(), after.splitlines(), autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        inserted = (j2 - j1) - (i2 - i1) if tag == "replace" else (j2 - j1 if tag == "insert" else 0)
+        if inserted > 0:
+            ranges.append((j2 - inserted + 1, j2))
+    return ranges

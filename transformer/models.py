@@ -1,0 +1,185 @@
+"""Where does the model in ``model.fit(...)`` come from?
+
+``ModelOrigins`` reads a module once (with libcst's scope and qualified-name metadata) and then answers
+``origin(expression)`` for a ``fit`` receiver: a Keras ``Sequential``, a functional ``Model``, a loaded
+model, an instance of a ``keras.Model`` subclass (with or without its own ``train_step``), or unknown.
+It follows names to their assignments (in every scope that binds them), and calls of functions and
+classes defined in the same module to what they return, so ``model = build_model()`` is resolved.
+Nothing is executed or imported.
+"""
+
+from dataclasses import dataclass
+
+import libcst as cst
+from libcst.metadata import QualifiedNameProvider, ScopeProvider
+
+from .keras_names import is_model_class, keras_path, model_kind
+
+REWRITABLE = ("sequential", "functional", "loaded", "subclass")
+
+
+@dataclass(frozen=True)
+class Origin:
+    kind: str  # one of REWRITABLE, "custom_train_step", or "unknown"
+    detail: str = ""  # for messages: what was found, or why it is unknown
+
+    @property
+    def is_keras(self):
+        return self.kind in REWRITABLE or self.kind == "custom_train_step"
+
+
+UNKNOWN = Origin("unknown")
+
+
+class _Collector(cst.CSTVisitor):
+    METADATA_DEPENDENCIES = (QualifiedNameProvider, ScopeProvider)
+
+    def __init__(self):
+        self.values = {}  # id(assigned Name node) -> assigned expression
+        self.returns = {}  # id(FunctionDef) -> [returned expressions]
+        self.classes = {}  # id(ClassDef) -> Origin of its instances
+        self.compiled = set()  # names on which .compile(...) is called
+        self._functions = []
+        self.qualified = {}  # id(expression) -> keras path of the name it evaluates to
+        self.scopes = {}  # id(Name) -> scope
+
+    def visit_Name(self, node):
+        scope = self.get_metadata(ScopeProvider, node, None)
+        if scope is not None:
+            self.scopes[id(node)] = scope
+
+    def _remember_path(self, node):
+        names = self.get_metadata(QualifiedNameProvider, node, set())
+        self.qualified[id(node)] = keras_path(names)
+
+    def visit_Attribute(self, node):
+        self._remember_path(node)
+
+    def leave_Name(self, node):
+        self._remember_path(node)
+
+    def visit_Assign(self, node):
+        for target in node.targets:
+            if isinstance(target.target, cst.Name):
+                self.values[id(target.target)] = node.value
+
+    def visit_AnnAssign(self, node):
+        if isinstance(node.target, cst.Name) and node.value is not None:
+            self.values[id(node.target)] = node.value
+
+    def visit_NamedExpr(self, node):
+        if isinstance(node.target, cst.Name):
+            self.values[id(node.target)] = node.value
+
+    def visit_FunctionDef(self, node):
+        self._functions.append(node)
+        self.returns[id(node)] = []
+
+    def leave_FunctionDef(self, node):
+        self._functions.pop()
+
+    def visit_Lambda(self, node):
+        self._functions.append(node)
+
+    def leave_Lambda(self, node):
+        self._functions.pop()
+
+    def visit_Return(self, node):
+        if self._functions and isinstance(self._functions[-1], cst.FunctionDef) and node.value is not None:
+            self.returns[id(self._functions[-1])].append(node.value)
+
+    def visit_ClassDef(self, node):
+        bases = [keras_path(self.get_metadata(QualifiedNameProvider, base.value, set())) for base in node.bases]
+        if not any(is_model_class(path) for path in bases):
+            return
+        methods = {
+            statement.name.value
+            for statement in node.body.body
+            if isinstance(statement, cst.FunctionDef)
+        }
+        if "train_step" in methods:
+            self.classes[id(node)] = Origin("custom_train_step", f"{node.name.value} defines its own train_step")
+        else:
+            self.classes[id(node)] = Origin("subclass", f"an instance of {node.name.value}, a keras.Model subclass")
+
+    def visit_Call(self, node):
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value == "compile" and isinstance(func.value, cst.Name):
+            self.compiled.add(func.value.value)
+
+
+class ModelOrigins:
+    def __init__(self, wrapper):
+        self._data = _Collector()
+        wrapper.visit(self._data)
+
+    def is_compiled(self, name):
+        return name in self._data.compiled
+
+    def origin(self, expression, _depth=0):
+        """The ``Origin`` of the value ``expression`` evaluates to."""
+        if _depth > 20:
+            return Origin("unknown", "the model's definition is too deeply nested to follow")
+        if isinstance(expression, cst.Call):
+            return self._origin_of_call(expression, _depth)
+        if isinstance(expression, cst.Name):
+            return self._origin_of_name(expression, _depth)
+        if isinstance(expression, cst.Attribute):
+            return Origin("unknown", "the model is an attribute; its assignment cannot be followed")
+        return Origin("unknown", "the model is not a name bound by an assignment")
+
+    def _origin_of_call(self, call, depth):
+        kind = model_kind(self._data.qualified.get(id(call.func)))
+        if kind is not None:
+            return Origin(kind)
+        if isinstance(call.func, cst.Name):
+            definitions = self._definitions(call.func)
+            if definitions:
+                origins = []
+                for definition in definitions:
+                    if isinstance(definition, cst.FunctionDef):
+                        returned = self._data.returns.get(id(definition), [])
+                        if not returned:
+                            return Origin("unknown", f"{call.func.value}() returns no model")
+                        origins.extend(self.origin(value, depth + 1) for value in returned)
+                    elif isinstance(definition, cst.ClassDef) and id(definition) in self._data.classes:
+                        origins.append(self._data.classes[id(definition)])
+                    else:
+                        origins.append(Origin("unknown", f"{call.func.value} is not a model builder of this file"))
+                return _agree(origins)
+        return Origin("unknown", "the model comes from a call dnn-instrument cannot follow")
+
+    def _origin_of_name(self, name, depth):
+        values = []
+        for assignment in self._assignments(name):
+            node = assignment.node
+            if isinstance(node, cst.Name) and id(node) in self._data.values:
+                value = self._data.values[id(node)]
+                if isinstance(value, cst.Name) and value.value == "None":
+                    continue  # `model = None` placeholders do not decide the origin
+                values.append(self.origin(value, depth + 1))
+            else:
+                values.append(Origin("unknown", f"{name.value!r} is bound by something other than an assignment"))
+        if not values:
+            return Origin("unknown", f"no assignment of {name.value!r} found")
+        return _agree(values)
+
+    def _assignments(self, name):
+        scope = self._data.scopes.get(id(name))
+        if scope is None:
+            return []
+        return list(scope[name.value])
+
+    def _definitions(self, name):
+        return [a.node for a in self._assignments(name) if isinstance(a.node, (cst.FunctionDef, cst.ClassDef))]
+
+
+def _agree(origins):
+    """All the ways a value can be bound must be models of one rewritable kind, else the most cautious."""
+    for origin in origins:
+        if not origin.is_keras:
+            return origin
+    for origin in origins:
+        if origin.kind == "custom_train_step":
+            return origin
+    return origins[0]

@@ -1,0 +1,115 @@
+"""Apply the decisions of ``fit_sites``: rewrite calls, attach callbacks, insert the loop and the header.
+
+The only user code that changes is each handled ``fit`` call itself, and only its callee part:
+
+    history = model.fit(x, y, epochs=5)        # before
+    history = instrumented_fit("train.py:12", model, x, y, epochs=5)   # "rewrite"
+    history = model.fit(x, y, epochs=5, callbacks=[dnn_instrument.runtime.Diagnose("train.py:12")])  # "callback"
+
+Arguments keep their text, so they are evaluated as before, in the same order. Everything else is
+inserted as whole lines: a two-line header (after the docstring and ``__future__`` imports) and the
+generated ``instrumented_fit`` before the first module-level statement that needs it.
+"""
+
+import libcst as cst
+
+from .templates import render
+
+LOOP_NAME = "instrumented_fit"
+
+
+class _CallRewriter(cst.CSTTransformer):
+    def __init__(self, sites, loop_name, source):
+        self.sites = {id(site.call): site for site in sites if site.action in ("rewrite", "callback")}
+        self.loop_name = loop_name
+        self.source = source
+
+    def leave_Call(self, original_node, updated_node):
+        site = self.sites.get(id(original_node))
+        if site is None:
+            return updated_node
+        label = f"{self.source}:{site.line}"
+        if site.action == "rewrite":
+            receiver = cst.Arg(updated_node.func.value, comma=_SPACE if updated_node.args else cst.MaybeSentinel.DEFAULT)
+            label_arg = cst.Arg(cst.SimpleString(repr(label)), comma=_SPACE)
+            return updated_node.with_changes(func=cst.Name(self.loop_name), args=[label_arg, receiver, *updated_node.args])
+        return _with_callback(updated_node, label)
+
+
+_SPACE = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+
+
+def _with_callback(call, label):
+    """``call`` with a ``Diagnose(label)`` callback added to its ``callbacks=`` argument (created when absent)."""
+    callback = cst.parse_expression(render("diagnose_callback.py.j2", site=label).strip())
+    args = list(call.args)
+    for i, arg in enumerate(args):
+        if arg.keyword is not None and arg.keyword.value == "callbacks":
+            if isinstance(arg.value, cst.List):
+                elements = list(arg.value.elements)
+                if elements and not isinstance(elements[-1].comma, cst.Comma):
+                    elements[-1] = elements[-1].with_changes(comma=_SPACE)
+                value = arg.value.with_changes(elements=[*elements, cst.Element(callback)])
+            else:  # a name or any expression: None, one callback, a list or a CallbackList
+                value = cst.Call(
+                    cst.parse_expression("dnn_instrument.runtime.with_diagnose"),
+                    [cst.Arg(arg.value, comma=_SPACE), cst.Arg(cst.SimpleString(repr(label)))],
+                )
+            args[i] = arg.with_changes(value=value)
+            return call.with_changes(args=args)
+    new_arg = cst.Arg(
+        cst.List([cst.Element(callback)]),
+        keyword=cst.Name("callbacks"),
+        equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")),
+    )
+    if args:
+        last = args[-1]
+        if isinstance(last.comma, cst.Comma):  # a trailing comma: the new argument goes where a next one would
+            separator = args[-2].comma if len(args) > 1 and isinstance(args[-2].comma, cst.Comma) else _SPACE
+            new_arg = new_arg.with_changes(comma=last.comma)
+            args[-1] = last.with_changes(comma=separator)
+        else:
+            args[-1] = last.with_changes(comma=_SPACE)
+    return call.with_changes(args=[*args, new_arg])
+
+
+def _free_name(module_code, wanted):
+    name, n = wanted, 1
+    while name in module_code:
+        n += 1
+        name = f"{wanted}_{n}"
+    return name
+
+
+def _header_position(body):
+    """Index after the module docstring and ``from __future__`` imports."""
+    index = 0
+    if body and isinstance(body[0], cst.SimpleStatementLine) and isinstance(body[0].body[0], cst.Expr) and isinstance(body[0].body[0].value, (cst.SimpleString, cst.ConcatenatedString)):
+        index = 1
+    while index < len(body) and isinstance(body[index], cst.SimpleStatementLine) and any(
+        isinstance(s, cst.ImportFrom) and s.module is not None and cst.Module([]).code_for_node(s.module) == "__future__"
+        for s in body[index].body
+    ):
+        index += 1
+    return index
+
+
+def rewrite(module, sites, source, inserted=()):
+    """The module with ``sites`` applied and the header and loop inserted; ``inserted`` fills the header's map."""
+    loop_name = _free_name(module.code, LOOP_NAME)
+    updated = module.visit(_CallRewriter(sites, loop_name, source))
+    body = list(updated.body)
+    header = cst.parse_module(render("header.py.j2", source=source, inserted=list(inserted))).body
+    rewritten = [site for site in sites if site.action == "rewrite"]
+    header_at = _header_position(body)
+    if rewritten:
+        first = min(i for i, statement in enumerate(module.body) if any(statement is s.top_statement for s in rewritten))
+        first = max(first, header_at)
+        loop = cst.parse_module(render("fit_loop.py.j2", name=loop_name, indent=" " * (len(loop_name) + 5), source=source)).body[0]
+        blank = cst.EmptyLine()
+        loop = loop.with_changes(leading_lines=[blank, blank, *loop.leading_lines])
+        following = body[first]
+        body[first] = following.with_changes(leading_lines=[blank, blank, *following.leading_lines])
+        body.insert(first, loop)
+    body[header_at:header_at] = header
+    return updated.with_changes(body=body)

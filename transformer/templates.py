@@ -1,0 +1,22 @@
+"""The code dnn-instrument inserts, kept as jinja2 templates in ``templates/`` (one file per piece)."""
+
+import functools
+
+import jinja2
+
+
+@functools.lru_cache(maxsize=1)
+def _environment():
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("dnn_instrument.transformer", "templates"),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,  # Python source, not HTML: values go through `pyrepr`, which quotes them as literals
+    )
+    environment.filters["pyrepr"] = repr
+    return environment
+
+
+def render(template, **values):
+    """Render ``templates/<template>`` with ``values``."""
+    return _environment().get_template(template).render(**values)

@@ -35,32 +35,35 @@ class Probe:
     # -- inside the compiled step (these run while TensorFlow traces it) --------------------------
 
     def _begin_trace(self):
-        self._sites, self._tensors, self._saturation = [], [], []
+        self._sites, self._tensors, self._saturation, self._same_shape_as = [], [], [], []
         self.outputs, self._output_sites = [], []
 
-    def _add(self, phase, layer_index, layer_name, tensor_name, tensors, saturation=stats.NO_SATURATION):
-        tensors = [t for t in tf.nest.flatten(tensors) if t is not None and _is_float(t)]
+    def _add(self, phase, layer_index, layer_name, tensor_name, tensors, saturation=None, same_shape_as=None):
+        """Add a site; returns its row number, or None when there is no floating-point tensor to record."""
+        tensors = [_dense(t) for t in tf.nest.flatten(tensors) if t is not None and _is_float(t)]
         if not tensors:
-            return
+            return None
         flat = tensors[0] if len(tensors) == 1 else tf.concat([tf.reshape(t, [-1]) for t in tensors], 0)
         self._sites.append(
             {"phase": phase, "layer_index": layer_index, "layer": layer_name, "tensor": tensor_name}
         )
         self._tensors.append(flat)
         self._saturation.append(saturation)
+        self._same_shape_as.append(same_shape_as)
+        return len(self._sites) - 1
 
     def forward(self, node, output):
         """Record the output of one layer call; its gradient is recorded by ``backward``."""
-        self._add("forward", node.index, node.name, "output", output, _saturation_of(node.layer))
-        floats = [t for t in tf.nest.flatten(output) if _is_float(t)]
-        if floats:
-            self.outputs.append(floats)
-            self._output_sites.append(node)
+        row = self._add("forward", node.index, node.name, "output", output, _saturation_of(node.layer))
+        if row is not None:
+            self.outputs.append([t for t in tf.nest.flatten(output) if _is_float(t)])
+            self._output_sites.append((node, row))
 
     def backward(self, output_gradients):
         """Record d(loss)/d(output) for each output recorded by ``forward``, in the same order."""
-        for node, gradient in zip(self._output_sites, output_gradients):
-            self._add("backward", node.index, node.name, "output", gradient)
+        for (node, row), gradients in zip(self._output_sites, output_gradients):
+            complete = all(g is not None for g in gradients)  # then it has its output's shape
+            self._add("backward", node.index, node.name, "output", gradients, same_shape_as=row if complete else None)
 
     def snapshot(self, weights):
         """The weights' values before the optimizer changes them."""
@@ -80,7 +83,7 @@ class Probe:
 
     def statistics(self):
         """All of this step's records as one ``[sites, len(STATS)]`` tensor; starts the next trace."""
-        matrix = stats.statistics(self._tensors, self._saturation)
+        matrix = stats.statistics(self._tensors, self._saturation, self._same_shape_as)
         self.store.set_sites(self._sites)
         self._begin_trace()
         return matrix
@@ -107,6 +110,11 @@ class Probe:
         """The end of this ``fit``: flush, and write the trace and the report."""
         self.flush()
         self.store.close()
+
+
+def _dense(tensor):
+    """A tf.Tensor for a Keras variable, or for an embedding's IndexedSlices gradient (its dense value)."""
+    return tf.convert_to_tensor(tensor)
 
 
 def _is_float(tensor):

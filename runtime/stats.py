@@ -1,12 +1,15 @@
 """Summary statistics of tensors, computed inside the compiled train step.
 
-A probe never ships a full tensor to Python. Every tensor it watches in one step is reduced to the
-row of numbers named in ``STATS``; all the rows of one step are computed together, with a constant
-number of TensorFlow ops whatever the number of layers (the tensors are flattened into one vector
-and reduced by segment), so that probing a deep model costs about as much graph overhead as probing
-a shallow one.
+A probe never ships a full tensor to Python: every tensor it watches in one step is reduced to the
+row of numbers named in ``STATS``, and all the rows of a step travel together as one small matrix.
 
-NaN and Inf are counted, then left out of the moments, so one bad value does not hide the rest.
+Cost matters (this runs every step), so the common case is cheap: per tensor, a handful of plain
+reductions (sum, sum of squares, min, max, zeros). Only when one of those sums is not finite, which is
+when some tensor holds a NaN or Inf (or squares past float32), a single ``tf.cond`` switches the whole
+step to the careful path that counts NaN and Inf and computes the moments of the finite values only,
+so one bad value does not hide the rest. Mean and standard deviation come from the sums
+(``std = sqrt(E[x^2] - mean^2)``), accurate to about 1e-4 of |mean| in float32: enough to tell a
+dead or constant layer (std ~ 0) from a live one.
 """
 
 import tensorflow as tf
@@ -20,7 +23,7 @@ STATS = (
     "max",  # largest finite element
     "abs_max",  # largest |finite element|
     "norm",  # L2 norm of the finite elements
-    "frac_zero",  # fraction of elements exactly 0 (dead ReLU units, zero gradients)
+    "frac_zero",  # fraction of elements exactly 0 (dead ReLU units, zero gradients, unchanged weights)
     "frac_nan",
     "frac_inf",
     "frac_saturated",  # fraction in the saturated range of the layer's activation (see SATURATION)
@@ -36,56 +39,135 @@ SATURATION = {
     "softmax": (0.01, 0.99),
     "tanh": (-0.99, 0.99),
 }
-NO_SATURATION = (float("-inf"), float("inf"))
+NO_SATURATION = None
 
 
-def statistics(tensors, saturation=None):
+def statistics(tensors, saturation=None, same_shape_as=None):
     """Reduce each tensor of ``tensors`` to a row of ``STATS``; returns a ``[len(tensors), len(STATS)]`` tensor.
 
-    ``saturation`` gives, per tensor, the ``(low, high)`` saturated range (``NO_SATURATION`` for none).
+    ``saturation`` gives, per tensor, the ``(low, high)`` saturated range, or None. ``same_shape_as[i] = j``
+    (j < i) says tensor i always has the shape of tensor j (a gradient and its tensor), even where the
+    static shape is not fully known. Tensors of one shape are stacked and reduced together: the number
+    of ops grows with the number of distinct shapes, not of tensors.
     """
-    n = len(tensors)
-    if n == 0:
+    if not tensors:
         return tf.zeros([0, len(STATS)], tf.float32)
+    n = len(tensors)
     saturation = saturation or [NO_SATURATION] * n
-    flat = [tf.reshape(tf.cast(t, tf.float32), [-1]) for t in tensors]
-    sizes = tf.stack([tf.size(f) for f in flat])
-    x = tf.concat(flat, axis=0)
-    ids = tf.repeat(tf.range(n), sizes)
+    same_shape_as = same_shape_as or [None] * n
+    groups, key_of = {}, []
+    for i, t in enumerate(tensors):
+        if same_shape_as[i] is not None:
+            key = key_of[same_shape_as[i]]
+        elif t.shape.is_fully_defined():
+            key = ("shape", tuple(t.shape), t.dtype)
+        else:
+            key = ("tensor", i)
+        key_of.append(key)
+        groups.setdefault(key, []).append(i)
+    order = [i for members in groups.values() for i in members]
+    blocks = [
+        tf.reshape(tf.cast(tf.stack([tensors[i] for i in members]), tf.float32), [len(members), -1])
+        for members in groups.values()
+    ]
+    bounds = [[saturation[i] for i in members] for members in groups.values()]
+    squares = tf.concat([tf.reduce_sum(tf.square(b), axis=1) for b in blocks], 0)
+    rows = tf.cond(
+        tf.reduce_all(tf.math.is_finite(squares)),
+        lambda: _fast(blocks, bounds, squares),
+        lambda: _careful(blocks, bounds),
+    )
+    inverse = [0] * n
+    for position, i in enumerate(order):
+        inverse[i] = position
+    return tf.gather(rows, inverse)
 
-    def total(values):
-        return tf.math.unsorted_segment_sum(values, ids, n)
 
-    def fraction(mask):
-        return total(tf.cast(mask, tf.float32)) / tf.maximum(count, 1.0)
+def _saturated(block, bounds):
+    """Per row of ``block``, how many elements lie in that row's saturated range (0 where it has none)."""
+    if all(b is None for b in bounds):
+        return tf.zeros([len(bounds)], tf.float32)
+    low = tf.constant([[b[0] if b else float("-inf")] for b in bounds], tf.float32)
+    high = tf.constant([[b[1] if b else float("inf")] for b in bounds], tf.float32)
+    return tf.reduce_sum(tf.cast((block <= low) | (block >= high), tf.float32), axis=1)
 
-    count = tf.cast(sizes, tf.float32)
-    finite = tf.math.is_finite(x)
-    finite_count = tf.maximum(total(tf.cast(finite, tf.float32)), 1.0)
-    xf = tf.where(finite, x, 0.0)
-    mean = total(xf) / finite_count
-    centred = tf.where(finite, xf - tf.gather(mean, ids), 0.0)
-    std = tf.sqrt(total(tf.square(centred)) / finite_count)
-    minimum = tf.math.unsorted_segment_min(tf.where(finite, x, float("inf")), ids, n)
-    maximum = tf.math.unsorted_segment_max(tf.where(finite, x, float("-inf")), ids, n)
-    abs_max = tf.maximum(tf.abs(minimum), tf.abs(maximum))
-    # Scale by abs_max before squaring so that the norm of large (exploding) values does not overflow.
-    scale = tf.where(abs_max > 0, abs_max, 1.0)
-    norm = scale * tf.sqrt(total(tf.square(xf / tf.gather(scale, ids))))
-    low = tf.gather(tf.constant([s[0] for s in saturation], tf.float32), ids)
-    high = tf.gather(tf.constant([s[1] for s in saturation], tf.float32), ids)
-    saturated = finite & ((x <= low) | (x >= high))
+
+def _rows(count, finite_count, total, squares, minimum, maximum, zeros, nans, infs, saturated):
+    n = tf.maximum(finite_count, 1.0)
+    mean = total / n
+    variance = tf.maximum(squares / n - tf.square(mean), 0.0)
+    every = tf.maximum(count, 1.0)
     columns = {
         "count": count,
         "mean": mean,
-        "std": std,
+        "std": tf.sqrt(variance),
         "min": minimum,
         "max": maximum,
-        "abs_max": abs_max,
-        "norm": norm,
-        "frac_zero": fraction(tf.equal(x, 0.0)),
-        "frac_nan": fraction(tf.math.is_nan(x)),
-        "frac_inf": fraction(tf.math.is_inf(x)),
-        "frac_saturated": fraction(saturated),
+        "abs_max": tf.maximum(tf.abs(minimum), tf.abs(maximum)),
+        "norm": tf.sqrt(squares),
+        "frac_zero": zeros / every,
+        "frac_nan": nans / every,
+        "frac_inf": infs / every,
+        "frac_saturated": saturated / every,
     }
     return tf.stack([columns[name] for name in STATS], axis=1)
+
+
+def _fast(blocks, bounds, squares):
+    """Every tensor finite: sums, minimum, maximum and zero counts, one stacked reduction per shape group."""
+    count, sums, zeros, minimum, maximum, saturated = [], [], [], [], [], []
+    for block, block_bounds in zip(blocks, bounds):
+        totals = tf.reduce_sum(tf.stack([block, tf.cast(tf.equal(block, 0.0), tf.float32)], axis=1), axis=2)
+        sums.append(totals[:, 0])
+        zeros.append(totals[:, 1])
+        minimum.append(tf.reduce_min(block, axis=1))
+        maximum.append(tf.reduce_max(block, axis=1))
+        width = block.shape[1] if block.shape[1] is not None else tf.shape(block)[1]
+        count.append(tf.fill([len(block_bounds)], tf.cast(width, tf.float32)))
+        saturated.append(_saturated(block, block_bounds))
+    count = tf.concat(count, 0)
+    nothing = tf.zeros_like(count)
+    return _rows(
+        count, count, tf.concat(sums, 0), squares, tf.concat(minimum, 0), tf.concat(maximum, 0),
+        tf.concat(zeros, 0), nothing, nothing, tf.concat(saturated, 0),
+    )
+
+
+def _careful(blocks, bounds):
+    """Moments of the finite values only, NaN and Inf counted; large values scaled before squaring.
+
+    This path runs only in steps that hold a NaN or Inf, so it is written for few graph ops (one
+    segmented reduction per column over all tensors at once) rather than for speed.
+    """
+    rows = [tf.shape(b)[0] for b in blocks]
+    widths = [tf.shape(b)[1] for b in blocks]
+    x = tf.concat([tf.reshape(b, [-1]) for b in blocks], 0)
+    n = tf.add_n(rows)
+    ids = tf.repeat(tf.range(n), tf.concat([tf.fill([r], w) for r, w in zip(rows, widths)], 0))
+    low = tf.concat([tf.constant([b[0] if b else float("-inf") for b in bs], tf.float32) for bs in bounds], 0)
+    high = tf.concat([tf.constant([b[1] if b else float("inf") for b in bs], tf.float32) for bs in bounds], 0)
+
+    def total(values):
+        return tf.math.unsorted_segment_sum(tf.cast(values, tf.float32), ids, n)
+
+    finite = tf.math.is_finite(x)
+    values = tf.where(finite, x, 0.0)
+    minimum = tf.math.unsorted_segment_min(tf.where(finite, x, float("inf")), ids, n)
+    maximum = tf.math.unsorted_segment_max(tf.where(finite, x, float("-inf")), ids, n)
+    finite_count = total(finite)
+    any_finite = finite_count > 0
+    scale = tf.maximum(tf.abs(minimum), tf.abs(maximum))
+    scale = tf.where(any_finite & (scale > 0), scale, 1.0)
+    saturated = finite & ((x <= tf.gather(low, ids)) | (x >= tf.gather(high, ids)))
+    return _rows(
+        tf.cast(tf.concat([tf.fill([r], w) for r, w in zip(rows, widths)], 0), tf.float32),
+        finite_count,
+        total(values),
+        tf.square(scale) * total(tf.square(values / tf.gather(scale, ids))),  # Inf for huge values, never NaN
+        tf.where(any_finite, minimum, float("nan")),
+        tf.where(any_finite, maximum, float("nan")),
+        total(tf.equal(x, 0.0)),
+        total(tf.math.is_nan(x)),
+        total(tf.math.is_inf(x)),
+        total(saturated),
+    )

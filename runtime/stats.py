@@ -92,19 +92,20 @@ def _saturated(block, bounds):
     return tf.reduce_sum(tf.cast((block <= low) | (block >= high), tf.float32), axis=1)
 
 
-def _rows(count, finite_count, total, squares, minimum, maximum, zeros, nans, infs, saturated):
+def _rows(count, finite_count, total, squares, minimum, maximum, zeros, nans, infs, saturated, scale=1.0):
+    """Assemble the STATS columns. ``squares`` is the sum of (x / scale)^2, so huge values do not overflow it."""
     n = tf.maximum(finite_count, 1.0)
     mean = total / n
-    variance = tf.maximum(squares / n - tf.square(mean), 0.0)
+    spread = tf.maximum(squares / n - tf.square(mean / scale), 0.0)
     every = tf.maximum(count, 1.0)
     columns = {
         "count": count,
         "mean": mean,
-        "std": tf.sqrt(variance),
+        "std": scale * tf.sqrt(spread),
         "min": minimum,
         "max": maximum,
         "abs_max": tf.maximum(tf.abs(minimum), tf.abs(maximum)),
-        "norm": tf.sqrt(squares),
+        "norm": scale * tf.sqrt(squares),
         "frac_zero": zeros / every,
         "frac_nan": nans / every,
         "frac_inf": infs / every,
@@ -163,11 +164,12 @@ def _careful(blocks, bounds):
         tf.cast(tf.concat([tf.fill([r], w) for r, w in zip(rows, widths)], 0), tf.float32),
         finite_count,
         total(values),
-        tf.square(scale) * total(tf.square(values / tf.gather(scale, ids))),  # Inf for huge values, never NaN
+        total(tf.square(values / tf.gather(scale, ids))),
         tf.where(any_finite, minimum, float("nan")),
         tf.where(any_finite, maximum, float("nan")),
         total(tf.equal(x, 0.0)),
         total(tf.math.is_nan(x)),
         total(tf.math.is_inf(x)),
         total(saturated),
+        scale=scale,
     )

@@ -6,6 +6,8 @@ logs ``fit`` put in its History. ``TraceStore.for_run`` attaches the store to th
 (``session.py``), which writes it next to the report when the ``fit`` ends.
 """
 
+import math
+
 import numpy as np
 
 from .stats import COLUMN, STATS
@@ -95,10 +97,12 @@ class TraceStore:
 
 
 def _number(value):
+    """A log value for JSON: a float, or its text ("nan", "inf") where JSON has no number for it."""
     try:
-        return float(value)
+        value = float(value)
     except (TypeError, ValueError):
         return str(value)
+    return value if math.isfinite(value) else str(value)
 
 
 def _layer_table(model):

@@ -47,36 +47,6 @@ class FitSite:
         return self.call.func.value
 
 
-class _FitFinder(cst.CSTVisitor):
-    METADATA_DEPENDENCIES = (PositionProvider,)
-
-    def __init__(self, origins):
-        self.origins = origins
-        self.sites = []
-        self._top = None
-        self._depth = 0
-
-    def on_visit(self, node):
-        if self._depth == 0 and isinstance(node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
-            self._top = node
-        if isinstance(node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
-            self._depth += 1
-        return super().on_visit(node)
-
-    def on_leave(self, original_node):
-        if isinstance(original_node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
-            self._depth -= 1
-        return super().on_leave(original_node)
-
-    def visit_Call(self, node):
-        func = node.func
-        if not (isinstance(func, cst.Attribute) and func.attr.value == "fit"):
-            return
-        position = self.get_metadata(PositionProvider, node).start
-        action, reason = classify(node, self.origins)
-        self.sites.append(FitSite(node, position.line, position.column + 1, action, reason, self._top))
-
-
 def classify(call, origins):
     """``(action, reason)`` for one ``<receiver>.fit(...)`` call."""
     receiver = call.func.value
@@ -107,6 +77,13 @@ def classify(call, origins):
 
 def find_fit_sites(wrapper):
     """All ``.fit(...)`` calls of the module behind ``wrapper`` (a libcst MetadataWrapper), classified."""
-    finder = _FitFinder(ModelOrigins(wrapper))
-    wrapper.visit(finder)
-    return finder.sites
+    origins = ModelOrigins(wrapper)
+    if not origins.fit_calls:
+        return []
+    positions = wrapper.resolve(PositionProvider)
+    sites = []
+    for call, top_statement in origins.fit_calls:
+        start = positions[call].start
+        action, reason = classify(call, origins)
+        sites.append(FitSite(call, start.line, start.column + 1, action, reason, top_statement))
+    return sites

@@ -5,7 +5,6 @@ Pipeline (each step its own module): parse (libcst) -> find and classify ``fit``
 result compiles. The code is never imported or executed.
 """
 
-import difflib
 import os
 from dataclasses import dataclass, field
 
@@ -57,7 +56,7 @@ def instrument(source, path="<stdin>"):
         raise InstrumentError(path, 1, 1, "the file is too deeply nested to parse") from None
     if _already_instrumented(module):
         raise InstrumentError(path, 1, 1, "already instrumented by dnn-instrument (it imports dnn_instrument); instrument the original file")
-    wrapper = MetadataWrapper(module)
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)  # read-only: rewriting builds new nodes
     sites = find_fit_sites(wrapper)
     result = Result(
         code=source,
@@ -67,9 +66,8 @@ def instrument(source, path="<stdin>"):
     )
     if not result.changed:
         return result
-    draft = rewrite(wrapper.module, sites, name).code
-    result.inserted = _inserted_ranges(source, draft)
-    result.code = rewrite(wrapper.module, sites, name, result.inserted).code
+    rewritten, result.inserted = rewrite(wrapper.module, sites, name)
+    result.code = rewritten.code
     try:
         compile(result.code, path, "exec")
     except SyntaxError as error:  # a bug of ours: never hand out code that does not compile
@@ -90,14 +88,3 @@ def _already_instrumented(module):
                 ):
                     return True
     return False
-
-
-def _inserted_ranges(before, after):
-    """Line ranges (1-based, inclusive) of ``after`` that are insertions into ``before``."""
-    ranges = []
-    matcher = difflib.SequenceMatcher(None, before.splitlines(), after.splitlines(), autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        inserted = (j2 - j1) - (i2 - i1) if tag == "replace" else (j2 - j1 if tag == "insert" else 0)
-        if inserted > 0:
-            ranges.append((j2 - inserted + 1, j2))
-    return ranges

@@ -1,6 +1,6 @@
 """Where does the model in ``model.fit(...)`` come from?
 
-``ModelOrigins`` reads a module once (with libcst's scope and qualified-name metadata) and then answers
+``ModelOrigins`` reads a module once (with libcst's scope metadata) and then answers
 ``origin(expression)`` for a ``fit`` receiver: a Keras ``Sequential``, a functional ``Model``, a loaded
 model, an instance of a ``keras.Model`` subclass (with or without its own ``train_step``), or unknown.
 It follows names to their assignments (in every scope that binds them), and calls of functions and
@@ -11,7 +11,7 @@ Nothing is executed or imported.
 from dataclasses import dataclass
 
 import libcst as cst
-from libcst.metadata import QualifiedNameProvider, ScopeProvider
+from libcst.metadata import ScopeProvider
 
 from .keras_names import is_model_class, keras_path, model_kind
 
@@ -32,31 +32,35 @@ UNKNOWN = Origin("unknown")
 
 
 class _Collector(cst.CSTVisitor):
-    METADATA_DEPENDENCIES = (QualifiedNameProvider, ScopeProvider)
+    """One pass over the module: assignments, returns, Model subclasses, compile and fit calls."""
 
-    def __init__(self):
+    def __init__(self, scopes):
+        self.scopes = scopes  # node -> libcst Scope (ScopeProvider)
         self.values = {}  # id(assigned Name node) -> assigned expression
         self.returns = {}  # id(FunctionDef) -> [returned expressions]
         self.classes = {}  # id(ClassDef) -> Origin of its instances
         self.compiled = set()  # names on which .compile(...) is called
+        self.fit_calls = []  # (Call, module-level statement containing it), in source order
         self._functions = []
-        self.qualified = {}  # id(expression) -> keras path of the name it evaluates to
-        self.scopes = {}  # id(Name) -> scope
+        self._top = None
+        self._depth = 0
 
-    def visit_Name(self, node):
-        scope = self.get_metadata(ScopeProvider, node, None)
-        if scope is not None:
-            self.scopes[id(node)] = scope
+    def keras_path(self, node):
+        """The Keras path of the name ``node`` evaluates to (``"layers.Dense"``), or None."""
+        scope = self.scopes.get(node)
+        return keras_path(scope.get_qualified_names_for(node)) if scope is not None else None
 
-    def _remember_path(self, node):
-        names = self.get_metadata(QualifiedNameProvider, node, set())
-        self.qualified[id(node)] = keras_path(names)
+    def on_visit(self, node):
+        if isinstance(node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+            if self._depth == 0:
+                self._top = node
+            self._depth += 1
+        return super().on_visit(node)
 
-    def visit_Attribute(self, node):
-        self._remember_path(node)
-
-    def leave_Name(self, node):
-        self._remember_path(node)
+    def on_leave(self, original_node):
+        if isinstance(original_node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+            self._depth -= 1
+        super().on_leave(original_node)
 
     def visit_Assign(self, node):
         for target in node.targets:
@@ -89,14 +93,9 @@ class _Collector(cst.CSTVisitor):
             self.returns[id(self._functions[-1])].append(node.value)
 
     def visit_ClassDef(self, node):
-        bases = [keras_path(self.get_metadata(QualifiedNameProvider, base.value, set())) for base in node.bases]
-        if not any(is_model_class(path) for path in bases):
+        if not any(is_model_class(self.keras_path(base.value)) for base in node.bases):
             return
-        methods = {
-            statement.name.value
-            for statement in node.body.body
-            if isinstance(statement, cst.FunctionDef)
-        }
+        methods = {statement.name.value for statement in node.body.body if isinstance(statement, cst.FunctionDef)}
         if "train_step" in methods:
             self.classes[id(node)] = Origin("custom_train_step", f"{node.name.value} defines its own train_step")
         else:
@@ -104,14 +103,18 @@ class _Collector(cst.CSTVisitor):
 
     def visit_Call(self, node):
         func = node.func
-        if isinstance(func, cst.Attribute) and func.attr.value == "compile" and isinstance(func.value, cst.Name):
-            self.compiled.add(func.value.value)
+        if isinstance(func, cst.Attribute):
+            if func.attr.value == "compile" and isinstance(func.value, cst.Name):
+                self.compiled.add(func.value.value)
+            elif func.attr.value == "fit":
+                self.fit_calls.append((node, self._top))
 
 
 class ModelOrigins:
     def __init__(self, wrapper):
-        self._data = _Collector()
-        wrapper.visit(self._data)
+        self._data = _Collector(wrapper.resolve(ScopeProvider))
+        wrapper.module.visit(self._data)
+        self.fit_calls = self._data.fit_calls
 
     def is_compiled(self, name):
         return name in self._data.compiled
@@ -129,7 +132,7 @@ class ModelOrigins:
         return Origin("unknown", "the model is not a name bound by an assignment")
 
     def _origin_of_call(self, call, depth):
-        kind = model_kind(self._data.qualified.get(id(call.func)))
+        kind = model_kind(self._data.keras_path(call.func))
         if kind is not None:
             return Origin(kind)
         if isinstance(call.func, cst.Name):
@@ -147,12 +150,13 @@ class ModelOrigins:
                     else:
                         origins.append(Origin("unknown", f"{call.func.value} is not a model builder of this file"))
                 return _agree(origins)
-        return Origin("unknown", "the model comes from a call dnn-instrument cannot follow")
+        callee = cst.Module([]).code_for_node(call.func)
+        return Origin("unknown", f"the model comes from {callee}(), defined outside this file")
 
     def _origin_of_name(self, name, depth):
         values = []
         for assignment in self._assignments(name):
-            node = assignment.node
+            node = getattr(assignment, "node", None)  # builtins have none
             if isinstance(node, cst.Name) and id(node) in self._data.values:
                 value = self._data.values[id(node)]
                 if isinstance(value, cst.Name) and value.value == "None":
@@ -165,13 +169,13 @@ class ModelOrigins:
         return _agree(values)
 
     def _assignments(self, name):
-        scope = self._data.scopes.get(id(name))
+        scope = self._data.scopes.get(name)
         if scope is None:
             return []
         return list(scope[name.value])
 
     def _definitions(self, name):
-        return [a.node for a in self._assignments(name) if isinstance(a.node, (cst.FunctionDef, cst.ClassDef))]
+        return [getattr(a, "node", None) for a in self._assignments(name) if isinstance(getattr(a, "node", None), (cst.FunctionDef, cst.ClassDef))]
 
 
 def _agree(origins):

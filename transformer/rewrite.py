@@ -64,10 +64,9 @@ def _with_callback(call, label):
     )
     if args:
         last = args[-1]
-        if isinstance(last.comma, cst.Comma):  # a trailing comma: the new argument goes where a next one would
-            separator = args[-2].comma if len(args) > 1 and isinstance(args[-2].comma, cst.Comma) else _SPACE
+        if isinstance(last.comma, cst.Comma):  # a trailing comma: keep it, after the new argument (same lines)
             new_arg = new_arg.with_changes(comma=last.comma)
-            args[-1] = last.with_changes(comma=separator)
+            args[-1] = last.with_changes(comma=_SPACE)
         else:
             args[-1] = last.with_changes(comma=_SPACE)
     return call.with_changes(args=[*args, new_arg])
@@ -94,22 +93,60 @@ def _header_position(body):
     return index
 
 
-def rewrite(module, sites, source, inserted=()):
-    """The module with ``sites`` applied and the header and loop inserted; ``inserted`` fills the header's map."""
+def rewrite(module, sites, source):
+    """The module with ``sites`` applied and the header and loop inserted, and the inserted line ranges.
+
+    The header maps the instrumented file's lines back to the original, so it carries the ranges of
+    every inserted line (itself included): they are measured on the rewritten module, then written in.
+    """
     loop_name = _free_name(module.code, LOOP_NAME)
-    updated = module.visit(_CallRewriter(sites, loop_name, source))
-    body = list(updated.body)
-    header = cst.parse_module(render("header.py.j2", source=source, inserted=list(inserted))).body
+    rewriter = _CallRewriter(sites, loop_name, source)
+    touched = {id(site.top_statement) for site in sites if site.action in ("rewrite", "callback")}
+    body = [statement.visit(rewriter) if id(statement) in touched else statement for statement in module.body]
+    updated = module.with_changes(body=body)
+    inserted = []  # (node, how many of its leading lines were inserted; None for the whole node)
     rewritten = [site for site in sites if site.action == "rewrite"]
     header_at = _header_position(body)
     if rewritten:
         first = min(i for i, statement in enumerate(module.body) if any(statement is s.top_statement for s in rewritten))
         first = max(first, header_at)
         loop = cst.parse_module(render("fit_loop.py.j2", name=loop_name, indent=" " * (len(loop_name) + 5), source=source)).body[0]
-        blank = cst.EmptyLine()
-        loop = loop.with_changes(leading_lines=[blank, blank, *loop.leading_lines])
+        loop = loop.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine(), *loop.leading_lines])
         following = body[first]
-        body[first] = following.with_changes(leading_lines=[blank, blank, *following.leading_lines])
-        body.insert(first, loop)
+        blank_lines = 0
+        for line in following.leading_lines:
+            if line.comment is not None:
+                break
+            blank_lines += 1
+        top_up = max(0, 2 - blank_lines)  # PEP 8's two blank lines after the loop's definition
+        following = following.with_changes(leading_lines=[cst.EmptyLine()] * top_up + list(following.leading_lines))
+        body[first : first + 1] = [loop, following]
+        inserted += [(loop, None), (following, top_up)]
+    header = list(cst.parse_module(render("header.py.j2", source=source, inserted=[])).body)
     body[header_at:header_at] = header
-    return updated.with_changes(body=body)
+    inserted += [(statement, None) for statement in header]
+    ranges = _line_ranges(updated.with_changes(body=body), inserted)
+    body[header_at : header_at + len(header)] = cst.parse_module(render("header.py.j2", source=source, inserted=ranges)).body
+    return updated.with_changes(body=body), ranges
+
+
+def _line_ranges(module, inserted):
+    """1-based inclusive line ranges of the ``inserted`` statements (or of their first leading lines)."""
+    wanted = {id(node): leading for node, leading in inserted}
+    line = 1 + len(module.header)
+    ranges = []
+    for statement in module.body:
+        length = module.code_for_node(statement).count("\n")  # a statement's code includes its leading lines
+        if id(statement) in wanted:
+            leading = wanted[id(statement)]
+            last = line + length - 1 if leading is None else line + leading - 1
+            if last >= line:
+                ranges.append((line, last))
+        line += length
+    merged = []
+    for first, last in sorted(ranges):
+        if merged and first <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(last, merged[-1][1]))
+        else:
+            merged.append((first, last))
+    return merged

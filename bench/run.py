@@ -1,0 +1,136 @@
+"""``make bench``: what instrumentation costs, measured side by side in one run, printed as ratios.
+
+1. Training overhead: ``bench/overhead_program.py`` (an MLP and a small convnet on the digits) runs
+   as written and instrumented, alternately, ``--repeats`` times each; the script times its own
+   ``fit`` (or the loop that replaced it), so interpreter and TensorFlow start-up are not counted.
+   The ratio is median(instrumented) / median(plain).
+2. Transform time: instrumenting a generated 1,000-line Keras file, median of several runs.
+
+Results are printed and written to ``bench/results/bench-<timestamp>.json``.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+
+def run_timed(script, env):
+    result = subprocess.run(
+        [sys.executable, str(script)], env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **env},
+        capture_output=True, text=True, timeout=900,
+    )
+    for line in result.stderr.splitlines():
+        if line.startswith("FIT_SECONDS"):
+            return float(line.split()[1])
+    raise RuntimeError(f"{script} failed:\n{result.stderr[-2000:]}")
+
+
+def overhead(repeats, epochs):
+    from dnn_instrument.transformer import instrument
+
+    program = HERE / "overhead_program.py"
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        instrumented = Path(folder) / "overhead_program.py"
+        instrumented.write_text(instrument(program.read_text(), str(program)).code)
+        for model in ("mlp", "conv"):
+            env = {"BENCH_MODEL": model, "BENCH_EPOCHS": str(epochs), "DNN_INSTRUMENT_DIR": str(Path(folder) / "runs")}
+            plain, probed = [], []
+            for _ in range(repeats):
+                plain.append(run_timed(program, env))
+                probed.append(run_timed(instrumented, env))
+            rows.append(
+                {
+                    "model": model,
+                    "epochs": epochs,
+                    "fit_seconds": plain,
+                    "instrumented_seconds": probed,
+                    "ratio": statistics.median(probed) / statistics.median(plain),
+                }
+            )
+    return rows
+
+
+def keras_file(lines):
+    """A realistic Keras script of about ``lines`` lines: models, helpers, compile and fit calls."""
+    block = '''
+
+def build_model_{i}(units={i} + 8):
+    """Model {i}: a small dense network."""
+    inputs = keras.Input(shape=(16,))
+    hidden = layers.Dense(units, activation="relu")(inputs)  # hidden layer
+    hidden = layers.Dropout(0.1)(hidden)
+    outputs = layers.Dense(3, activation="softmax")(hidden)
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def summarise_{i}(history):
+    best = max(history.history["accuracy"])
+    worst = min(history.history["loss"])
+    return {{"best": best, "worst": worst, "epochs": len(history.history["loss"])}}
+
+
+model_{i} = build_model_{i}()
+history_{i} = model_{i}.fit(x_train, y_train, epochs=2, batch_size=32, validation_split=0.1, verbose=0)
+print(summarise_{i}(history_{i}))
+'''
+    head = "import keras\nfrom keras import layers\nimport numpy as np\n\nx_train = np.zeros((64, 16))\ny_train = np.zeros(64)\n"
+    parts, i = [head], 0
+    while sum(part.count("\n") for part in parts) < lines:
+        parts.append(block.format(i=i))
+        i += 1
+    return "".join(parts)
+
+
+def transform_time(lines, repeats):
+    from dnn_instrument.transformer import instrument
+
+    source = keras_file(lines)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = instrument(source, "generated.py")
+        times.append(time.perf_counter() - start)
+    return {"lines": source.count("\n"), "fit_calls": result.rewritten, "seconds": times, "median_seconds": statistics.median(times)}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=30, help="epochs of the overhead workload")
+    arguments = parser.parse_args()
+
+    print("dnn-instrument benchmark\n")
+    transform = transform_time(1000, 5)
+    print(f"transform: {transform['lines']} lines, {transform['fit_calls']} fit calls: "
+          f"median {transform['median_seconds']:.2f} s (bar: < 2 s)\n")
+    rows = overhead(arguments.repeats, arguments.epochs)
+    print(f"training overhead, every probe on ({arguments.repeats} runs each, alternating, median):")
+    print(f"  {'model':<6} {'epochs':>6} {'fit s':>8} {'instrumented s':>15} {'ratio':>7}")
+    for row in rows:
+        print(f"  {row['model']:<6} {row['epochs']:>6} {statistics.median(row['fit_seconds']):>8.2f} "
+              f"{statistics.median(row['instrumented_seconds']):>15.2f} {row['ratio']:>6.2f}x")
+    print("  (bar: <= 1.3x)")
+    results = HERE / "results"
+    results.mkdir(exist_ok=True)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = results / f"bench-{stamp}.json"
+    path.write_text(json.dumps({"transform": transform, "overhead": rows}, indent=1))
+    print(f"\nwritten: {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

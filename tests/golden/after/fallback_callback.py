@@ -1,0 +1,26 @@
+import dnn_instrument.runtime.origins  # dnn-instrument: instrumented copy of fallback_callback.py; regenerate, do not edit
+dnn_instrument.runtime.origins.watch(__file__, 'fallback_callback.py', inserted=[(1, 2)])
+import keras
+import tensorflow as tf
+from my_models import make_model  # defined elsewhere: its origin cannot be followed
+
+
+class CustomStep(keras.Model):
+    def train_step(self, data):
+        return super().train_step(data)
+
+
+inputs = keras.Input((2,))
+custom = CustomStep(inputs, keras.layers.Dense(1)(inputs))
+custom.compile(loss="mse")
+custom.fit(tf.zeros([8, 2]), tf.zeros([8, 1]), callbacks=[keras.callbacks.TerminateOnNaN(), dnn_instrument.runtime.Diagnose('fallback_callback.py:14')])
+
+other = make_model()
+other.compile(optimizer="adam", loss="mse")
+stop = [keras.callbacks.EarlyStopping()]
+other.fit(tf.zeros([8, 2]), tf.zeros([8, 1]), callbacks=dnn_instrument.runtime.with_diagnose(stop, 'fallback_callback.py:19'))
+other.fit(
+    tf.zeros([8, 2]),
+    tf.zeros([8, 1]),
+    epochs=2, callbacks=[dnn_instrument.runtime.Diagnose('fallback_callback.py:20')],
+)

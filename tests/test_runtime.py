@@ -1,0 +1,139 @@
+"""Runtime pieces on their own: in-graph statistics, the layer graph, the source map, the callback, the report."""
+
+import json
+from pathlib import Path
+
+import jsonschema
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from dnn_instrument.runtime import report, stats
+from dnn_instrument.runtime.graph import LayerGraph
+from dnn_instrument.runtime.origins import SourceMap
+from dnn_instrument.runtime.trace import TraceStore
+
+SCHEMA = json.loads((Path(__file__).parent.parent / "runtime" / "report.schema.json").read_text())
+
+
+def reference(x, bounds=None):
+    """The statistics row computed with numpy, as documented in stats.STATS."""
+    x = np.asarray(x, np.float64).ravel()
+    finite = x[np.isfinite(x)]
+    sat = 0.0 if bounds is None else float(np.mean((x <= bounds[0]) | (x >= bounds[1])))
+    row = {
+        "count": x.size, "mean": finite.mean(), "std": finite.std(), "min": finite.min(), "max": finite.max(),
+        "abs_max": np.abs(finite).max(), "norm": np.sqrt(np.sum(finite**2)), "frac_zero": np.mean(x == 0),
+        "frac_nan": np.mean(np.isnan(x)), "frac_inf": np.mean(np.isinf(x)), "frac_saturated": sat,
+    }
+    return np.array([row[name] for name in stats.STATS])
+
+
+@pytest.mark.parametrize("careful", [False, True])
+def test_statistics_match_numpy(careful):
+    rng = np.random.default_rng(0)
+    tensors = [rng.normal(size=(8, 5)), rng.normal(size=(8, 5)) * 3, rng.uniform(size=(7,)), np.array(2.5), np.zeros((3, 3))]
+    tensors[2][:3] = 0.0
+    if careful:  # one NaN and one Inf switch the whole step to the careful path
+        tensors[0][0, 0] = np.nan
+        tensors[1][1, 1] = -np.inf
+    bounds = [None, None, (0.01, 0.99), None, None]
+    same = [None, 0, None, None, None]  # tensor 1 declared to have tensor 0's shape
+    got = stats.statistics([tf.constant(t, tf.float32) for t in tensors], bounds, same).numpy()
+    for row, tensor, b in zip(got, tensors, bounds):
+        np.testing.assert_allclose(row, reference(tensor, b), rtol=2e-4, atol=2e-5)
+
+
+def test_statistics_inside_a_compiled_function_with_unknown_batch():
+    f = tf.function(
+        lambda a, b: stats.statistics([a, b], None, [None, 0]),
+        input_signature=[tf.TensorSpec([None, 4]), tf.TensorSpec([None, 4])],
+        autograph=False,
+    )
+    a = np.arange(12, dtype=np.float32).reshape(3, 4)
+    got = f(a, -a).numpy()
+    np.testing.assert_allclose(got[0], reference(a), rtol=1e-5)
+    np.testing.assert_allclose(got[1], reference(-a), rtol=1e-5)
+
+
+def test_huge_values_do_not_overflow_the_norm():
+    x = np.array([3e30, -4e30, np.nan], np.float32)
+    row = stats.statistics([tf.constant(x)]).numpy()[0]
+    assert row[stats.COLUMN["norm"]] == pytest.approx(5e30, rel=1e-5)
+    assert row[stats.COLUMN["frac_nan"]] == pytest.approx(1 / 3)
+
+
+@pytest.mark.parametrize("kind", ["sequential", "functional", "nested"])
+def test_layer_graph_computes_what_the_model_computes(kind):
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((6,))
+    if kind == "sequential":
+        model = keras.Sequential([inputs, keras.layers.Dense(4, activation="tanh"), keras.layers.BatchNormalization(), keras.layers.Dense(2)])
+    else:
+        a = keras.layers.Dense(4, activation="relu")(inputs)
+        b = keras.layers.Dense(4)(inputs)
+        if kind == "nested":
+            b = keras.Sequential([keras.layers.Dense(4), keras.layers.Dropout(0.0)])(b)
+        model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Concatenate()([a, b])))
+    x = tf.random.normal([5, 6])
+    graph = LayerGraph(model)
+    with graph.calling(training=False):
+        tensors = graph.feed(x)
+        outputs = [node.call(tensors, training=False) for node in graph.nodes]
+        result = graph.result(tensors)
+    np.testing.assert_array_equal(result.numpy(), model(x, training=False).numpy())
+    assert [node.layer for node in graph.nodes if node.index is not None] == [
+        layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)
+    ]
+    assert len(outputs) == len(graph.nodes)
+
+
+def test_subclassed_model_is_one_opaque_node():
+    class Net(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(2)
+
+        def call(self, x):
+            return self.dense(x) * 2
+
+    model = Net()
+    graph = LayerGraph(model)
+    assert len(graph.nodes) == 1 and graph.nodes[0].index is None
+
+
+def test_source_map_translates_lines():
+    source_map = SourceMap("train.py", [(1, 2), (10, 20)])
+    assert source_map.original_line(1) is None
+    assert source_map.original_line(3) == 1
+    assert source_map.original_line(9) == 7
+    assert source_map.original_line(15) is None
+    assert source_map.location(21) == "train.py:8"
+
+
+def test_diagnose_callback_records_and_reports(tmp_path, monkeypatch, runs_dir):
+    from dnn_instrument.runtime import Diagnose
+
+    report_path = tmp_path / "report.json"
+    monkeypatch.setenv("DNN_INSTRUMENT_REPORT", str(report_path))
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="out")])
+    model.compile(optimizer=keras.optimizers.SGD(1e38), loss="mse")  # the first update overflows the weights
+    x, y = np.full((16, 3), 1e3, "float32"), np.ones((16, 2), "float32")
+    model.fit(x, y, batch_size=4, epochs=2, verbose=0, callbacks=[Diagnose("test:1")])
+    document = json.loads(report_path.read_text())
+    jsonschema.validate(document, SCHEMA)
+    assert document["iterations"] == 8
+    assert document["verdict"] == "buggy"
+    finding = document["findings"][0]
+    assert finding["symptom"] == "numerical_error" and finding["layer"] == "out"
+    assert finding["phase"] in ("update", "weight") and finding["iteration"] == 0
+
+
+def test_report_of_an_empty_run_is_valid():
+    store = TraceStore()
+    store.close()
+    document = report.build("x.py", [store])
+    jsonschema.validate(document, SCHEMA)
+    assert document["verdict"] == "ok" and document["iterations"] == 0

@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXAMPLE ?= fixtures/examples/nan_learning_rate.py
+EXAMPLE ?= fixtures/examples/regression_nan.py
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
 .PHONY: setup demo test bench clean

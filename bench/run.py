@@ -1,15 +1,19 @@
 """``make bench``: what instrumentation costs, measured side by side in one run, printed as ratios.
 
-1. Training overhead: ``bench/overhead_program.py`` (an MLP and a small convnet on the digits) runs
+1. Accuracy on the bug corpus against the Keras baseline (``bench/corpus.py``), with the overhead of
+   instrumentation over all those runs.
+2. Training overhead: ``bench/overhead_program.py`` (an MLP and a small convnet on the digits) runs
    as written and instrumented, alternately, ``--repeats`` times each; the script times its own
    ``fit`` (or the loop that replaced it), so interpreter and TensorFlow start-up are not counted.
    The ratio is median(instrumented) / median(plain).
-2. Transform time: instrumenting a generated 1,000-line Keras file, median of several runs.
+3. Transform time: instrumenting a generated 1,000-line Keras file, median of several runs.
 
-Results are printed and written to ``bench/results/bench-<timestamp>.json``.
+Results are printed and written to ``bench/results/bench-<timestamp>.json`` and, for the corpus,
+``bench/results/corpus-<timestamp>.csv``, so that changes can be compared over time.
 """
 
 import argparse
+import csv
 import datetime
 import json
 import os
@@ -23,6 +27,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
 
 
 def run_timed(script, env):
@@ -111,9 +116,26 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=30, help="epochs of the overhead workload")
+    parser.add_argument("--no-corpus", action="store_true", help="skip the corpus accuracy benchmark")
     arguments = parser.parse_args()
 
     print("dnn-instrument benchmark\n")
+    results = HERE / "results"
+    results.mkdir(exist_ok=True)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    corpus_rows, corpus_totals = [], None
+    if not arguments.no_corpus:
+        import corpus
+
+        start = time.perf_counter()
+        corpus_rows, corpus_totals = corpus.run()
+        print(f"bug corpus: {corpus_totals['cases']} buggy scripts and their fixed twins "
+              f"({time.perf_counter() - start:.0f} s)\n")
+        print(corpus.table(corpus_rows, corpus_totals) + "\n")
+        with open(results / f"corpus-{stamp}.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=[k for k in corpus_rows[0] if k != "errors"], extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(corpus_rows)
     transform = transform_time(1000, 5)
     print(f"transform: {transform['lines']} lines, {transform['fit_calls']} fit calls: "
           f"median {transform['median_seconds']:.2f} s (bar: < 2 s)\n")
@@ -124,11 +146,9 @@ def main():
         print(f"  {row['model']:<6} {row['epochs']:>6} {statistics.median(row['fit_seconds']):>8.2f} "
               f"{statistics.median(row['instrumented_seconds']):>15.2f} {row['ratio']:>6.2f}x")
     print("  (bar: <= 1.3x)")
-    results = HERE / "results"
-    results.mkdir(exist_ok=True)
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     path = results / f"bench-{stamp}.json"
-    path.write_text(json.dumps({"transform": transform, "overhead": rows}, indent=1))
+    document = {"transform": transform, "overhead": rows, "corpus": {"totals": corpus_totals, "cases": corpus_rows}}
+    path.write_text(json.dumps(document, indent=1))
     print(f"\nwritten: {path.relative_to(ROOT)}")
 
 

@@ -33,6 +33,7 @@ class Diagnose(keras.callbacks.Callback):
                 index, layer = owners.get(id(w), (None, ""))
                 self._sites.append({"phase": phase, "layer_index": index, "layer": layer, "tensor": w.path})
         self.store.set_sites(self._sites)
+        self._statistics = tf.function(stats.statistics, autograph=False)  # one compiled reduction per batch
         self._epoch = 0
         self._before = [tf.identity(w) for w in self._weights]
 
@@ -43,7 +44,7 @@ class Diagnose(keras.callbacks.Callback):
         now = [tf.identity(w) for w in self._weights]
         loss = tf.constant(float((logs or {}).get("loss", float("nan"))))
         tensors = [loss] + now + [n - b for n, b in zip(now, self._before)]
-        self.store.append([self._epoch], [batch], stats.statistics(tensors).numpy()[None])
+        self.store.append([self._epoch], [batch], self._statistics(tensors).numpy()[None])
         self._before = now
 
     def on_epoch_end(self, epoch, logs=None):

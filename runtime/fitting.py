@@ -87,14 +87,17 @@ class FitData:
         """The epoch to start from: ``initial_epoch``, unless a callback such as BackupAndRestore set one."""
         return self.model._initial_epoch or initial_epoch
 
-    def batches(self):
-        """One epoch of training batches, ``(step, batch)``, in the order ``fit`` hands them to its step."""
-        with self.train.catch_stop_iteration():
-            for first_step, last_step, iterator in self.train:
-                for step in range(first_step, last_step + 1):  # one step unless steps_per_execution > 1
-                    if self.train.num_batches and step >= self.train.num_batches:
-                        break
-                    yield step, next(iterator)
+    def steps(self):
+        """One epoch of ``(step, iterator)``: each step reads its batch from ``iterator``, as ``fit``'s steps do.
+
+        Run it inside ``self.train.catch_stop_iteration()``, as ``fit`` does: for data of unknown length the
+        step that finds no batch raises, and that ends the epoch.
+        """
+        for first_step, last_step, iterator in self.train:
+            for step in range(first_step, last_step + 1):  # one step unless steps_per_execution > 1
+                if self.train.num_batches and step >= self.train.num_batches:
+                    break
+                yield step, iterator
 
     def epoch_logs(self, logs):
         """The logs of a finished epoch: the model's metric results (``fit`` prefers them to the step's)."""

@@ -21,6 +21,7 @@ def build(script, stores):
                 "site": store.site,
                 "iterations": store.iterations,
                 "epochs": len(store.epoch_logs),
+                "seconds": store.seconds,
                 "history": store.epoch_logs,
                 "layers": store.layers,
                 "summary": _layer_summary(store),

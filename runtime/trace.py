@@ -7,6 +7,7 @@ logs ``fit`` put in its History. ``TraceStore.for_run`` attaches the store to th
 """
 
 import math
+import time
 
 import numpy as np
 
@@ -22,6 +23,8 @@ class TraceStore:
         self._epochs, self._steps = [], []
         self.epoch_logs = []
         self.closed = False
+        self.seconds = None  # wall time of the fit, set on close
+        self._started = time.perf_counter()
         self._on_close = []
 
     @classmethod
@@ -82,6 +85,7 @@ class TraceStore:
 
     def close(self):
         self.closed = True
+        self.seconds = time.perf_counter() - self._started
         for callback in self._on_close:
             callback(self)
 

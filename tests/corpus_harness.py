@@ -1,12 +1,15 @@
 """Run one corpus script with plain Keras ``fit`` and record what every ``fit`` call produced.
 
-Usage: ``python tests/corpus_harness.py SCRIPT OUT.json``
+Usage: ``python tests/corpus_harness.py SCRIPT OUT.json [--keras-baseline]``
 
 The script runs unchanged, as ``__main__``, with its own directory as the working directory.
-``keras.Model.fit`` is wrapped (not replaced) so that each call's ``History.history`` and whether the
-model's weights are still finite afterwards are written to ``OUT.json``. This is how the corpus tests
-prove a label ("the buggy script really diverges / gets stuck") without asking the scripts to follow
-any convention of ours.
+``keras.Model.fit`` is wrapped (not replaced) so that each call's ``History.history``, its wall time
+and whether the model's weights are still finite afterwards are written to ``OUT.json``. This is how
+the corpus tests prove a label ("the buggy script really diverges / gets stuck") without asking the
+scripts to follow any convention of ours.
+
+``--keras-baseline`` adds what a Keras user has today to every ``fit``: ``TerminateOnNaN`` and
+``EarlyStopping(monitor="loss")``; ``make bench`` compares dnn-instrument against it.
 """
 
 import json
@@ -25,7 +28,9 @@ def _plain(value):
     return value if math.isfinite(value) else str(value)
 
 
-def main(script, out_path):
+def main(script, out_path, keras_baseline=False):
+    import time
+
     import keras
     import numpy as np
 
@@ -33,13 +38,22 @@ def main(script, out_path):
     original_fit = keras.Model.fit
 
     def recording_fit(self, *args, **kwargs):
+        if keras_baseline:
+            callbacks = list(kwargs.get("callbacks") or [])
+            kwargs["callbacks"] = callbacks + [keras.callbacks.TerminateOnNaN(), keras.callbacks.EarlyStopping(monitor="loss")]
+        start = time.perf_counter()
         history = original_fit(self, *args, **kwargs)
+        seconds = time.perf_counter() - start
         weights_finite = all(bool(np.all(np.isfinite(w))) for w in self.get_weights())
         calls.append(
             {
                 "history": {k: [_plain(v) for v in vs] for k, vs in history.history.items()},
                 "weights_finite": weights_finite,
                 "layers": [layer.name for layer in self.layers],
+                "seconds": seconds,
+                "epochs_requested": history.params.get("epochs"),
+                "epochs_run": len(history.epoch),
+                "stopped": bool(self.stop_training),
             }
         )
         return history
@@ -60,4 +74,4 @@ def main(script, out_path):
 
 
 if __name__ == "__main__":
-    main(os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2]))
+    main(os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2]), "--keras-baseline" in sys.argv[3:])

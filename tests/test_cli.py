@@ -4,7 +4,7 @@ import os
 
 from conftest import FIXTURES, run_cli
 
-EXAMPLE = FIXTURES / "examples" / "nan_learning_rate.py"
+EXAMPLE = FIXTURES / "examples" / "regression_nan.py"
 KERAS_FIT = "import keras\nmodel = keras.Sequential([keras.layers.Dense(1)])\nmodel.compile(loss='mse')\nmodel.fit(x, y)\n"
 
 
@@ -19,13 +19,13 @@ def test_writes_output_and_reports(tmp_path):
     assert "1 fit call(s) rewritten" in result.stderr
     code = out.read_text()
     compile(code, str(out), "exec")
-    assert "def instrumented_fit(" in code and "instrumented_fit('nan_learning_rate.py:" in code
+    assert "def instrumented_fit(" in code and "instrumented_fit('regression_nan.py:" in code
 
 
 def test_default_output_is_stdout(tmp_path):
     result = run_cli(EXAMPLE)
     assert result.returncode == 0
-    assert result.stdout.startswith('"""Digits classifier')
+    assert result.stdout.startswith('"""Diabetes progression')
     assert "tf.GradientTape()" in result.stdout
 
 

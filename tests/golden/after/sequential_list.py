@@ -1,7 +1,7 @@
 """Train a small classifier on the digits (a Sequential given as a list)."""
 from __future__ import annotations
 import dnn_instrument.runtime.origins  # dnn-instrument: instrumented copy of sequential_list.py; regenerate, do not edit
-dnn_instrument.runtime.origins.watch(__file__, 'sequential_list.py', inserted=[(3, 4), (22, 105)])
+dnn_instrument.runtime.origins.watch(__file__, 'sequential_list.py', inserted=[(3, 4), (22, 110)])
 
 import keras
 from keras import layers
@@ -70,9 +70,13 @@ def instrumented_fit(site, model, x=None, y=None, batch_size=None, epochs=1, ver
         probe.loss(loss)
         return model.compute_metrics(x, y, y_pred, sample_weight), probe.statistics()
 
-    if not model.run_eagerly:  # compiled as Keras compiles its own step: no AutoGraph, batch size unknown
-        train_step = tf.function(train_step, input_signature=[data.batch_spec], jit_compile=model.jit_compile,
+    def next_step(iterator):  # the batch is read inside the compiled function, as in Keras
+        return train_step(iterator.get_next())
+
+    if not model.run_eagerly:  # compiled as Keras compiles its own step: no AutoGraph
+        train_step = tf.function(train_step, reduce_retracing=True, jit_compile=model.jit_compile,
                                  autograph=False)
+        next_step = tf.function(next_step, reduce_retracing=True, autograph=False)
 
     try:
         model.stop_training = False
@@ -81,13 +85,14 @@ def instrumented_fit(site, model, x=None, y=None, batch_size=None, epochs=1, ver
         for epoch in range(data.first_epoch(initial_epoch), data.epochs):
             model.reset_metrics()
             callbacks.on_epoch_begin(epoch)
-            for step, batch in data.batches():
-                callbacks.on_train_batch_begin(step)
-                logs, statistics = train_step(batch)
-                probe.record(epoch, step, statistics)
-                callbacks.on_train_batch_end(step, logs)
-                if model.stop_training:
-                    break
+            with data.train.catch_stop_iteration():  # data of unknown length: its end ends the epoch
+                for step, iterator in data.steps():
+                    callbacks.on_train_batch_begin(step)
+                    logs, statistics = next_step(iterator)
+                    probe.record(epoch, step, statistics)
+                    callbacks.on_train_batch_end(step, logs)
+                    if model.stop_training:
+                        break
             epoch_logs = data.epoch_logs(logs)
             epoch_logs.update(data.validate(epoch, callbacks))
             callbacks.on_epoch_end(epoch, epoch_logs)

@@ -82,10 +82,12 @@ def plain_fit_seconds(script, folder):
     return sum(f["seconds"] for f in record["fits"])
 
 
-def run_case(case, variant):
+def run_case(case, variant, ours_only=False):
     script = ROOT / "fixtures" / "corpus" / case["id"] / f"{variant}.py"
     with tempfile.TemporaryDirectory() as folder:
         ours = instrumented_run(script, folder)
+        if ours_only:
+            return {"id": case["id"], "variant": variant, "ours": ours, "baseline": {}, "plain_fit_seconds": 0.0}
         baseline = baseline_run(script, folder)
         plain = plain_fit_seconds(script, folder)
     return {"id": case["id"], "variant": variant, "ours": ours, "baseline": baseline, "plain_fit_seconds": plain}
@@ -127,12 +129,12 @@ def score(cases, runs):
     return rows, totals
 
 
-def run(workers=2):
+def run(workers=2, ours_only=False, only=None):
     labels = json.loads((ROOT / "fixtures" / "labels.json").read_text())
-    cases = labels["cases"]
+    cases = [case for case in labels["cases"] if only is None or only in case["id"]]
     jobs = [(case, variant) for case in cases for variant in ("buggy", "fixed")]
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-        runs = list(pool.map(lambda job: run_case(*job), jobs))
+        runs = list(pool.map(lambda job: run_case(*job, ours_only=ours_only), jobs))
     return score(cases, runs)
 
 
@@ -161,3 +163,12 @@ def table(rows, totals):
         f"training time, instrumented / plain fit, all runs: {totals['overhead_ratio']:.2f}x",
     ]
     return "\n".join(lines)
+
+
+if __name__ == "__main__":  # calibration: dnn-instrument's side alone, optionally on some cases
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Run the corpus with dnn-instrument only (no Keras baseline).")
+    parser.add_argument("--only", help="run the cases whose id contains this text")
+    arguments = parser.parse_args()
+    print(table(*run(ours_only=True, only=arguments.only)))

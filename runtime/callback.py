@@ -9,6 +9,7 @@ import keras
 import tensorflow as tf
 
 from . import stats
+from .probe import stop_on_fault
 from .trace import TraceStore
 
 SEES = ("loss", "weight", "update")
@@ -44,8 +45,10 @@ class Diagnose(keras.callbacks.Callback):
         now = [tf.identity(w) for w in self._weights]
         loss = tf.constant(float((logs or {}).get("loss", float("nan"))))
         tensors = [loss] + now + [n - b for n, b in zip(now, self._before)]
-        self.store.append([self._epoch], [batch], self._statistics(tensors).numpy()[None])
+        block = self._statistics(tensors).numpy()[None]
+        self.store.append([self._epoch], [batch], block)
         self._before = now
+        stop_on_fault(self.model, self.store, block)
 
     def on_epoch_end(self, epoch, logs=None):
         self.store.add_epoch(epoch, logs or {})

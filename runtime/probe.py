@@ -10,11 +10,13 @@ is no per-tensor, per-step transfer to Python.
 A *site* is one row of that matrix: ``(phase, layer index, layer name, tensor)``. Phases:
 ``forward`` (a layer's output), ``backward`` (the gradient of the loss with respect to that output),
 ``gradient`` (a weight's gradient), ``weight`` (a weight after the update), ``update`` (the change the
-optimizer made to it), ``loss``.
+optimizer made to it), ``loss``, and the batch itself: ``input`` (x) and ``target`` (y).
 """
 
 import os
+import sys
 
+import numpy as np
 import tensorflow as tf
 
 from . import stats
@@ -38,9 +40,13 @@ class Probe:
         self._sites, self._tensors, self._saturation, self._same_shape_as = [], [], [], []
         self.outputs, self._output_sites = [], []
 
-    def _add(self, phase, layer_index, layer_name, tensor_name, tensors, saturation=None, same_shape_as=None):
-        """Add a site; returns its row number, or None when there is no floating-point tensor to record."""
-        tensors = [_dense(t) for t in tf.nest.flatten(tensors) if t is not None and _is_float(t)]
+    def _add(self, phase, layer_index, layer_name, tensor_name, tensors, saturation=None, same_shape_as=None, numeric=False):
+        """Add a site; returns its row number, or None when there is no tensor to record.
+
+        Only floating-point tensors are recorded, or any numeric one with ``numeric`` (integer labels).
+        """
+        keep = _is_numeric if numeric else _is_float
+        tensors = [_dense(t) for t in tf.nest.flatten(tensors) if t is not None and keep(t)]
         if not tensors:
             return None
         flat = tensors[0] if len(tensors) == 1 else tf.concat([tf.reshape(t, [-1]) for t in tensors], 0)
@@ -51,6 +57,11 @@ class Probe:
         self._saturation.append(saturation)
         self._same_shape_as.append(same_shape_as)
         return len(self._sites) - 1
+
+    def data(self, x, y):
+        """Record the batch the step trains on: its inputs and its targets."""
+        self._add("input", None, "", "x", x, numeric=True)
+        self._add("target", None, "", "y", y, numeric=True)
 
     def forward(self, node, output):
         """Record the output of one layer call; its gradient is recorded by ``backward``."""
@@ -99,8 +110,10 @@ class Probe:
     def flush(self):
         if self._pending:
             epochs, steps, matrices = zip(*self._pending)
-            self.store.append(epochs, steps, tf.stack(matrices).numpy())
+            block = tf.stack(matrices).numpy()
+            self.store.append(epochs, steps, block)
             self._pending = []
+            stop_on_fault(self.model, self.store, block)
 
     def epoch_end(self, epoch, logs):
         self.flush()
@@ -112,6 +125,21 @@ class Probe:
         self.store.close()
 
 
+def stop_on_fault(model, store, block):
+    """With ``DNN_INSTRUMENT_STOP=fault`` (the default), stop training once a NaN or Inf has been recorded:
+    every later step would only spread it. ``never`` trains to the end."""
+    if os.environ.get("DNN_INSTRUMENT_STOP", "fault") == "never" or model.stop_training:
+        return
+    bad = (block[:, :, stats.COLUMN["frac_nan"]] > 0) | (block[:, :, stats.COLUMN["frac_inf"]] > 0)
+    if bad.any():
+        iteration = store.iterations - block.shape[0] + int(np.flatnonzero(bad.any(axis=1))[0])
+        sys.stderr.write(
+            f"\ndnn-instrument: NaN/Inf recorded at iteration {iteration}; stopping training "
+            "(set DNN_INSTRUMENT_STOP=never to train on)\n"
+        )
+        model.stop_training = True
+
+
 def _dense(tensor):
     """A tf.Tensor for a Keras variable, or for an embedding's IndexedSlices gradient (its dense value)."""
     return tf.convert_to_tensor(tensor)
@@ -119,6 +147,13 @@ def _dense(tensor):
 
 def _is_float(tensor):
     return hasattr(tensor, "dtype") and tf.as_dtype(tensor.dtype).is_floating
+
+
+def _is_numeric(tensor):
+    if not hasattr(tensor, "dtype"):
+        return False
+    dtype = tf.as_dtype(tensor.dtype)
+    return dtype.is_floating or dtype.is_integer or dtype == tf.bool
 
 
 def _weight_owners(model):

@@ -11,13 +11,15 @@ import time
 
 import numpy as np
 
+from .facts import model_facts
 from .stats import COLUMN, STATS
 
 
 class TraceStore:
     def __init__(self, model=None, site=""):
         self.site = site
-        self.layers = _layer_table(model) if model is not None else []
+        self.facts = model_facts(model) if model is not None else {"layers": [], "losses": [], "optimizer": {}}
+        self.layers = self.facts["layers"]
         self.sites = []
         self._blocks = []
         self._epochs, self._steps = [], []
@@ -107,12 +109,3 @@ def _number(value):
     except (TypeError, ValueError):
         return str(value)
     return value if math.isfinite(value) else str(value)
-
-
-def _layer_table(model):
-    from .origins import origin_of
-
-    return [
-        {"index": i, "name": layer.name, "class": type(layer).__name__, "source": origin_of(layer)}
-        for i, layer in enumerate(model.layers)
-    ]

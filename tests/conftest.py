@@ -30,6 +30,10 @@ def run_cli(*args, cwd=None, stdin=None, env=None):
 
 @pytest.fixture
 def runs_dir(tmp_path, monkeypatch):
+    """A fresh run (session) writing under tmp_path, as a new script run would."""
+    from dnn_instrument.runtime import session
+
     folder = tmp_path / "runs"
     monkeypatch.setenv("DNN_INSTRUMENT_DIR", str(folder))
+    monkeypatch.setattr(session, "_current", None)
     return folder

@@ -112,11 +112,13 @@ def test_source_map_translates_lines():
     assert source_map.location(21) == "train.py:8"
 
 
-def test_diagnose_callback_records_and_reports(tmp_path, monkeypatch, runs_dir):
+@pytest.mark.parametrize("policy, iterations", [("fault", 1), ("never", 8)])
+def test_diagnose_callback_records_and_reports(policy, iterations, tmp_path, monkeypatch, runs_dir):
     from dnn_instrument.runtime import Diagnose
 
     report_path = tmp_path / "report.json"
     monkeypatch.setenv("DNN_INSTRUMENT_REPORT", str(report_path))
+    monkeypatch.setenv("DNN_INSTRUMENT_STOP", policy)
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="out")])
     model.compile(optimizer=keras.optimizers.SGD(1e38), loss="mse")  # the first update overflows the weights
@@ -124,7 +126,7 @@ def test_diagnose_callback_records_and_reports(tmp_path, monkeypatch, runs_dir):
     model.fit(x, y, batch_size=4, epochs=2, verbose=0, callbacks=[Diagnose("test:1")])
     document = json.loads(report_path.read_text())
     jsonschema.validate(document, SCHEMA)
-    assert document["iterations"] == 8
+    assert document["iterations"] == iterations  # "fault": training stops at the first NaN/Inf
     assert document["verdict"] == "buggy"
     finding = document["findings"][0]
     assert finding["symptom"] == "numerical_error" and finding["layer"] == "out"

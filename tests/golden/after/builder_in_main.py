@@ -1,5 +1,5 @@
 import dnn_instrument.runtime.origins  # dnn-instrument: instrumented copy of builder_in_main.py; regenerate, do not edit
-dnn_instrument.runtime.origins.watch(__file__, 'builder_in_main.py', inserted=[(1, 2), (13, 100)])
+dnn_instrument.runtime.origins.watch(__file__, 'builder_in_main.py', inserted=[(1, 2), (13, 101)])
 import keras as K
 
 
@@ -43,6 +43,7 @@ def instrumented_fit(site, model, x=None, y=None, batch_size=None, epochs=1, ver
 
     def train_step(batch):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(batch)
+        probe.data(x, y)
         with tf.GradientTape() as tape:
             with graph.calling(training=True):
                 tensors = graph.feed(x)

@@ -1,5 +1,5 @@
 import dnn_instrument.runtime.origins  # dnn-instrument: instrumented copy of functional_two_inputs.py; regenerate, do not edit
-dnn_instrument.runtime.origins.watch(__file__, 'functional_two_inputs.py', inserted=[(1, 2), (15, 104)])
+dnn_instrument.runtime.origins.watch(__file__, 'functional_two_inputs.py', inserted=[(1, 2), (15, 105)])
 import tensorflow as tf
 
 left = tf.keras.Input(shape=(4,), name="left")
@@ -45,6 +45,7 @@ def instrumented_fit(site, model, x=None, y=None, batch_size=None, epochs=1, ver
 
     def train_step(batch):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(batch)
+        probe.data(x, y)
         with tf.GradientTape() as tape:
             with graph.calling(training=True):
                 tensors = graph.feed(x)

@@ -1,5 +1,5 @@
 import dnn_instrument.runtime.origins  # dnn-instrument: instrumented copy of sequential_add_loop.py; regenerate, do not edit
-dnn_instrument.runtime.origins.watch(__file__, 'sequential_add_loop.py', inserted=[(1, 2), (17, 106)])
+dnn_instrument.runtime.origins.watch(__file__, 'sequential_add_loop.py', inserted=[(1, 2), (17, 107)])
 from tensorflow.keras.models import Sequential
 from tensorflow.keras.layers import Dense, Dropout
 import numpy as np
@@ -47,6 +47,7 @@ def instrumented_fit(site, model, x=None, y=None, batch_size=None, epochs=1, ver
 
     def train_step(batch):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(batch)
+        probe.data(x, y)
         with tf.GradientTape() as tape:
             with graph.calling(training=True):
                 tensors = graph.feed(x)

@@ -1,7 +1,7 @@
 """Train a small classifier on the digits (a Sequential given as a list)."""
 from __future__ import annotations
 import dnn_instrument.runtime.origins  # dnn-instrument: instrumented copy of sequential_list.py; regenerate, do not edit
-dnn_instrument.runtime.origins.watch(__file__, 'sequential_list.py', inserted=[(3, 4), (22, 110)])
+dnn_instrument.runtime.origins.watch(__file__, 'sequential_list.py', inserted=[(3, 4), (22, 111)])
 
 import keras
 from keras import layers
@@ -52,6 +52,7 @@ def instrumented_fit(site, model, x=None, y=None, batch_size=None, epochs=1, ver
 
     def train_step(batch):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(batch)
+        probe.data(x, y)
         with tf.GradientTape() as tape:
             with graph.calling(training=True):
                 tensors = graph.feed(x)

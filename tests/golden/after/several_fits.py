@@ -1,5 +1,5 @@
 import dnn_instrument.runtime.origins  # dnn-instrument: instrumented copy of several_fits.py; regenerate, do not edit
-dnn_instrument.runtime.origins.watch(__file__, 'several_fits.py', inserted=[(1, 2), (12, 100)])
+dnn_instrument.runtime.origins.watch(__file__, 'several_fits.py', inserted=[(1, 2), (12, 101)])
 from keras.models import Sequential
 from keras.layers import Dense
 from sklearn.linear_model import LogisticRegression
@@ -42,6 +42,7 @@ def instrumented_fit(site, model, x=None, y=None, batch_size=None, epochs=1, ver
 
     def train_step(batch):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(batch)
+        probe.data(x, y)
         with tf.GradientTape() as tape:
             with graph.calling(training=True):
                 tensors = graph.feed(x)

@@ -1,0 +1,161 @@
+"""Rules on the model's configuration: output activation, loss, labels, optimizer, regularization, layers.
+
+They fire at iteration 0 (phase ``static``, or ``target`` when the batch's labels show the problem),
+before any symptom is visible in the training curves, and name the layer to change.
+"""
+
+import numpy as np
+
+from ..facts import PROBABILISTIC_LOSSES, REGRESSION_LOSSES
+from . import thresholds
+
+BOUNDED_OUTPUTS = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0), "relu": (0.0, np.inf), "softmax": (0.0, 1.0)}
+PASS_THROUGH = {"Dropout", "Flatten", "Reshape", "GaussianNoise", "AlphaDropout", "SpatialDropout1D", "SpatialDropout2D"}
+
+
+def _target_range(view):
+    minimum, maximum = view.series("target", "min"), view.series("target", "max")
+    if minimum is None or len(minimum) == 0:
+        return None
+    finite_min, finite_max = minimum[np.isfinite(minimum)], maximum[np.isfinite(maximum)]
+    if finite_min.size == 0:
+        return None
+    return float(finite_min.min()), float(finite_max.max())
+
+
+def output_activation_and_loss(view):
+    """The output layer's activation must produce what the loss reads, in the targets' range."""
+    output = view.output_layer
+    if output is None or not view.losses:
+        return []
+    index, activation, units = output["index"], output["activation"] or "linear", output["units"]
+    loss = view.losses[0]
+    name, from_logits = loss["name"], loss["from_logits"]
+    where = view.where(index)
+    found = lambda symptom, cause, fix, evidence, phase="static": [
+        view.finding(symptom, cause, phase, fix, evidence, layer_index=index)
+    ]
+    if units == 1 and name == "categorical_crossentropy":
+        return found(
+            "loss_mismatch", "loss_function",
+            f"{where}: use `activation='sigmoid'` with `loss='binary_crossentropy'` for one output unit",
+            "categorical cross-entropy over a single unit is identically 0: the loss cannot fall and nothing is learned",
+        )
+    if units == 1 and activation == "softmax":
+        return found(
+            "output_activation_mismatch", "last_layer_activation",
+            f"{where}: a 1-unit softmax always outputs 1.0; use `activation='sigmoid'` with `binary_crossentropy`",
+            "softmax over one unit is the constant 1.0, so every prediction is the same class",
+        )
+    if name in PROBABILISTIC_LOSSES and not from_logits and activation not in ("sigmoid", "softmax"):
+        right = "sigmoid" if name.startswith("binary") else "softmax"
+        return found(
+            "output_activation_mismatch", "last_layer_activation",
+            f"{where}: add `activation='{right}'`, or keep the raw scores and pass `from_logits=True` to the loss",
+            f"{name} with from_logits=False reads probabilities, but the output activation is {activation!r}",
+        )
+    if name in REGRESSION_LOSSES and activation == "softmax":
+        return found(
+            "loss_mismatch", "loss_function",
+            f"{where}: train a softmax classifier with `categorical_crossentropy` (one-hot) or "
+            "`sparse_categorical_crossentropy` (integer labels)",
+            f"{name} through a softmax output: its gradients are small and the classes are not separated",
+        )
+    targets = _target_range(view)
+    if targets is None:
+        return []
+    low, high = targets
+    if name == "binary_crossentropy" and not (low >= 0.0 and high <= 1.0):
+        if low == 0.0 and high >= 2.0 and float(high).is_integer():
+            return found(
+                "loss_mismatch", "loss_function",
+                f"{where}: the labels are classes 0..{int(high)}: use {int(high) + 1} output units with softmax "
+                "and `sparse_categorical_crossentropy`",
+                f"binary cross-entropy on labels from {low:g} to {high:g}: it is unbounded below outside [0, 1]",
+                phase="target",
+            )
+        return found(
+            "label_range", "label_format",
+            "map the labels to 0 and 1 (e.g. `y = (y == positive_label).astype('float32')`)",
+            f"binary cross-entropy needs labels in [0, 1]; these range from {low:g} to {high:g}",
+            phase="target",
+        )
+    if name in REGRESSION_LOSSES and activation in BOUNDED_OUTPUTS:
+        bound_low, bound_high = BOUNDED_OUTPUTS[activation]
+        if low < bound_low or high > bound_high:
+            scale = max(abs(low), abs(high)) / max(abs(bound_low), abs(bound_high), 1.0)
+            if activation != "relu" and scale > 10:
+                return found(
+                    "target_out_of_range", "output_range",
+                    f"{where}: scale the targets into ({bound_low:g}, {bound_high:g}) (e.g. divide by {high:g}), "
+                    "or use a linear output",
+                    f"targets from {low:g} to {high:g}, but a {activation} output can only give ({bound_low:g}, {bound_high:g})",
+                    phase="target",
+                )
+            return found(
+                "target_out_of_range", "last_layer_activation",
+                f"{where}: use a linear output (`activation=None`) for this regression",
+                f"targets from {low:g} to {high:g}, but a {activation} output can only give "
+                f"({bound_low:g}, {bound_high:g})",
+                phase="target",
+            )
+    return []
+
+
+def optimizer_settings(view):
+    """Optimizer hyper-parameters outside their valid range."""
+    optimizer = view.optimizer
+    problems = []
+    for key in ("beta_1", "beta_2", "momentum"):
+        if key in optimizer and not 0.0 <= optimizer[key] < 1.0:
+            problems.append((f"{key}={optimizer[key]:g}", f"{key} must lie in [0, 1): keep the default ({ {'beta_1': 0.9, 'beta_2': 0.999, 'momentum': 0.9}[key]})"))
+    for key in ("clipnorm", "clipvalue", "global_clipnorm"):
+        if key in optimizer and 0.0 < optimizer[key] < thresholds.TINY_CLIP:
+            problems.append((f"{key}={optimizer[key]:g}", f"{key} clips every gradient to almost nothing: use {key}=1.0"))
+    return [
+        view.finding(
+            "optimizer_misconfigured", "optimizer", "static", fix,
+            f"{optimizer.get('class', 'the optimizer')} with {setting}",
+        )
+        for setting, fix in problems
+    ]
+
+
+def regularization(view):
+    """A weight penalty so strong that it outweighs the data loss."""
+    findings = []
+    for layer in view.layers:
+        factors = layer.get("regularization") or {}
+        strong = {k: v for k, v in factors.items() if v > thresholds.STRONG_REGULARIZATION}
+        if strong:
+            setting = ", ".join(f"{k}={v:g}" for k, v in strong.items())
+            findings.append(
+                view.finding(
+                    "regularization_too_strong", "regularization", "static",
+                    f"{view.where(layer['index'])}: lower the penalty to about 1e-4 ({setting} now)",
+                    f"kernel_regularizer with {setting}: the penalty dominates the loss and pulls the weights to 0",
+                    layer_index=layer["index"],
+                )
+            )
+    return findings
+
+
+def missing_activation(view):
+    """Dense layers without activation stacked on each other collapse into one linear map."""
+    layers = view.layers
+    output = view.output_layer
+    findings = []
+    for position, layer in enumerate(layers):
+        if layer["class"] != "Dense" or (layer["activation"] or "linear") != "linear" or layer is output:
+            continue
+        following = next((l for l in layers[position + 1 :] if l["class"] not in PASS_THROUGH), None)
+        if following is not None and following["class"] == "Dense":
+            findings.append(
+                view.finding(
+                    "missing_activation", "architecture", "static",
+                    f"{view.where(layer['index'])}: add a nonlinearity, e.g. `activation='relu'`",
+                    f"{layer['name']} has no activation and feeds {following['name']}: together they are one linear map",
+                    layer_index=layer["index"],
+                )
+            )
+    return findings

@@ -1,0 +1,94 @@
+"""``TraceView``: the questions rules ask of a trace, answered once (series per layer and phase)."""
+
+import math
+
+import numpy as np
+
+from ..stats import COLUMN
+from . import thresholds
+
+
+class TraceView:
+    def __init__(self, trace):
+        self.trace = trace
+        self.all_values = trace.values
+        # Rules about training read only the iterations before the first NaN/Inf: after it every statistic
+        # is poisoned (ReLU(NaN) even reads as a dead unit). The numerical rule reads ``all_values``.
+        bad = ~np.isfinite(self.all_values).all(axis=2) | (self.all_values[:, :, COLUMN["frac_nan"]] > 0) | (
+            self.all_values[:, :, COLUMN["frac_inf"]] > 0
+        )
+        broken = np.flatnonzero(bad.any(axis=1))
+        self.values = self.all_values[: broken[0]] if broken.size else self.all_values
+        self.iterations = self.values.shape[0]
+        self.layers = trace.facts["layers"]
+        self.losses = trace.facts["losses"]
+        self.optimizer = trace.facts["optimizer"]
+        self._rows = {}
+        for i, site in enumerate(trace.sites):
+            self._rows.setdefault((site["phase"], site["layer_index"]), []).append(i)
+
+    # -- series ------------------------------------------------------------------------------------
+    def rows(self, phase, layer_index=None):
+        return self._rows.get((phase, layer_index), [])
+
+    def series(self, phase, stat, layer_index=None):
+        """One statistic over iterations for the (first) site of ``phase``/``layer``, or None."""
+        rows = self.rows(phase, layer_index)
+        return self.values[:, rows[0], COLUMN[stat]] if rows else None
+
+    def norm(self, phase, layer_index):
+        """The L2 norm over all of a layer's weights (``gradient``, ``weight`` or ``update``), per iteration."""
+        rows = self.rows(phase, layer_index)
+        if not rows:
+            return None
+        return np.sqrt(np.sum(self.values[:, rows, COLUMN["norm"]].astype(np.float64) ** 2, axis=1))
+
+    def weighted_layers(self):
+        """Indices of layers with trainable weights, in model order."""
+        return [layer["index"] for layer in self.layers if self.rows("weight", layer["index"])]
+
+    def late(self, series):
+        """The last part of a series, where a trained state shows (see thresholds.LATE_FRACTION)."""
+        if series is None or len(series) == 0:
+            return series
+        size = max(thresholds.MIN_WINDOW, int(math.ceil(len(series) * thresholds.LATE_FRACTION)))
+        return series[-size:]
+
+    def early(self, series):
+        size = max(thresholds.MIN_WINDOW, int(math.ceil(len(series) * thresholds.LATE_FRACTION)))
+        return series[:size]
+
+    def epoch_of(self, iteration):
+        epochs = self.trace.epochs
+        return int(epochs[iteration]) if 0 <= iteration < len(epochs) else 0
+
+    # -- configuration -----------------------------------------------------------------------------
+    @property
+    def output_layer(self):
+        candidates = [layer for layer in self.layers if layer["weights"] or layer["activation"]]
+        return candidates[-1] if candidates else None
+
+    @property
+    def loss_names(self):
+        return [loss["name"] for loss in self.losses]
+
+    # -- findings ----------------------------------------------------------------------------------
+    def finding(self, symptom, cause, phase, fix, evidence, layer_index=None, iteration=0):
+        layer = self.layers[layer_index] if layer_index is not None and layer_index < len(self.layers) else None
+        return {
+            "symptom": symptom,
+            "layer": layer["name"] if layer else None,
+            "layer_index": layer_index,
+            "source": layer["source"] if layer else None,
+            "phase": phase,
+            "iteration": int(iteration),
+            "epoch": self.epoch_of(int(iteration)),
+            "cause": cause,
+            "fix": fix,
+            "evidence": evidence,
+        }
+
+    def where(self, layer_index):
+        """``layer `dense_2` (train.py:14)`` for messages."""
+        layer = self.layers[layer_index]
+        return f"layer `{layer['name']}`" + (f" ({layer['source']})" if layer["source"] else "")

@@ -1,0 +1,110 @@
+"""What the analysis needs to know about a model besides its trace: layers, activations, loss, optimizer.
+
+``model_facts(model)`` is plain data (JSON-ready), taken once when a ``fit`` starts.
+"""
+
+from .origins import origin_of
+
+REGRESSION_LOSSES = {
+    "mean_squared_error", "mse", "mean_absolute_error", "mae", "huber", "huber_loss", "log_cosh", "logcosh",
+    "mean_squared_logarithmic_error", "msle", "mean_absolute_percentage_error", "mape",
+}
+PROBABILISTIC_LOSSES = {"binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy", "binary_focal_crossentropy", "categorical_focal_crossentropy"}
+
+
+def _activation_name(layer):
+    activation = getattr(layer, "activation", None)
+    if activation is None:
+        names = {"Softmax": "softmax", "ReLU": "relu", "LeakyReLU": "leaky_relu"}
+        return names.get(type(layer).__name__)
+    return getattr(activation, "__name__", type(activation).__name__)
+
+
+def _units(layer):
+    try:
+        shape = layer.output.shape
+    except (AttributeError, ValueError):
+        return getattr(layer, "units", None)
+    return shape[-1] if shape else None
+
+
+def _regularization(layer):
+    regularizer = getattr(layer, "kernel_regularizer", None)
+    if regularizer is None:
+        return None
+    config = regularizer.get_config() if hasattr(regularizer, "get_config") else {}
+    return {k: float(v) for k, v in config.items() if k in ("l1", "l2") and v}
+
+
+def _losses(model):
+    losses = model.loss
+    if isinstance(losses, dict):
+        losses = list(losses.values())
+    elif not isinstance(losses, (list, tuple)):
+        losses = [losses]
+    described = []
+    for loss in losses:
+        if isinstance(loss, str):
+            described.append({"name": loss, "from_logits": False})
+        elif loss is None:
+            continue
+        else:
+            config = loss.get_config() if hasattr(loss, "get_config") else {}
+            name = config.get("name") or getattr(loss, "__name__", type(loss).__name__)
+            described.append({"name": str(name), "from_logits": bool(config.get("from_logits", False))})
+    return described
+
+
+def _optimizer(model):
+    optimizer = model.optimizer
+    if optimizer is None:
+        return {}
+    facts = {"class": type(optimizer).__name__}
+    try:
+        facts["learning_rate"] = float(optimizer.learning_rate)
+    except (TypeError, ValueError):
+        pass
+    config = optimizer.get_config()
+    for key in ("momentum", "beta_1", "beta_2", "clipnorm", "clipvalue", "global_clipnorm", "weight_decay"):
+        if isinstance(config.get(key), (int, float)):
+            facts[key] = float(config[key])
+    schedule = config.get("learning_rate")
+    if isinstance(schedule, dict):
+        facts["schedule"] = schedule.get("class_name", "schedule")
+    return facts
+
+
+def initial_kernels(model):
+    """Mean, std and |max| of each kernel before training, ``{weight path: {...}}`` (empty if unbuilt)."""
+    import numpy as np
+
+    kernels = {}
+    for weight in model.trainable_weights:
+        if weight.path.endswith("kernel"):
+            values = np.asarray(weight.numpy(), np.float64)
+            kernels[weight.path] = {
+                "mean": float(values.mean()), "std": float(values.std()),
+                "abs_max": float(np.abs(values).max()), "count": int(values.size),
+            }
+    return kernels
+
+
+def model_facts(model):
+    layers = []
+    for index, layer in enumerate(model.layers):
+        layers.append(
+            {
+                "index": index,
+                "name": layer.name,
+                "class": type(layer).__name__,
+                "source": origin_of(layer),
+                "activation": _activation_name(layer),
+                "units": _units(layer),
+                "regularization": _regularization(layer),
+                "weights": len(layer.trainable_weights),
+            }
+        )
+    return {
+        "layers": layers, "losses": _losses(model), "optimizer": _optimizer(model),
+        "initial_kernels": initial_kernels(model) if model.built else {},
+    }

@@ -1,0 +1,259 @@
+"""Each analysis rule on synthetic traces: a trace that must fire it, and a near miss that must not."""
+
+import numpy as np
+import pytest
+
+from dnn_instrument.runtime import analysis
+from dnn_instrument.runtime.analysis import numerical, static, training
+from dnn_instrument.runtime.stats import COLUMN, STATS
+from dnn_instrument.runtime.trace import TraceStore
+
+
+def layer(index, name, cls="Dense", activation="relu", units=8, weights=2, regularization=None):
+    return {"index": index, "name": name, "class": cls, "source": f"train.py:{10 + index}", "activation": activation,
+            "units": units, "regularization": regularization, "weights": weights}
+
+
+def trace(layers, loss="sparse_categorical_crossentropy", from_logits=False, optimizer=None, iterations=40, initial=None):
+    """A trace of a healthy MLP (inputs of order 1, moving weights, falling loss); tests then break one thing."""
+    store = TraceStore()
+    store.facts = {"layers": layers, "losses": [{"name": loss, "from_logits": from_logits}],
+                   "optimizer": optimizer or {"class": "Adam", "learning_rate": 0.001}, "initial_kernels": initial or {}}
+    store.layers = layers
+    sites = [{"phase": "input", "layer_index": None, "layer": "", "tensor": "x"},
+             {"phase": "target", "layer_index": None, "layer": "", "tensor": "y"}]
+    for l in layers:
+        sites.append({"phase": "forward", "layer_index": l["index"], "layer": l["name"], "tensor": "output"})
+    for l in layers:
+        if l["weights"]:
+            for phase in ("gradient", "weight", "update"):
+                sites.append({"phase": phase, "layer_index": l["index"], "layer": l["name"], "tensor": f"{l['name']}/kernel"})
+    sites.append({"phase": "loss", "layer_index": None, "layer": "", "tensor": "loss"})
+    store.set_sites(sites)
+    values = np.zeros((iterations, len(sites), len(STATS)), np.float32)
+    values[:, :, COLUMN["count"]] = 64
+    values[:, :, COLUMN["std"]] = 0.5
+    values[:, :, COLUMN["abs_max"]] = 2.0
+    values[:, :, COLUMN["max"]] = 2.0
+    values[:, :, COLUMN["min"]] = -2.0
+    values[:, :, COLUMN["frac_zero"]] = 0.4
+    for i, site in enumerate(sites):
+        if site["phase"] == "target":
+            values[:, i, COLUMN["min"]], values[:, i, COLUMN["max"]] = 0, 2
+        norm = {"gradient": 0.5, "weight": 5.0, "update": 0.005}.get(site["phase"])
+        if norm:
+            values[:, i, COLUMN["norm"]] = norm
+        if site["phase"] == "loss":
+            values[:, i, COLUMN["mean"]] = np.linspace(2.3, 0.3, iterations)
+    store.append(list(np.repeat(np.arange(4), iterations // 4)), list(range(iterations)), values)
+    store.close = lambda: None
+    return store
+
+
+def set_series(store, phase, index, stat, value, start=0):
+    rows = [i for i, s in enumerate(store.sites) if s["phase"] == phase and s["layer_index"] == index]
+    store.values[start:, rows, COLUMN[stat]] = value
+
+
+MLP = [layer(0, "dense"), layer(1, "dense_1"), layer(2, "dense_2", activation="softmax", units=3)]
+
+
+def test_healthy_trace_has_no_finding():
+    assert analysis.analyse(trace(MLP)) == []
+
+
+def test_nan_born_in_a_lambda_is_a_numerical_operation():
+    layers = [layer(0, "dense"), layer(1, "lambda", cls="Lambda", activation=None, weights=0), MLP[2]]
+    store = trace(layers)
+    set_series(store, "forward", 1, "frac_inf", 0.3, start=7)
+    set_series(store, "forward", 2, "frac_nan", 1.0, start=7)  # spread to the next layer: not where it is born
+    finding = numerical.numerical_error(analysis.TraceView(store))[0]
+    assert (finding["layer"], finding["phase"], finding["iteration"], finding["cause"]) == ("lambda", "forward", 7, "numerical_operation")
+    assert finding["source"] == "train.py:11"
+
+
+def test_nan_after_weights_explode_is_the_learning_rate():
+    store = trace(MLP)
+    set_series(store, "weight", 0, "norm", 5e6, start=2)
+    set_series(store, "loss", None, "frac_inf", 1.0, start=3)
+    finding = numerical.numerical_error(analysis.TraceView(store))[0]
+    assert finding["cause"] == "learning_rate" and finding["iteration"] == 3
+
+
+def test_nan_in_inputs_is_data():
+    store = trace(MLP)
+    set_series(store, "input", None, "frac_nan", 0.01)
+    set_series(store, "forward", 0, "frac_nan", 1.0)
+    finding = analysis.analyse(store)[0]
+    assert (finding["cause"], finding["phase"]) == ("data", "input")
+
+
+@pytest.mark.parametrize("zeros, fires", [(1.0, True), (0.9, False)])
+def test_dead_relu(zeros, fires):
+    store = trace(MLP)
+    set_series(store, "forward", 1, "frac_zero", zeros, start=10)
+    findings = training.dead_relu(analysis.TraceView(store))
+    assert bool(findings) == fires
+    if fires:
+        assert findings[0]["layer"] == "dense_1" and findings[0]["iteration"] == 10 and findings[0]["cause"] == "dead_relu"
+
+
+@pytest.mark.parametrize("share, fires", [(0.97, True), (0.5, False)])
+def test_saturated_hidden_sigmoid(share, fires):
+    layers = [layer(0, "dense", activation="sigmoid"), MLP[1], MLP[2]]
+    store = trace(layers)
+    set_series(store, "forward", 0, "frac_saturated", share)
+    assert bool(training.saturation(analysis.TraceView(store))) == fires
+
+
+@pytest.mark.parametrize("first_gradient, fires", [(1e-6, True), (1e-2, False)])
+def test_vanishing_gradient(first_gradient, fires):
+    store = trace(MLP)
+    set_series(store, "gradient", 0, "norm", first_gradient)
+    findings = training.vanishing_gradient(analysis.TraceView(store))
+    assert bool(findings) == fires
+    if fires:
+        assert findings[0]["layer"] == "dense"
+
+
+@pytest.mark.parametrize("update, expected", [(6.0, "learning_rate_too_high"), (1.0, None), (1e-8, "learning_rate_too_low"), (0.02, None)])
+def test_learning_rate(update, expected):
+    store = trace(MLP)
+    for index in (0, 1, 2):
+        set_series(store, "update", index, "norm", update)
+    findings = training.learning_rate(analysis.TraceView(store))
+    assert [f["symptom"] for f in findings] == ([expected] if expected else [])
+
+
+@pytest.mark.parametrize("scale, fires", [(255.0, True), (3.0, False)])
+def test_unnormalized_input(scale, fires):
+    store = trace(MLP)
+    set_series(store, "input", None, "abs_max", scale)
+    assert bool(training.input_scale(analysis.TraceView(store))) == fires
+
+
+def test_input_scale_ignores_token_ids():
+    layers = [layer(0, "embedding", cls="Embedding", activation=None, weights=1), *MLP[1:]]
+    store = trace(layers)
+    set_series(store, "input", None, "abs_max", 5000.0)
+    assert training.input_scale(analysis.TraceView(store)) == []
+
+
+@pytest.mark.parametrize("std, fires", [(0.0, True), (0.1, False)])
+def test_identical_initial_units(std, fires):
+    initial = {"dense/kernel": {"mean": 0.1, "std": std, "abs_max": 0.1 + std, "count": 256}}
+    store = trace(MLP, initial=initial)
+    findings = training.initialization(analysis.TraceView(store))
+    assert bool(findings) == fires
+
+
+@pytest.mark.parametrize(
+    "output, loss, from_logits, cause",
+    [
+        (layer(2, "out", activation="softmax", units=1), "binary_crossentropy", False, "last_layer_activation"),
+        (layer(2, "out", activation="softmax", units=1), "categorical_crossentropy", False, "loss_function"),
+        (layer(2, "out", activation="linear", units=10), "categorical_crossentropy", False, "last_layer_activation"),
+        (layer(2, "out", activation="linear", units=10), "categorical_crossentropy", True, None),
+        (layer(2, "out", activation="sigmoid", units=1), "binary_crossentropy", False, None),
+        (layer(2, "out", activation="softmax", units=10), "mse", False, "loss_function"),
+    ],
+)
+def test_output_activation_and_loss(output, loss, from_logits, cause):
+    store = trace([MLP[0], MLP[1], output], loss=loss, from_logits=from_logits)
+    set_series(store, "target", None, "max", 1.0)
+    findings = static.output_activation_and_loss(analysis.TraceView(store))
+    assert [f["cause"] for f in findings] == ([cause] if cause else [])
+    if cause:
+        assert findings[0]["layer"] == "out" and findings[0]["phase"] == "static"
+
+
+@pytest.mark.parametrize("low, high, cause", [(-1, 1, "label_format"), (0, 2, "loss_function"), (0, 1, None)])
+def test_binary_crossentropy_labels(low, high, cause):
+    store = trace([MLP[0], MLP[1], layer(2, "out", activation="sigmoid", units=1)], loss="binary_crossentropy")
+    set_series(store, "target", None, "min", low)
+    set_series(store, "target", None, "max", high)
+    findings = static.output_activation_and_loss(analysis.TraceView(store))
+    assert [f["cause"] for f in findings] == ([cause] if cause else [])
+
+
+@pytest.mark.parametrize("high, cause", [(5.0, "last_layer_activation"), (100.0, "output_range"), (0.9, None)])
+def test_regression_targets_outside_a_sigmoid(high, cause):
+    store = trace([MLP[0], MLP[1], layer(2, "out", activation="sigmoid", units=1)], loss="mse")
+    set_series(store, "target", None, "min", 0.1)
+    set_series(store, "target", None, "max", high)
+    findings = static.output_activation_and_loss(analysis.TraceView(store))
+    assert [f["cause"] for f in findings] == ([cause] if cause else [])
+
+
+def test_missing_activation_between_dense_layers():
+    layers = [layer(0, "dense", activation="linear"), layer(1, "dropout", cls="Dropout", activation=None, weights=0), layer(2, "dense_1"), layer(3, "out", activation="softmax", units=3)]
+    findings = static.missing_activation(analysis.TraceView(trace(layers)))
+    assert [f["layer"] for f in findings] == ["dense"]
+    layers[0] = layer(0, "dense", activation="relu")
+    assert static.missing_activation(analysis.TraceView(trace(layers))) == []
+
+
+def test_invalid_optimizer_settings():
+    store = trace(MLP, optimizer={"class": "Adam", "learning_rate": 0.001, "beta_1": 1.5})
+    assert [f["cause"] for f in static.optimizer_settings(analysis.TraceView(store))] == ["optimizer"]
+    store = trace(MLP, optimizer={"class": "SGD", "learning_rate": 0.01, "momentum": 0.9, "clipnorm": 1.0})
+    assert static.optimizer_settings(analysis.TraceView(store)) == []
+
+
+def test_strong_regularization():
+    layers = [layer(0, "dense", regularization={"l2": 10.0}), layer(1, "dense_1", regularization={"l2": 1e-4}), MLP[2]]
+    findings = static.regularization(analysis.TraceView(trace(layers)))
+    assert [f["layer"] for f in findings] == ["dense"]
+
+
+def test_findings_are_ranked_root_cause_first():
+    store = trace(MLP)
+    set_series(store, "input", None, "abs_max", 300.0)
+    set_series(store, "forward", 1, "frac_zero", 1.0, start=5)
+    causes = [f["cause"] for f in analysis.analyse(store)]
+    assert causes[0] == "input_normalization" and "dead_relu" in causes
+
+
+def test_inf_born_in_backward_is_blamed_on_the_custom_layer_reading_it():
+    layers = [layer(0, "dense"), layer(1, "lambda", cls="Lambda", activation=None, weights=0), MLP[2]]
+    store = trace(layers)
+    rows = [i for i, s in enumerate(store.sites) if s["phase"] == "forward"]
+    store.sites.insert(rows[-1] + 1, {"phase": "backward", "layer_index": 0, "layer": "dense", "tensor": "output"})
+    store._blocks = [np.insert(store.values, rows[-1] + 1, store.values[:, 0], axis=1)]
+    set_series(store, "backward", 0, "frac_inf", 0.5, start=4)
+    finding = numerical.numerical_error(analysis.TraceView(store))[0]
+    assert (finding["layer"], finding["cause"], finding["phase"]) == ("lambda", "numerical_operation", "backward")
+
+
+@pytest.mark.parametrize("magnitude, cause", [(1e9, "exploding_gradient"), (10.0, "exploding_gradient")])
+def test_activations_exploding_at_the_first_step(magnitude, cause):
+    store = trace(MLP)
+    set_series(store, "forward", 1, "abs_max", magnitude)
+    set_series(store, "gradient", 1, "frac_inf", 1.0, start=1)
+    finding = numerical.numerical_error(analysis.TraceView(store))[0]
+    assert finding["cause"] == cause
+    assert (finding["layer"] == "dense_1" and finding["phase"] == "forward") == (magnitude > 1e6)
+
+
+@pytest.mark.parametrize("single, fires", [(1.0, True), (0.1, False)])
+def test_batches_of_a_single_label(single, fires):
+    store = trace(MLP)
+    set_series(store, "target", None, "std", 0.8)
+    set_series(store, "target", None, "std", 0.0, start=int(40 * (1 - single)))
+    rows = [i for i, s in enumerate(store.sites) if s["phase"] == "target"]
+    store.values[:, rows, COLUMN["mean"]] = np.repeat([0.0, 1.0, 2.0, 3.0], 10)[:, None]
+    assert bool(training.data_order(analysis.TraceView(store))) == fires
+
+
+@pytest.mark.parametrize("validation, fires", [(0.05, True), (0.85, False)])
+def test_validation_gap(validation, fires):
+    store = trace(MLP)
+    store.epoch_logs = [{"epoch": 0, "accuracy": 0.95, "val_accuracy": validation}]
+    assert bool(training.validation_gap(analysis.TraceView(store))) == fires
+
+
+@pytest.mark.parametrize("iterations, fires", [(10, True), (200, False)])
+def test_too_few_updates(iterations, fires):
+    store = trace(MLP, iterations=iterations)
+    set_series(store, "loss", None, "mean", 2.0)
+    assert bool(training.too_few_updates(analysis.TraceView(store))) == fires

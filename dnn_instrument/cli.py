@@ -33,6 +33,10 @@ def _parser():
     parser.add_argument(
         "--color", choices=("auto", "always", "never"), default="auto", help="colour the diff (default: auto; NO_COLOR is respected)"
     )
+    parser.add_argument(
+        "--callback", action="store_true",
+        help="keep every fit call and attach the Diagnose callback instead of the explicit loop (sees less)",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="print no per-call messages")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
@@ -88,7 +92,7 @@ def main(argv=None):
         print(message, file=sys.stderr)
         return EXIT_USAGE
     try:
-        result = instrument(source, path)
+        result = instrument(source, path, callback_only=arguments.callback)
     except InstrumentError as error:
         print(error, file=sys.stderr)
         return EXIT_USAGE if "already instrumented" not in error.message else EXIT_NOTHING
@@ -98,7 +102,7 @@ def main(argv=None):
         return EXIT_INTERNAL
 
     if not arguments.quiet:
-        for message in result.messages:
+        for message in result.messages if not arguments.callback else []:
             print(f"{path}:{message.line}:{message.column}: {message.text}", file=sys.stderr)
     if not result.changed:
         why = "no Keras model.fit call found" if not result.messages else "no model.fit call could be instrumented"

@@ -44,10 +44,11 @@ def _finite(value):
 
 
 def _layer_summary(store):
-    """Per layer, the last iteration's output mean/std, dead fraction, gradient norm and update/weight ratio."""
-    if store.iterations == 0:
+    """Per layer, at the last iteration before any NaN/Inf: output mean/std, zeros, gradient norm, update ratio."""
+    healthy = analysis.TraceView(store).values
+    if healthy.shape[0] == 0:
         return []
-    last = store.values[-1]
+    last = healthy[-1]
     rows = {}
     for site, row in zip(store.sites, last):
         if site["layer_index"] is None and site["phase"] != "forward":
@@ -83,7 +84,7 @@ def terminal(document, folder):
         lines.append(f"    fix: {finding['fix']}")
     fit = document["fits"][-1]
     if fit["summary"]:
-        lines.append(f"  last iteration of fit at {fit['site']}:")
+        lines.append(f"  per layer, last iteration before any NaN/Inf (fit at {fit['site']}):")
         lines.append(f"    {'layer':<24} {'out mean':>10} {'out std':>10} {'zero':>6} {'grad norm':>10} {'upd/weight':>10}")
         for row in fit["summary"]:
             lines.append(

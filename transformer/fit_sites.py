@@ -47,8 +47,8 @@ class FitSite:
         return self.call.func.value
 
 
-def classify(call, origins):
-    """``(action, reason)`` for one ``<receiver>.fit(...)`` call."""
+def classify(call, origins, callback_only=False):
+    """``(action, reason)`` for one ``<receiver>.fit(...)`` call; ``callback_only`` never rewrites."""
     receiver = call.func.value
     keywords = {arg.keyword.value for arg in call.args if arg.keyword is not None}
     unknown = sorted(keywords - set(FIT_PARAMETERS))
@@ -65,9 +65,9 @@ def classify(call, origins):
         return "skip", f"fit() arguments the loop does not know: {', '.join(unknown)}; left unchanged"
     if len(positional) > len(FIT_PARAMETERS):
         return "skip", "fit() has more positional arguments than Keras's fit takes; left unchanged"
-    if origin.kind in ("sequential", "functional", "loaded", "subclass"):
+    if origin.kind in ("sequential", "functional", "loaded", "subclass") and not callback_only:
         return "rewrite", f"{origin.kind} model"
-    why = origin.detail or "the model's origin cannot be resolved"
+    why = "--callback asked for" if callback_only else origin.detail or "the model's origin cannot be resolved"
     if any(arg.star == "**" for arg in call.args) and "callbacks" not in keywords:
         return "skip", f"{why}, and **kwargs may already hold callbacks; left unchanged"
     if len(positional) > CALLBACKS_POSITION or any(arg.star == "*" for arg in call.args):
@@ -75,7 +75,7 @@ def classify(call, origins):
     return "callback", f"{why}: fit kept, Diagnose callback attached"
 
 
-def find_fit_sites(wrapper):
+def find_fit_sites(wrapper, callback_only=False):
     """All ``.fit(...)`` calls of the module behind ``wrapper`` (a libcst MetadataWrapper), classified."""
     origins = ModelOrigins(wrapper)
     if not origins.fit_calls:
@@ -84,6 +84,6 @@ def find_fit_sites(wrapper):
     sites = []
     for call, top_statement in origins.fit_calls:
         start = positions[call].start
-        action, reason = classify(call, origins)
+        action, reason = classify(call, origins, callback_only)
         sites.append(FitSite(call, start.line, start.column + 1, action, reason, top_statement))
     return sites

@@ -45,8 +45,11 @@ class Result:
         return bool(self.rewritten or self.with_callback)
 
 
-def instrument(source, path="<stdin>"):
-    """Instrument the Python ``source`` of file ``path``; raise ``InstrumentError`` for unusable input."""
+def instrument(source, path="<stdin>", callback_only=False):
+    """Instrument the Python ``source`` of file ``path``; raise ``InstrumentError`` for unusable input.
+
+    ``callback_only``: keep every ``fit`` and attach the ``Diagnose`` callback instead of the explicit loop.
+    """
     name = os.path.basename(path) if path not in ("-", "<stdin>") else "<stdin>"
     try:
         module = cst.parse_module(source)
@@ -57,7 +60,7 @@ def instrument(source, path="<stdin>"):
     if _already_instrumented(module):
         raise InstrumentError(path, 1, 1, "already instrumented by dnn-instrument (it imports dnn_instrument); instrument the original file")
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)  # read-only: rewriting builds new nodes
-    sites = find_fit_sites(wrapper)
+    sites = find_fit_sites(wrapper, callback_only)
     result = Result(
         code=source,
         rewritten=sum(site.action == "rewrite" for site in sites),

@@ -295,15 +295,18 @@ def validation_gap(view):
 
 
 def too_few_updates(view):
-    """So few optimizer steps that the loss cannot converge: batches too large or epochs too few."""
+    """So few optimizer steps that the loss cannot converge: batches too large or epochs too few.
+
+    Only for a run that ended by itself: one stopped at a NaN has other problems (see numerical_error).
+    """
     loss = view.series("loss", "mean")
-    if loss is None or not 0 < loss.size < thresholds.FEW_UPDATES:
+    if loss is None or view.iterations != view.all_values.shape[0] or not 0 < loss.size < thresholds.FEW_UPDATES:
         return []
     if not (loss[0] > 0 and loss[-1] > 0.5 * loss[0]):
         return []
     size = batch_size(view)
+    smaller = f"smaller batches (`batch_size={size}` now; 32 is usual)" if size and size > 32 else "more epochs"
     return [view.finding(
         "too_few_updates", "batch_size", "update",
-        f"train with smaller batches (e.g. `batch_size=32`{f' instead of {size}' if size else ''}) or more epochs: "
-        f"{loss.size} updates are too few",
+        f"train with {smaller}: {loss.size} updates are too few for the loss to converge",
         f"only {loss.size} optimizer steps; the loss went from {loss[0]:.4g} to {loss[-1]:.4g}")]

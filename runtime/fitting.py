@@ -13,7 +13,6 @@ import warnings
 from keras.src import optimizers
 from keras.src.backend.tensorflow.trainer import TFEpochIterator
 from keras.src.trainers.data_adapters import array_slicing, data_adapter_utils
-from keras.src.utils.python_utils import pythonify_logs
 
 
 class FitData:
@@ -140,11 +139,6 @@ class FitData:
             model.optimizer.finalize_variable_values(model.trainable_weights)
         if getattr(model, "_eval_epoch_iterator", None) is not None:
             del model._eval_epoch_iterator
-
-
-def plain_logs(logs):
-    """Logs as Python numbers, the way callbacks receive them."""
-    return pythonify_logs(logs)
 
 
 def _config_max_epochs():

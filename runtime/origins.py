@@ -50,10 +50,6 @@ def watch(instrumented_file, source, inserted):
         sys.meta_path.insert(0, _PatchOnImport())
 
 
-def source_map_of(instrumented_file):
-    return _watched.get(os.path.abspath(instrumented_file))
-
-
 def origin_of(layer):
     """``"train.py:14"`` for a layer created by a watched file, else None."""
     return getattr(layer, _ORIGIN_ATTRIBUTE, None)

@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from .facts import model_facts
-from .stats import COLUMN, STATS
+from .stats import STATS
 
 
 class TraceStore:
@@ -70,17 +70,6 @@ class TraceStore:
     @property
     def steps(self):
         return np.asarray(self._steps, np.int64)
-
-    def series(self, phase, layer_index=None, tensor=None, stat="mean"):
-        """One statistic over iterations for the matching sites: ``[iterations, matching sites]``."""
-        rows = [
-            i
-            for i, s in enumerate(self.sites)
-            if s["phase"] == phase
-            and (layer_index is None or s["layer_index"] == layer_index)
-            and (tensor is None or s["tensor"] == tensor)
-        ]
-        return self.values[:, rows, COLUMN[stat]]
 
     def on_close(self, callback):
         self._on_close.append(callback)

@@ -257,3 +257,28 @@ def test_too_few_updates(iterations, fires):
     store = trace(MLP, iterations=iterations)
     set_series(store, "loss", None, "mean", 2.0)
     assert bool(training.too_few_updates(analysis.TraceView(store))) == fires
+
+
+@pytest.mark.parametrize("growth, fires", [(1e5, True), (10.0, False)])
+def test_exploding_gradient_norms(growth, fires):
+    store = trace(MLP)
+    set_series(store, "gradient", 1, "norm", 0.5 * growth, start=20)  # 0.5 -> 0.5 * growth
+    findings = training.exploding_gradient(analysis.TraceView(store))
+    assert bool(findings) == fires
+    if fires:
+        assert findings[0]["layer"] == "dense_1" and findings[0]["iteration"] == 20
+
+
+@pytest.mark.parametrize("update, fires", [(0.0, True), (1e-4, False)])
+def test_unchanged_weights(update, fires):
+    store = trace(MLP)
+    set_series(store, "update", 1, "norm", update)
+    findings = training.unchanged_weights(analysis.TraceView(store))
+    assert [f["layer"] for f in findings] == (["dense_1"] if fires else [])
+
+
+@pytest.mark.parametrize("end, fires", [(2.3, True), (1.5, False)])
+def test_loss_not_decreasing(end, fires):
+    store = trace(MLP)
+    set_series(store, "loss", None, "mean", np.linspace(2.3, end, 40)[:, None])
+    assert bool(training.loss_not_decreasing(analysis.TraceView(store))) == fires

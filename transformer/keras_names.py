@@ -17,7 +17,6 @@ KERAS_PREFIXES = (
     "keras.src.",
     "keras.",
 )
-KERAS_MODULES = ("keras", "tensorflow.keras", "tf_keras")
 
 MODEL_CLASSES = {"Sequential": "sequential", "Model": "functional"}
 MODEL_LOADERS = {"load_model", "clone_model", "model_from_json", "model_from_config", "model_from_yaml"}
@@ -53,8 +52,3 @@ def model_kind(path):
 def is_model_class(path):
     """Whether ``path`` is the Keras Model (or Sequential) class, for ``class M(keras.Model)``."""
     return path is not None and path.split(".")[-1] in MODEL_CLASSES and "layers" not in path.split(".")
-
-
-def imports_keras(module_code_names):
-    """Whether any of the module's imported names come from Keras (directly or through TensorFlow)."""
-    return any(name == m or name.startswith(m + ".") for name in module_code_names for m in KERAS_MODULES + ("tensorflow",))

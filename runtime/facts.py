@@ -37,7 +37,7 @@ def _regularization(layer):
 
 
 def _losses(model):
-    losses = model.loss
+    losses = getattr(model, "loss", None)
     if isinstance(losses, dict):
         losses = list(losses.values())
     elif not isinstance(losses, (list, tuple)):
@@ -56,7 +56,7 @@ def _losses(model):
 
 
 def _optimizer(model):
-    optimizer = model.optimizer
+    optimizer = getattr(model, "optimizer", None)  # None before compile
     if optimizer is None:
         return {}
     facts = {"class": type(optimizer).__name__}

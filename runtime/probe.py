@@ -2,8 +2,8 @@
 gradient, weight gradients, weights and updates, and the loss.
 
 Inside the compiled step the probe only *collects* tensors while the step is traced; ``statistics()``
-then reduces all of them to one ``[sites, STATS]`` matrix with a constant number of ops
-(``stats.statistics``), which the step returns next to its logs. On the host, ``record`` keeps those
+then reduces all of them to one ``[sites, STATS]`` matrix (``stats.statistics``: its ops grow with the
+number of distinct tensor shapes, not of tensors), which the step returns next to its logs. On the host, ``record`` keeps those
 matrices as they come and hands them to the trace store in blocks of ``FLUSH_EVERY`` steps, so there
 is no per-tensor, per-step transfer to Python.
 
@@ -49,7 +49,10 @@ class Probe:
         tensors = [_dense(t) for t in tf.nest.flatten(tensors) if t is not None and keep(t)]
         if not tensors:
             return None
-        flat = tensors[0] if len(tensors) == 1 else tf.concat([tf.reshape(t, [-1]) for t in tensors], 0)
+        if len(tensors) == 1:
+            flat = tensors[0]
+        else:  # several tensors (a layer's outputs, a model's inputs), possibly of several dtypes
+            flat = tf.concat([tf.reshape(tf.cast(t, tf.float32), [-1]) for t in tensors], 0)
         self._sites.append(
             {"phase": phase, "layer_index": layer_index, "layer": layer_name, "tensor": tensor_name}
         )

@@ -139,3 +139,17 @@ def test_report_of_an_empty_run_is_valid():
     document = report.build("x.py", [store])
     jsonschema.validate(document, SCHEMA)
     assert document["verdict"] == "ok" and document["iterations"] == 0
+
+
+def test_probe_records_inputs_of_several_dtypes(runs_dir):
+    from dnn_instrument.runtime.probe import Probe
+
+    tokens = keras.Input((3,), dtype="int32")
+    features = keras.Input((2,))
+    embedded = keras.layers.Flatten()(keras.layers.Embedding(10, 2)(tokens))
+    model = keras.Model([tokens, features], keras.layers.Dense(1)(keras.layers.Concatenate()([embedded, features])))
+    probe = Probe(model, "test:1")
+    probe.data([tf.constant([[1, 2, 3]]), tf.constant([[0.5, -0.5]])], tf.constant([[1.0]]))
+    rows = probe.statistics().numpy()
+    assert [s["phase"] for s in probe.store.sites] == ["input", "target"]
+    assert rows[0][stats.COLUMN["count"]] == 5 and rows[0][stats.COLUMN["max"]] == 3.0

@@ -36,13 +36,13 @@ def _birth(view):
 def _exploded_before(view, iteration):
     """Whether weights grew by WEIGHT_GROWTH, or a step rewrote them (update/weight > UPDATE_RATIO_HIGH), before ``iteration``."""
     for index in view.weighted_layers():
-        weight, update = view.norm("weight", index), view.norm("update", index)  # before the NaN only
+        weight = view.norm("weight", index)  # before the NaN only
         if weight is None or iteration == 0 or weight.size == 0:
             continue
         start = weight[0] if weight[0] > 0 else 1.0
         before = slice(0, iteration)
         growth = np.nanmax(weight[before]) / start
-        ratio = np.nanmax(update[before] / np.maximum(weight[before], 1e-12))
+        ratio = np.nanmax(view.update_ratio(index)[before])
         if growth > thresholds.WEIGHT_GROWTH or ratio > thresholds.UPDATE_RATIO_HIGH:
             return index, growth, ratio
     return None

@@ -10,6 +10,7 @@ from ..facts import PROBABILISTIC_LOSSES, REGRESSION_LOSSES
 from . import thresholds
 
 BOUNDED_OUTPUTS = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0), "relu": (0.0, np.inf), "softmax": (0.0, 1.0)}
+DEFAULTS = {"beta_1": 0.9, "beta_2": 0.999, "momentum": 0.9}  # Keras's defaults, suggested as the fix
 PASS_THROUGH = {"Dropout", "Flatten", "Reshape", "GaussianNoise", "AlphaDropout", "SpatialDropout1D", "SpatialDropout2D"}
 
 
@@ -108,7 +109,7 @@ def optimizer_settings(view):
     problems = []
     for key in ("beta_1", "beta_2", "momentum"):
         if key in optimizer and not 0.0 <= optimizer[key] < 1.0:
-            problems.append((f"{key}={optimizer[key]:g}", f"{key} must lie in [0, 1): keep the default ({ {'beta_1': 0.9, 'beta_2': 0.999, 'momentum': 0.9}[key]})"))
+            problems.append((f"{key}={optimizer[key]:g}", f"{key} must lie in [0, 1): keep the default ({DEFAULTS[key]})"))
     for key in ("clipnorm", "clipvalue", "global_clipnorm"):
         if key in optimizer and 0.0 < optimizer[key] < thresholds.TINY_CLIP:
             problems.append((f"{key}={optimizer[key]:g}", f"{key} clips every gradient to almost nothing: use {key}=1.0"))

@@ -16,14 +16,6 @@ def _median(series):
     return float(np.median(series)) if series is not None and series.size else math.nan
 
 
-def _ratio(view, index):
-    """The update/weight norm ratio of a layer per iteration."""
-    update, weight = view.norm("update", index), view.norm("weight", index)
-    if update is None:
-        return None
-    return update / np.maximum(weight, 1e-12)
-
-
 def input_scale(view):
     """Unnormalised input features (hundreds, thousands) saturate or blow up the first layer."""
     if any(layer["class"] in SCALE_INVARIANT_INPUTS for layer in view.layers):
@@ -52,7 +44,7 @@ def initialization(view):
     findings = []
     output = view.output_layer
     initial = view.trace.facts.get("initial_kernels", {})
-    trust_first_step = not _early_update_ratio(view) > thresholds.UPDATE_RATIO_HIGH
+    trust_first_step = not view.early_update_ratio > thresholds.UPDATE_RATIO_HIGH
     for index in view.weighted_layers():
         layer = view.layers[index]
         rows = [r for r in view.rows("weight", index) if view.trace.sites[r]["tensor"].endswith("kernel")]
@@ -89,13 +81,6 @@ def _layers_with(view, activations, hidden_only=False):
     return [l for l in view.layers if (l["activation"] in activations) and not (hidden_only and l is output)]
 
 
-def _early_update_ratio(view):
-    """The largest layer's median update/weight ratio over the first steps (thresholds.FIRST_STEPS)."""
-    ratios = [_median(_ratio(view, i)[: thresholds.FIRST_STEPS]) for i in view.weighted_layers()]
-    ratios = [r for r in ratios if math.isfinite(r)]
-    return max(ratios) if ratios else math.nan
-
-
 def batch_size(view):
     """Examples per batch, from the targets (None when unknown)."""
     count = view.series("target", "count")
@@ -117,7 +102,7 @@ def dead_relu(view):
         if not dead >= thresholds.DEAD_FRACTION:
             continue
         first = int(np.flatnonzero(zeros >= thresholds.DEAD_FRACTION)[0])
-        ratio = _early_update_ratio(view)
+        ratio = view.early_update_ratio
         if ratio > thresholds.UPDATE_RATIO_HIGH and batch_size(view) == 1:
             cause, fix = "batch_size", (
                 f"use mini-batches (e.g. `batch_size=32`): with one example per batch the updates were {ratio:.3g}x "
@@ -199,16 +184,16 @@ def learning_rate(view):
     if not layers or view.iterations < thresholds.MIN_WINDOW:
         return []
     learning_rate = view.optimizer.get("learning_rate")
-    early = _early_update_ratio(view)
+    early = view.early_update_ratio
     if early > thresholds.UPDATE_RATIO_EXCESSIVE or (early > thresholds.UPDATE_RATIO_HIGH and _loss_stuck(view)):
         lower = f" from {learning_rate:g} to about {learning_rate / 100:g}" if learning_rate else ""
         return [view.finding(
             "learning_rate_too_high", "learning_rate", "update",
             f"lower the learning rate{lower}: updates are {early:.3g}x the weights (about 1e-3 is healthy)",
             f"median update/weight norm ratio over the first iterations: {early:.3g}")]
-    late = max((_median(view.late(_ratio(view, i))) for i in layers), default=math.nan)
+    late = max((_median(view.late(view.update_ratio(i))) for i in layers), default=math.nan)
     if late < thresholds.UPDATE_RATIO_LOW:
-        first = max((_ratio(view, i)[0] for i in layers), default=math.nan)
+        first = max((view.update_ratio(i)[0] for i in layers), default=math.nan)
         if "schedule" in view.optimizer and first > 100 * late:
             return [view.finding(
                 "updates_vanish", "optimizer", "update",

@@ -1,11 +1,16 @@
 """``TraceView``: the questions rules ask of a trace, answered once (series per layer and phase)."""
 
+import functools
 import math
 
 import numpy as np
 
 from ..stats import COLUMN
 from . import thresholds
+
+
+def _window(length):
+    return max(thresholds.MIN_WINDOW, int(math.ceil(length * thresholds.LATE_FRACTION)))
 
 
 class TraceView:
@@ -51,12 +56,29 @@ class TraceView:
         """The last part of a series, where a trained state shows (see thresholds.LATE_FRACTION)."""
         if series is None or len(series) == 0:
             return series
-        size = max(thresholds.MIN_WINDOW, int(math.ceil(len(series) * thresholds.LATE_FRACTION)))
-        return series[-size:]
+        return series[-_window(len(series)) :]
 
     def early(self, series):
-        size = max(thresholds.MIN_WINDOW, int(math.ceil(len(series) * thresholds.LATE_FRACTION)))
-        return series[:size]
+        """The first part of a series, as long as ``late``."""
+        return series[: _window(len(series))]
+
+    def update_ratio(self, layer_index):
+        """A layer's update/weight norm ratio per iteration (None when it has no weights)."""
+        update, weight = self.norm("update", layer_index), self.norm("weight", layer_index)
+        if update is None:
+            return None
+        return update / np.maximum(weight, 1e-12)
+
+    @functools.cached_property
+    def early_update_ratio(self):
+        """The largest layer's median update/weight ratio over the first steps (thresholds.FIRST_STEPS)."""
+        ratios = []
+        for index in self.weighted_layers():
+            first = self.update_ratio(index)[: thresholds.FIRST_STEPS]
+            first = first[np.isfinite(first)]
+            if first.size:
+                ratios.append(float(np.median(first)))
+        return max(ratios) if ratios else math.nan
 
     def epoch_of(self, iteration):
         epochs = self.trace.epochs

@@ -65,3 +65,12 @@ def _write_atomically(path, text):
     with open(temporary, "w") as f:
         f.write(text)
     os.replace(temporary, path)
+
+
+def load(folder):
+    """The traces of a run folder, in ``fit`` order, read back (``dnn-instrument report``)."""
+    from .trace import TraceStore
+
+    names = [n for n in os.listdir(folder) if n.startswith("trace-") and n.endswith(".npz")]
+    names.sort(key=lambda n: int(n[len("trace-") : -len(".npz")]))
+    return [TraceStore.load(os.path.join(folder, n)) for n in names]

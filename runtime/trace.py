@@ -6,6 +6,7 @@ logs ``fit`` put in its History. ``TraceStore.for_run`` attaches the store to th
 (``session.py``), which writes it next to the report when the ``fit`` ends.
 """
 
+import json
 import math
 import time
 
@@ -81,14 +82,34 @@ class TraceStore:
             callback(self)
 
     def save(self, path):
+        """Write the whole store to ``path`` (``.npz``); ``TraceStore.load`` reads it back."""
+        meta = {"site": self.site, "facts": self.facts, "sites": self.sites, "epoch_logs": self.epoch_logs,
+                "seconds": self.seconds, "closed": self.closed}
         np.savez_compressed(
             path,
             values=self.values,
             epochs=self.epochs,
             steps=self.steps,
             stats=np.array(STATS),
-            sites=np.array([f"{s['phase']}|{s['layer_index']}|{s['layer']}|{s['tensor']}" for s in self.sites]),
+            meta=np.array(json.dumps(meta)),
         )
+
+    @classmethod
+    def load(cls, path):
+        """A store read back from a file written by ``save`` (for ``dnn-instrument report``)."""
+        with np.load(path, allow_pickle=False) as data:
+            if tuple(str(s) for s in data["stats"]) != STATS:
+                raise ValueError(f"{path}: written by another version of dnn-instrument (other statistics)")
+            meta = json.loads(str(data["meta"]))
+            store = cls(site=meta["site"])
+            store.facts = meta["facts"]
+            store.layers = store.facts["layers"]
+            store.sites = meta["sites"]
+            store.epoch_logs = meta["epoch_logs"]
+            store.seconds = meta["seconds"]
+            store.closed = meta["closed"]
+            store.append(data["epochs"].tolist(), data["steps"].tolist(), data["values"])
+        return store
 
 
 def _number(value):

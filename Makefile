@@ -3,10 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 EXAMPLE ?= fixtures/examples/regression_nan.py
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench fuzz clean
 
 setup: $(STAMP)
 
@@ -16,14 +18,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The HTML report test opens the page in a real headless browser: Debian's chromium.
+$(CHROMIUM):
+	command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
 # Instrument a buggy script, train it, print the diagnosis.
 demo: setup
 	@mkdir -p build
 	$(BIN)/dnn-instrument $(EXAMPLE) -o build/instrumented_example.py
 	cd build && DNN_INSTRUMENT_DIR=runs ../$(BIN)/python instrumented_example.py
 
-test: setup
+test: setup $(CHROMIUM)
 	$(BIN)/python -m pytest -n 2 -q
+
+# A longer run of the property-based equivalence test (random models, both ways, weights compared).
+fuzz: setup
+	DNN_INSTRUMENT_FUZZ_EXAMPLES=200 $(BIN)/python -m pytest -q tests/test_generated_programs.py
 
 bench: setup
 	$(BIN)/python bench/run.py

@@ -1,31 +1,44 @@
-"""``Diagnose``: the same recording as the generated loop, for a ``fit`` the transformer cannot rewrite.
+"""``Diagnose``: the same recording and analysis as the generated loop, for a ``fit`` the transformer
+cannot rewrite (or for users who prefer one line: ``model.fit(..., callbacks=[Diagnose()])``).
 
-A Keras callback sees less than the rewritten loop: after each batch it reads the loss and the weights
-(so it records ``loss``, ``weight`` and ``update`` sites), but not layer outputs or gradients, which
-only exist inside the train step. ``SEES`` says which phases it records.
+A callback sees less than the rewritten loop. After each batch it reads the loss and the weights, so it
+records the ``loss``, ``weight`` and ``update`` sites of every step. Layer outputs and gradients exist only
+inside Keras's train step; given a ``sample`` of the training data (``Diagnose(sample=(x, y))``, or
+automatically when the generated loop falls back to ``fit``), the callback computes them itself on that
+fixed sample after each batch, in inference mode (no dropout, BatchNormalization's moving statistics, no
+metric or weight changed), so training goes exactly as without it. The report says which symptoms a
+trace cannot show (``report.unseen``).
 """
 
+import sys
+
 import keras
+import numpy as np
 import tensorflow as tf
 
 from . import stats
-from .probe import stop_on_fault
+from .online import Monitor
 from .trace import TraceStore
 
-SEES = ("loss", "weight", "update")
-
+SAMPLE_SIZE = 32
 
 class Diagnose(keras.callbacks.Callback):
-    """Record training statistics and write the dnn-instrument report: ``model.fit(..., callbacks=[Diagnose()])``."""
+    """Record training statistics and write the dnn-instrument report: ``model.fit(..., callbacks=[Diagnose()])``.
 
-    def __init__(self, site=None):
+    ``sample``: ``(x, y)`` arrays of training data; up to 32 rows, spread over them, are used to record
+    layer outputs and gradients after each batch. Without it only the loss, weights and updates are seen.
+    """
+
+    def __init__(self, site=None, sample=None):
         super().__init__()
         self.site = site or "fit"
+        self.sample = sample_of(*sample) if sample is not None else None
         self.store = None
-        self._before = None
 
     def on_train_begin(self, logs=None):
         self.store = TraceStore.for_run(self.model, self.site)
+        self.store.mechanism = "callback"
+        self.monitor = Monitor(self.model, self.store)
         self._weights = list(self.model.trainable_weights)
         owners = {id(w): (i, layer.name) for i, layer in enumerate(self.model.layers) for w in layer.trainable_weights}
         self._sites = [{"phase": "loss", "layer_index": None, "layer": "", "tensor": "loss"}]
@@ -33,10 +46,43 @@ class Diagnose(keras.callbacks.Callback):
             for w in self._weights:
                 index, layer = owners.get(id(w), (None, ""))
                 self._sites.append({"phase": phase, "layer_index": index, "layer": layer, "tensor": w.path})
-        self.store.set_sites(self._sites)
         self._statistics = tf.function(stats.statistics, autograph=False)  # one compiled reduction per batch
+        self._side = self._side_step() if self.sample is not None else None
         self._epoch = 0
         self._before = [tf.identity(w) for w in self._weights]
+
+    def _side_step(self):
+        """A compiled forward and backward pass over the sample that records what the loop's probes record."""
+        from .fallback import loop_supports_quietly
+        from .graph import LayerGraph
+        from .probe import Probe
+
+        if not loop_supports_quietly(self.model):
+            sys.stderr.write("dnn-instrument: Diagnose cannot walk this model's layers; recording loss and weights only\n")
+            return None
+        model, graph = self.model, LayerGraph(self.model)
+        probe = Probe(model, self.site, store=TraceStore(site=self.site))
+
+        def side(x, y):
+            probe.data(x, y)
+            with tf.GradientTape() as tape:
+                with graph.calling(training=False):
+                    tensors = graph.feed(x)
+                    for node in graph.nodes:
+                        probe.forward(node, node.call(tensors, training=False))
+                    y_pred = graph.result(tensors)
+                kept = [tf.identity(v) for v in model.metrics_variables]  # compute_loss may update loss trackers
+                loss = model.compute_loss(x, y, y_pred, training=False)
+                for variable, value in zip(model.metrics_variables, kept):
+                    variable.assign(value)
+            weights = model.trainable_weights
+            gradients, output_gradients = tape.gradient(loss, (weights, probe.outputs))
+            probe.backward(output_gradients)
+            probe.gradients(weights, gradients)
+            return probe.statistics()
+
+        self._side_store = probe.store
+        return tf.function(side, autograph=False)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
@@ -45,13 +91,40 @@ class Diagnose(keras.callbacks.Callback):
         now = [tf.identity(w) for w in self._weights]
         loss = tf.constant(float((logs or {}).get("loss", float("nan"))))
         tensors = [loss] + now + [n - b for n, b in zip(now, self._before)]
-        block = self._statistics(tensors).numpy()[None]
-        self.store.append([self._epoch], [batch], block)
+        block = self._statistics(tensors).numpy()
+        if self._side is not None:
+            side = self._side(*self.sample).numpy()
+            if not self.store.sites:
+                self.store.set_sites(self._side_store.sites + self._sites)
+            block = np.concatenate([side, block])
+        elif not self.store.sites:
+            self.store.set_sites(self._sites)
+        self.store.append([self._epoch], [batch], block[None])
         self._before = now
-        stop_on_fault(self.model, self.store, block)
+        self.monitor.after(block[None])
 
     def on_epoch_end(self, epoch, logs=None):
         self.store.add_epoch(epoch, logs or {})
 
     def on_train_end(self, logs=None):
         self.store.close()
+
+
+def sample_of(x, y, size=SAMPLE_SIZE):
+    """``size`` rows of array data spread evenly over it (so that they mix the classes), or None for data
+    that cannot be indexed without consuming it (a dataset, a generator)."""
+
+    def rows(data, picked):
+        if data is None:
+            return None
+        flat = tf.nest.flatten(data)
+        if not all(isinstance(t, (np.ndarray, tf.Tensor)) or hasattr(t, "__array__") for t in flat):
+            raise TypeError
+        return tf.nest.pack_sequence_as(data, [tf.convert_to_tensor(np.asarray(t)[picked]) for t in flat])
+
+    try:
+        length = len(tf.nest.flatten(x)[0])
+        picked = np.unique(np.linspace(0, length - 1, min(size, length)).astype(int))
+        return rows(x, picked), rows(y, picked)
+    except (TypeError, IndexError, ValueError):
+        return None

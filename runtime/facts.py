@@ -45,13 +45,18 @@ def _losses(model):
     described = []
     for loss in losses:
         if isinstance(loss, str):
-            described.append({"name": loss, "from_logits": False})
+            described.append({"name": loss, "from_logits": False, "builtin": True})
         elif loss is None:
             continue
         else:
             config = loss.get_config() if hasattr(loss, "get_config") else {}
             name = config.get("name") or getattr(loss, "__name__", type(loss).__name__)
-            described.append({"name": str(name), "from_logits": bool(config.get("from_logits", False))})
+            module = getattr(loss, "__module__", None) or type(loss).__module__
+            described.append({
+                "name": str(name), "from_logits": bool(config.get("from_logits", False)),
+                # Keras's own losses bring targets and predictions to the same rank; a user's loss may not
+                "builtin": module.split(".")[0] in ("keras", "tensorflow", "tf_keras"),
+            })
     return described
 
 
@@ -89,6 +94,20 @@ def initial_kernels(model):
     return kernels
 
 
+def shapes(tensors):
+    """Static shapes of a (nested) batch, as lists with None for unknown sizes."""
+    import tensorflow as tf
+
+    return [[None if d is None else int(d) for d in t.shape] for t in tf.nest.flatten(tensors) if hasattr(t, "shape")]
+
+
+def output_shapes(model):
+    try:
+        return shapes(model.outputs)
+    except (AttributeError, ValueError, TypeError):  # a subclassed model has no symbolic outputs
+        return []
+
+
 def model_facts(model):
     layers = []
     for index, layer in enumerate(model.layers):
@@ -107,4 +126,6 @@ def model_facts(model):
     return {
         "layers": layers, "losses": _losses(model), "optimizer": _optimizer(model),
         "initial_kernels": initial_kernels(model) if model.built else {},
+        "output_shapes": output_shapes(model) if model.built else [],
+        "target_shapes": [],  # set by the probe when it sees the first batch
     }

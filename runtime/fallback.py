@@ -8,6 +8,21 @@ from keras.src.backend.tensorflow.trainer import TensorFlowTrainer
 from .callback import Diagnose
 
 
+def loop_supports_quietly(model):
+    """``loop_supports`` without its message: whether ``LayerGraph`` can walk the model like ``fit``."""
+    return isinstance(model, keras.Model) and not _own_training(model)
+
+
+def _own_training(model):
+    cls = type(model)
+    return [
+        name
+        for name in ("fit", "train_step", "make_train_function")
+        if getattr(cls, name, None) is not getattr(TensorFlowTrainer, name, None)
+        and getattr(cls, name, None) is not getattr(keras.Model, name, None)
+    ]
+
+
 def loop_supports(model):
     """Whether the generated loop trains ``model`` exactly as ``fit`` would; else ``fit`` runs with ``Diagnose``.
 
@@ -17,16 +32,10 @@ def loop_supports(model):
     """
     if not isinstance(model, keras.Model):
         return False
-    cls = type(model)
-    own = [
-        name
-        for name in ("fit", "train_step", "make_train_function")
-        if getattr(cls, name, None) is not getattr(TensorFlowTrainer, name, None)
-        and getattr(cls, name, None) is not getattr(keras.Model, name, None)
-    ]
+    own = _own_training(model)
     if own:
         print(
-            f"dnn-instrument: {cls.__name__} defines its own {', '.join(own)}; "
+            f"dnn-instrument: {type(model).__name__} defines its own {', '.join(own)}; "
             "training it with its own fit and the Diagnose callback instead of the explicit loop",
             file=sys.stderr,
         )
@@ -34,9 +43,12 @@ def loop_supports(model):
     return True
 
 
-def with_diagnose(callbacks, site):
-    """``callbacks`` (None, one callback, a list or a CallbackList) with a ``Diagnose`` callback added."""
-    diagnose = Diagnose(site)
+def with_diagnose(callbacks, site, sample=None):
+    """``callbacks`` (None, one callback, a list or a CallbackList) with a ``Diagnose`` callback added.
+
+    ``sample``: the ``(x, y)`` of the ``fit`` call, from which the callback takes its sample (see callback.py).
+    """
+    diagnose = Diagnose(site, sample=sample)
     if callbacks is None:
         return [diagnose]
     if isinstance(callbacks, keras.callbacks.CallbackList):

@@ -14,12 +14,12 @@ optimizer made to it), ``loss``, and the batch itself: ``input`` (x) and ``targe
 """
 
 import os
-import sys
 
-import numpy as np
 import tensorflow as tf
 
 from . import stats
+from .facts import output_shapes, shapes
+from .online import Monitor
 from .trace import TraceStore
 
 FLUSH_EVERY = int(os.environ.get("DNN_INSTRUMENT_FLUSH_EVERY", "32"))
@@ -30,6 +30,7 @@ class Probe:
         self.model = model
         self.site = site  # "train.py:31": the fit call this loop stands for
         self.store = store if store is not None else TraceStore.for_run(model, site)
+        self.monitor = Monitor(model, self.store)
         self._owner = _weight_owners(model)
         self._pending = []  # host side: statistics of steps not yet flushed, with their (epoch, step)
         self._begin_trace()
@@ -63,6 +64,9 @@ class Probe:
 
     def data(self, x, y):
         """Record the batch the step trains on: its inputs and its targets."""
+        self.store.facts["target_shapes"] = shapes(y)
+        if not self.store.facts.get("output_shapes"):
+            self.store.facts["output_shapes"] = output_shapes(self.model)
         self._add("input", None, "", "x", x, numeric=True)
         self._add("target", None, "", "y", y, numeric=True)
 
@@ -87,10 +91,15 @@ class Probe:
         """Record each weight's gradient, its new value and the change the optimizer made."""
         for weight, gradient, old in zip(weights, gradients, before):
             index, layer = self._owner.get(id(weight), (None, ""))
-            name = weight.path
-            self._add("gradient", index, layer, name, gradient)
-            self._add("weight", index, layer, name, weight)
-            self._add("update", index, layer, name, tf.convert_to_tensor(weight) - old)
+            self._add("gradient", index, layer, weight.path, gradient)
+            self._add("weight", index, layer, weight.path, weight)
+            self._add("update", index, layer, weight.path, tf.convert_to_tensor(weight) - old)
+
+    def gradients(self, weights, gradients):
+        """Record each weight's gradient only (a side computation that changes no weight)."""
+        for weight, gradient in zip(weights, gradients):
+            index, layer = self._owner.get(id(weight), (None, ""))
+            self._add("gradient", index, layer, weight.path, gradient)
 
     def loss(self, loss):
         self._add("loss", None, "", "loss", loss)
@@ -116,7 +125,7 @@ class Probe:
             block = tf.stack(matrices).numpy()
             self.store.append(epochs, steps, block)
             self._pending = []
-            stop_on_fault(self.model, self.store, block)
+            self.monitor.after(block)
 
     def epoch_end(self, epoch, logs):
         self.flush()
@@ -126,21 +135,6 @@ class Probe:
         """The end of this ``fit``: flush, and write the trace and the report."""
         self.flush()
         self.store.close()
-
-
-def stop_on_fault(model, store, block):
-    """With ``DNN_INSTRUMENT_STOP=fault`` (the default), stop training once a NaN or Inf has been recorded:
-    every later step would only spread it. ``never`` trains to the end."""
-    if os.environ.get("DNN_INSTRUMENT_STOP", "fault") == "never" or model.stop_training:
-        return
-    bad = (block[:, :, stats.COLUMN["frac_nan"]] > 0) | (block[:, :, stats.COLUMN["frac_inf"]] > 0)
-    if bad.any():
-        iteration = store.iterations - block.shape[0] + int(np.flatnonzero(bad.any(axis=1))[0])
-        sys.stderr.write(
-            f"\ndnn-instrument: NaN/Inf recorded at iteration {iteration}; stopping training "
-            "(set DNN_INSTRUMENT_STOP=never to train on)\n"
-        )
-        model.stop_training = True
 
 
 def _dense(tensor):

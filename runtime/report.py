@@ -22,6 +22,9 @@ def build(script, stores):
                 "iterations": store.iterations,
                 "epochs": len(store.epoch_logs),
                 "seconds": store.seconds,
+                "mechanism": store.mechanism,
+                "stopped": store.stopped,
+                "unseen": unseen(store.sites),
                 "history": store.epoch_logs,
                 "layers": store.layers,
                 "summary": _layer_summary(store),
@@ -36,6 +39,24 @@ def build(script, stores):
         "iterations": sum(fit["iterations"] for fit in fits),
         "fits": fits,
     }
+
+
+#: What each group of symptoms needs to be seen, by phase recorded.
+NEEDS = {
+    "dead or saturated units, activations exploding, where a NaN is born in the forward pass": "forward",
+    "vanishing and exploding gradients, where a NaN is born in the backward pass": "gradient",
+    "unnormalized inputs": "input",
+    "labels outside the loss's range, targets outside the output's range": "target",
+}
+
+
+def unseen(sites):
+    """The symptom groups a trace with these sites cannot show (the callback without a sample)."""
+    phases = {site["phase"] for site in sites}
+    missing = [symptom for symptom, phase in NEEDS.items() if phase not in phases]
+    if "target" in phases and "update" in phases and "backward" not in phases:
+        missing.append("batches holding a single label (the callback sees a fixed sample, not the batches)")
+    return missing
 
 
 def _finite(value):
@@ -83,6 +104,8 @@ def terminal(document, folder):
         lines.append(f"         {finding['evidence']}")
         lines.append(f"    fix: {finding['fix']}")
     fit = document["fits"][-1]
+    if fit["unseen"]:
+        lines.append(f"  not visible to the {fit['mechanism']} (fit at {fit['site']}): {'; '.join(fit['unseen'])}")
     if fit["summary"]:
         lines.append(f"  per layer, last iteration before any NaN/Inf (fit at {fit['site']}):")
         lines.append(f"    {'layer':<24} {'out mean':>10} {'out std':>10} {'zero':>6} {'grad norm':>10} {'upd/weight':>10}")

@@ -27,6 +27,8 @@ class TraceStore:
         self.epoch_logs = []
         self.closed = False
         self.seconds = None  # wall time of the fit, set on close
+        self.stopped = None  # why dnn-instrument stopped training early, if it did
+        self.mechanism = "loop"  # or "callback": the Diagnose callback recorded it
         self._started = time.perf_counter()
         self._on_close = []
 
@@ -84,7 +86,8 @@ class TraceStore:
     def save(self, path):
         """Write the whole store to ``path`` (``.npz``); ``TraceStore.load`` reads it back."""
         meta = {"site": self.site, "facts": self.facts, "sites": self.sites, "epoch_logs": self.epoch_logs,
-                "seconds": self.seconds, "closed": self.closed}
+                "seconds": self.seconds, "closed": self.closed, "stopped": self.stopped,
+                "mechanism": self.mechanism}
         np.savez_compressed(
             path,
             values=self.values,
@@ -108,6 +111,8 @@ class TraceStore:
             store.epoch_logs = meta["epoch_logs"]
             store.seconds = meta["seconds"]
             store.closed = meta["closed"]
+            store.stopped = meta.get("stopped")
+            store.mechanism = meta.get("mechanism", "loop")
             store.append(data["epochs"].tolist(), data["steps"].tolist(), data["values"])
         return store
 

@@ -282,3 +282,49 @@ def test_loss_not_decreasing(end, fires):
     store = trace(MLP)
     set_series(store, "loss", None, "mean", np.linspace(2.3, end, 40)[:, None])
     assert bool(training.loss_not_decreasing(analysis.TraceView(store))) == fires
+
+
+@pytest.mark.parametrize("swing, fires", [(1.5, True), (0.2, False)])
+def test_oscillating_loss(swing, fires):
+    store = trace(MLP)
+    level = 1.0 + swing / 2 * (-1.0) ** np.arange(store.iterations)  # up and down around 1, not falling
+    set_series(store, "loss", None, "mean", level[:, None])
+    names = [f["symptom"] for f in analysis.analyse(store)]
+    assert ("oscillating_loss" in names) == fires
+    assert "loss_not_decreasing" in names or fires  # a stuck loss without the swings is the plainer symptom
+    assert not ("oscillating_loss" in names and "loss_not_decreasing" in names)
+
+
+def binary_trace(accuracies, positive_share):
+    store = trace([layer(0, "dense"), layer(1, "out", activation="sigmoid", units=1)], loss="binary_crossentropy")
+    set_series(store, "target", None, "min", 0.0)
+    set_series(store, "target", None, "max", 1.0)
+    set_series(store, "target", None, "mean", positive_share)
+    store.epoch_logs = [{"epoch": i, "loss": 0.5, "accuracy": a} for i, a in enumerate(accuracies)]
+    return store
+
+
+@pytest.mark.parametrize("accuracies, share, cause", [
+    ([0.9, 0.9, 0.901, 0.9], 0.1, "data"),  # stuck at the majority share of imbalanced labels
+    ([0.6, 0.6, 0.6, 0.6], 0.4, "learning_rate"),  # balanced-ish labels, one class predicted
+    ([0.9, 0.93, 0.95, 0.97], 0.1, None),  # rises above the base rate
+    ([0.7, 0.705, 0.71, 0.7], 0.5, None),  # flat, but not at the base rate and not constant
+    ([0.9, 0.9], 0.1, None),  # too few epochs to tell
+])
+def test_accuracy_not_increasing(accuracies, share, cause):
+    findings = training.accuracy_not_increasing(analysis.TraceView(binary_trace(accuracies, share)))
+    assert [f["cause"] for f in findings] == ([cause] if cause else [])
+
+
+@pytest.mark.parametrize("target, output, builtin, fires", [
+    ([None], [None, 1], False, True),  # a custom loss broadcasts (batch,) against (batch, 1)
+    ([None], [None, 1], True, False),  # Keras's own losses bring both to the same rank
+    ([None, 1], [None, 1], False, False),
+    ([None, 1], [None, 3], True, True),  # class indices against 3 outputs with a non-sparse loss
+])
+def test_target_shape(target, output, builtin, fires):
+    store = trace([layer(0, "dense"), layer(1, "out", activation=None, units=output[-1])], loss="mean_squared_error")
+    store.facts.update(target_shapes=[target], output_shapes=[output])
+    store.facts["losses"][0]["builtin"] = builtin
+    findings = static.target_shape(analysis.TraceView(store))
+    assert [(f["cause"], f["layer"]) for f in findings] == ([("label_format", "out")] if fires else [])

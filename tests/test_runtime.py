@@ -153,3 +153,33 @@ def test_probe_records_inputs_of_several_dtypes(runs_dir):
     rows = probe.statistics().numpy()
     assert [s["phase"] for s in probe.store.sites] == ["input", "target"]
     assert rows[0][stats.COLUMN["count"]] == 5 and rows[0][stats.COLUMN["max"]] == 3.0
+
+
+def test_diagnose_with_a_sample_sees_layers_and_changes_no_training(tmp_path, monkeypatch, runs_dir):
+    """With ``sample=(x, y)`` the callback records layer outputs and gradients on that sample; training,
+    metrics and History are exactly those of a plain fit."""
+    from dnn_instrument.runtime import Diagnose
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(96, 5)).astype("float32"), rng.integers(0, 3, 96)
+
+    def train(callbacks):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dropout(0.3),
+                                  keras.layers.BatchNormalization(), keras.layers.Dense(3, activation="softmax")])
+        model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+        history = model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=callbacks)
+        return model.get_weights(), history.history
+
+    plain_weights, plain_history = train([])
+    diagnose = Diagnose("test:1", sample=(x, y))
+    weights, history = train([diagnose])
+    assert history == plain_history
+    assert all(np.array_equal(a, b) for a, b in zip(weights, plain_weights))
+    phases = {site["phase"] for site in diagnose.store.sites}
+    assert {"input", "target", "forward", "backward", "gradient", "weight", "update", "loss"} <= phases
+    assert diagnose.store.iterations == 12
+    from dnn_instrument.runtime import report
+
+    assert report.unseen(diagnose.store.sites) == []
+    assert len(report.unseen([s for s in diagnose.store.sites if s["phase"] in ("loss", "weight", "update")])) == 4

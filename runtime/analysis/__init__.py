@@ -12,6 +12,7 @@ from .view import TraceView
 
 RULES = (
     static.output_activation_and_loss,
+    static.target_shape,
     static.optimizer_settings,
     static.regularization,
     static.missing_activation,
@@ -27,7 +28,9 @@ RULES = (
     training.unchanged_weights,
     training.validation_gap,
     training.too_few_updates,
+    training.oscillating_loss,
     training.loss_not_decreasing,
+    training.accuracy_not_increasing,
 )
 
 

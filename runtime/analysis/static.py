@@ -160,3 +160,35 @@ def missing_activation(view):
                 )
             )
     return findings
+
+
+def target_shape(view):
+    """Targets whose shape does not fit the model's output in a way the loss silently broadcasts."""
+    targets, outputs = view.trace.facts.get("target_shapes") or [], view.trace.facts.get("output_shapes") or []
+    output = view.output_layer
+    if len(targets) != 1 or len(outputs) != 1 or output is None or not view.losses:
+        return []
+    target, prediction, loss = targets[0], outputs[0], view.losses[0]
+    where = view.where(output["index"])
+    if len(target) == 1 and len(prediction) == 2 and prediction[-1] == 1 and not loss.get("builtin", True):
+        return [view.finding(
+            "target_shape_mismatch", "label_format", "static",
+            f"reshape the targets to (n, 1) (`y = y.reshape(-1, 1)`), or squeeze the prediction in the loss "
+            f"(`y_pred = ops.squeeze(y_pred, -1)`)",
+            f"the targets have shape {_shape(target)} but {where} outputs {_shape(prediction)}: in the custom loss "
+            f"`{loss['name']}`, `y_true - y_pred` broadcasts to (batch, batch) and the model can only learn the mean",
+            layer_index=output["index"])]
+    units = prediction[-1] if prediction else None
+    if (len(target) == 1 or target[-1] == 1) and units and units > 1 and loss.get("builtin", True) and not loss["name"].startswith("sparse"):
+        return [view.finding(
+            "target_shape_mismatch", "label_format", "static",
+            f"integer class labels need `loss='sparse_categorical_crossentropy'`; or one-hot encode them "
+            f"(`keras.utils.to_categorical(y, {units})`) for `{loss['name']}`",
+            f"one label per sample (shape {_shape(target)}) against {units} outputs of {where}: "
+            f"{loss['name']} broadcasts the label over every output unit",
+            layer_index=output["index"])]
+    return []
+
+
+def _shape(shape):
+    return "(" + ", ".join("batch" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"

@@ -72,9 +72,31 @@ FEW_UPDATES = 50
 #: The loss has not decreased when its mean over the last quarter of iterations is above this fraction
 #: of its mean over the first quarter.
 STUCK_LOSS_RATIO = 0.97
+#: The loss oscillates when, over the late window, it moves between consecutive steps by more than this
+#: fraction of its level (median |loss[t] - loss[t-1]| / median loss) while not falling: the steps jump
+#: across the valley instead of descending it. Batch-to-batch noise of a healthy run is well below it
+#: once the loss has settled; it is what a learning rate a few times too high looks like.
+OSCILLATION = 0.5
+#: Accuracy has not increased when no epoch beats the first by this much (over at least ACCURACY_EPOCHS
+#: epochs) ...
+ACCURACY_GAIN = 0.01
+ACCURACY_EPOCHS = 3
+#: ... and it sits at the base rate (the majority class share) within this, or is exactly constant: a
+#: model that predicts one class for every sample scores the majority share, epoch after epoch.
+BASE_RATE_TOLERANCE = 0.02
 
 # -- configuration -------------------------------------------------------------------------------
 #: An L1/L2 factor above this makes the penalty dominate any data loss of order 1.
 STRONG_REGULARIZATION = 0.5
 #: clipnorm/clipvalue below this clips every gradient to almost nothing.
 TINY_CLIP = 1e-3
+
+# -- while training (online.py) -------------------------------------------------------------------
+#: The first online analysis runs after this many iterations; each next one once the run is this many
+#: times longer, so all analyses together cost about as much as a few analyses of the whole run.
+CHECK_FIRST = 64
+CHECK_GROWTH = 1.25
+#: A stalled loss is a confirmed fault, and stops training, only when this many consecutive analyses
+#: agree, and not before this many iterations: a slow start is not a fault.
+CONFIRM_CHECKS = 3
+CONFIRM_MIN_ITERATIONS = 256

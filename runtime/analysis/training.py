@@ -232,16 +232,79 @@ def _loss_stuck(view):
     return early, late
 
 
+def _oscillation(view):
+    """The late window's median step-to-step loss change relative to its median level (0 when unknown)."""
+    loss = view.late(view.series("loss", "mean"))
+    if loss is None or loss.size < thresholds.MIN_WINDOW:
+        return 0.0
+    level = _median(np.abs(loss))
+    return _median(np.abs(np.diff(loss))) / level if level > 0 else 0.0
+
+
+def oscillating_loss(view):
+    """The loss jumps up and down by a large part of itself and does not fall: the steps are too large."""
+    stuck, swing = _loss_stuck(view), _oscillation(view)
+    if stuck is None or not swing > thresholds.OSCILLATION:
+        return []
+    learning_rate = view.optimizer.get("learning_rate")
+    lower = f" from {learning_rate:g} to about {learning_rate / 10:g}" if learning_rate else " about 10x"
+    return [view.finding(
+        "oscillating_loss", "learning_rate", "loss",
+        f"lower the learning rate{lower} (or use larger batches): each step overshoots",
+        f"over the last iterations the loss changes by {swing:.0%} of its value from one step to the next "
+        f"and does not fall (median {stuck[0]:.4g} at the start, {stuck[1]:.4g} at the end)")]
+
+
 def loss_not_decreasing(view):
-    """The loss at the end is no lower than at the start."""
+    """The loss at the end is no lower than at the start (and does not merely oscillate: see above)."""
     stuck = _loss_stuck(view)
-    if stuck is None:
+    if stuck is None or _oscillation(view) > thresholds.OSCILLATION:
         return []
     early, late = stuck
     return [view.finding(
         "loss_not_decreasing", "learning_rate", "loss",
         "the loss does not fall: check the learning rate (try 10x lower and 10x higher) and the data pipeline",
         f"median loss {early:.4g} over the first iterations, {late:.4g} over the last")]
+
+
+ACCURACY_KEYS = ("accuracy", "acc", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy")
+
+
+def accuracy_not_increasing(view):
+    """Training accuracy that never rises above its first epoch and sits at the majority-class share."""
+    history = view.trace.epoch_logs
+    key = next((k for k in ACCURACY_KEYS if history and isinstance(history[0].get(k), float)), None)
+    if key is None or len(history) < thresholds.ACCURACY_EPOCHS or view.iterations != view.all_values.shape[0]:
+        return []
+    accuracy = np.array([epoch.get(key, math.nan) for epoch in history], np.float64)
+    if not np.all(np.isfinite(accuracy)) or accuracy[1:].max() > accuracy[0] + thresholds.ACCURACY_GAIN:
+        return []
+    base = _binary_base_rate(view)
+    if base is not None and abs(accuracy[-1] - base) <= thresholds.BASE_RATE_TOLERANCE:
+        evidence = f"{key} stays at {accuracy[-1]:.3f}, the share of the majority class ({base:.3f})"
+    elif np.ptp(accuracy) == 0 and accuracy[-1] < 1:
+        evidence = f"{key} is exactly {accuracy[-1]:.4f} in every epoch: the model predicts one class for every sample"
+    else:
+        return []
+    imbalanced = base is not None and base >= 0.75
+    return [view.finding(
+        "accuracy_not_increasing", "data" if imbalanced else "learning_rate", "loss",
+        "the classes are imbalanced: pass `class_weight` to fit (or resample) so the minority class counts"
+        if imbalanced else
+        "the model has learned only the majority class: check the learning rate (try 10x lower and 10x higher) "
+        "and that the inputs are normalised",
+        evidence, iteration=max(view.iterations - 1, 0))]
+
+
+def _binary_base_rate(view):
+    """The majority-class share of 0/1 targets (None for other targets)."""
+    low, high, mean = (view.series("target", stat) for stat in ("min", "max", "mean"))
+    if mean is None or mean.size == 0 or view.loss_names[:1] != ["binary_crossentropy"]:
+        return None
+    if not (np.nanmin(low) == 0 and np.nanmax(high) == 1):
+        return None
+    share = float(np.mean(mean))
+    return max(share, 1 - share)
 
 
 def data_order(view):

@@ -1,0 +1,64 @@
+"""The analysis while training runs: decide, from the statistics already on the host, whether a fault is
+*confirmed* and training should stop (``DNN_INSTRUMENT_STOP=fault``, the default; ``never`` trains on).
+
+Confirmed means one of:
+- a NaN or Inf was recorded: every later step would only spread it (checked on every block of steps);
+- the loss has stopped falling (``loss_not_decreasing`` or ``oscillating_loss``) in ``CONFIRM_CHECKS``
+  consecutive analyses, after at least ``CONFIRM_MIN_ITERATIONS`` iterations: a model that still learns
+  is never stopped.
+
+The analyses run at geometrically spaced iterations (``thresholds.CHECK_GROWTH``), so their total cost
+stays proportional to the length of the run. The findings themselves are those of ``analysis.analyse``;
+this module only decides *when* to look and when to stop.
+"""
+
+import os
+import sys
+
+import numpy as np
+
+from . import analysis, stats
+from .analysis import thresholds
+
+STALLED = {"loss_not_decreasing", "oscillating_loss"}
+
+
+def policy():
+    value = os.environ.get("DNN_INSTRUMENT_STOP", "fault")
+    return value if value in ("fault", "never") else "fault"
+
+
+class Monitor:
+    """Watches one ``fit``'s trace store; ``after(block)`` is called with each block of new statistics."""
+
+    def __init__(self, model, store):
+        self.model, self.store = model, store
+        self.next_check = thresholds.CHECK_FIRST
+        self.stalled_checks = 0
+        self.reason = None  # why training was stopped, for the report
+
+    def after(self, block):
+        if policy() == "never" or self.model.stop_training:
+            return
+        bad = (block[:, :, stats.COLUMN["frac_nan"]] > 0) | (block[:, :, stats.COLUMN["frac_inf"]] > 0)
+        if bad.any():
+            iteration = self.store.iterations - block.shape[0] + int(np.flatnonzero(bad.any(axis=1))[0])
+            return self._stop(f"NaN/Inf recorded at iteration {iteration}")
+        if self.store.iterations < self.next_check:
+            return
+        self.next_check = max(self.store.iterations + 1, int(self.store.iterations * thresholds.CHECK_GROWTH))
+        findings = analysis.analyse(self.store)
+        self.stalled_checks = self.stalled_checks + 1 if STALLED & {f["symptom"] for f in findings} else 0
+        if self.stalled_checks >= thresholds.CONFIRM_CHECKS and self.store.iterations >= thresholds.CONFIRM_MIN_ITERATIONS:
+            first = findings[0]
+            where = f" in layer {first['layer']!r}" if first["layer"] else ""
+            self._stop(
+                f"the loss has not fallen in {self.store.iterations} iterations; most likely cause: "
+                f"{first['symptom']}{where} (confirmed in {self.stalled_checks} analyses)"
+            )
+
+    def _stop(self, reason):
+        self.reason = reason
+        self.store.stopped = reason
+        sys.stderr.write(f"\ndnn-instrument: {reason}; stopping training (set DNN_INSTRUMENT_STOP=never to train on)\n")
+        self.model.stop_training = True

@@ -1,131 +1,182 @@
-"""``dnn-instrument``: rewrite a Keras training script so that running it diagnoses its training.
+"""``dnn-instrument``: rewrite Keras training scripts so that running them diagnoses their training.
 
-Exit codes: 0 done; 1 nothing in the file could be instrumented (the messages say why and where);
-2 usage error, or input that cannot be read or parsed (``path:line:col: message``); 3 an internal
-error of dnn-instrument (with a request to report it). Bad input never produces a traceback.
+Commands: ``dnn-instrument SOURCE...`` (instrument files or folders; ``--strip`` undoes it), ``run``
+(instrument a script in memory and run it) and ``report`` (print a run folder's diagnosis again).
+
+Exit codes: 0 done; 1 nothing could be instrumented (the messages say why and where); 2 usage error, or
+input that cannot be read or parsed (``path:line:col: message``); 3 an internal error of dnn-instrument
+(with a request to report it). Bad input never produces a traceback.
 """
 
 import argparse
+import json
 import os
 import sys
-import tempfile
 
 from . import __version__
+from .files import FileProblem, read_source
+from .jobs import EXIT_OK, EXIT_USAGE, instrument_command, usage
 
-EXIT_OK, EXIT_NOTHING, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+DESCRIPTION = """\
+Rewrite the model.fit calls of Keras scripts into an explicit tf.GradientTape training loop that trains
+exactly the same and records every layer's outputs, gradients and updates. Run the result to train and
+get a diagnosis.
+
+commands:
+  SOURCE...            instrument files, or every .py file in folders (the options below)
+  run SCRIPT [ARG...]  instrument SCRIPT in memory and run it, as `python SCRIPT ARG...` would
+  report RUN_DIR       print the diagnosis of a run folder again (--html: rewrite its report.html)
+  (`dnn-instrument run --help`, `dnn-instrument report --help` for theirs; a file named run: ./run)"""
+
+EPILOG = """\
+examples:
+  dnn-instrument train.py -o train_instrumented.py && python train_instrumented.py
+  dnn-instrument train.py --diff                  what would change; writes nothing
+  dnn-instrument train.py --diff-html diff.html   the same side by side, each inserted line explained
+  dnn-instrument src/ -o instrumented/            every .py file under src/, mirrored under instrumented/
+  dnn-instrument --strip train_instrumented.py -o train.py   the original back, byte for byte
+  dnn-instrument run train.py --epochs 3          instrument, train and diagnose in one go
+  dnn-instrument report dnn-instrument-runs/train-20250101-120000 --html
+
+exit status: 0 done; 1 nothing to instrument (or to strip); 2 usage error, unreadable or unparseable
+input (path:line:col: message); 3 internal error"""
 
 
 def _parser():
     parser = argparse.ArgumentParser(
         prog="dnn-instrument",
-        description=(
-            "Rewrite the model.fit calls of a Keras script into an explicit tf.GradientTape training loop "
-            "that trains exactly the same and records every layer's outputs, gradients and updates. "
-            "Run the result to train and get a diagnosis."
-        ),
-        epilog="example: dnn-instrument train.py -o train_instrumented.py && python train_instrumented.py",
+        usage="%(prog)s [options] SOURCE [SOURCE ...]\n       %(prog)s run [--callback] SCRIPT [ARG ...]\n"
+        "       %(prog)s report [--html] [--json] RUN_DIR",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("source", help="the Python file to instrument ('-' reads standard input)")
+    parser.add_argument("sources", nargs="+", metavar="SOURCE", help="Python file or folder ('-' reads standard input)")
     target = parser.add_mutually_exclusive_group()
-    target.add_argument("-o", "--output", help="write the instrumented script here (default: standard output)")
-    target.add_argument("--in-place", action="store_true", help="overwrite the source file with the instrumented script")
+    target.add_argument(
+        "-o", "--output", metavar="PATH",
+        help="write the result to PATH (default: standard output); for several sources or a folder, "
+        "PATH is a folder that mirrors them",
+    )
+    target.add_argument("--in-place", action="store_true", help="overwrite each source with its result")
     target.add_argument("--diff", action="store_true", help="print a unified diff of the changes; write nothing")
     parser.add_argument(
-        "--color", choices=("auto", "always", "never"), default="auto", help="colour the diff (default: auto; NO_COLOR is respected)"
+        "--diff-html", metavar="PATH",
+        help="also write an HTML page showing the file and its instrumented copy side by side, "
+        "with a note on each inserted or changed line (one source; alone, nothing else is written)",
+    )
+    parser.add_argument(
+        "--strip", action="store_true",
+        help="undo: turn instrumented files back into their originals, byte for byte (refused if edited since)",
     )
     parser.add_argument(
         "--callback", action="store_true",
         help="keep every fit call and attach the Diagnose callback instead of the explicit loop (sees less)",
     )
-    parser.add_argument("-q", "--quiet", action="store_true", help="print no per-call messages")
+    parser.add_argument(
+        "--follow-symlinks", action="store_true",
+        help="write to the file a symbolic link points to (default: refuse to write through a link)",
+    )
+    parser.add_argument(
+        "--color", choices=("auto", "always", "never"), default="auto",
+        help="colour the diff (default: auto, on a terminal; NO_COLOR is respected)",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
 
-def _read(path):
-    if path == "-":
-        return sys.stdin.read()
-    if os.path.isdir(path):
-        raise OSError(f"{path}: is a directory")
-    with open(path, "rb") as f:
-        data = f.read()
-    if b"\0" in data:
-        raise OSError(f"{path}:1:1: not a Python source file (binary data)")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise OSError(f"{path}:1:1: not UTF-8 text ({error.reason} at byte {error.start})") from None
-
-
-def _write_atomically(path, text):
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".dnn-instrument-", suffix=".py")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-
-
 def main(argv=None):
-    arguments = _parser().parse_args(argv)
-    from .transformer import InstrumentError, instrument
-    from .transformer.diff import colourise, unified_diff, use_colour
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    if argv and argv[0] in COMMANDS:
+        return COMMANDS[argv[0]](argv[1:])
+    options = _parser().parse_args(argv)
+    try:  # refused writes through symbolic links end here
+        return instrument_command(options)
+    except FileProblem as problem:
+        print(problem, file=sys.stderr)
+        return EXIT_USAGE
 
-    path = arguments.source
-    if arguments.in_place and path == "-":
-        print("dnn-instrument: --in-place needs a file, not standard input", file=sys.stderr)
-        return EXIT_USAGE
-    if arguments.output and path != "-" and os.path.exists(arguments.output) and os.path.samefile(arguments.output, path):
-        print(f"dnn-instrument: {arguments.output} is the input file; use --in-place to overwrite it", file=sys.stderr)
-        return EXIT_USAGE
+
+def run_command(argv):
+    parser = argparse.ArgumentParser(
+        prog="dnn-instrument run",
+        description="""\
+Instrument SCRIPT in memory (nothing is written next to it) and run it with its ARGs as
+`python SCRIPT ARG...` would: same sys.argv, __file__, sys.path[0] and exit status. Tracebacks and
+findings name SCRIPT's own lines. The run folder and its report are written as by an instrumented
+script; a script that cannot be instrumented runs unchanged, after a warning.""",
+        epilog="example: dnn-instrument run train.py --epochs 3",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--callback", action="store_true", help="attach the Diagnose callback instead of the explicit loop")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no per-call messages")
+    parser.add_argument("script", metavar="SCRIPT", help="the Python script to run")
+    parser.add_argument("arguments", nargs=argparse.REMAINDER, metavar="ARG", help="its arguments")
+    options = parser.parse_args(argv)
+    if options.script == "-":
+        return usage("run needs a script file, not standard input")
+    from .runner import run
+
+    return run(options.script, options.arguments, callback_only=options.callback, quiet=options.quiet)
+
+
+def report_command(argv):
+    parser = argparse.ArgumentParser(
+        prog="dnn-instrument report",
+        description="""\
+Read a run folder back (its trace-N.npz files), analyse it again and print the diagnosis.
+The script's name comes from RUN_DIR/report.json, else from the folder's name.""",
+        epilog="example: dnn-instrument report dnn-instrument-runs/train-20250101-120000 --html",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("folder", metavar="RUN_DIR", help="a run folder, as printed at the end of a run")
+    parser.add_argument("--html", action="store_true", help="also (re)write RUN_DIR/report.html")
+    parser.add_argument("--json", action="store_true", help="print the JSON report instead of the text one")
+    options = parser.parse_args(argv)
+    folder = options.folder
+    if not os.path.isdir(folder):
+        return usage(f"{folder}: no such run folder")
+    if not any(name.startswith("trace-") and name.endswith(".npz") for name in os.listdir(folder)):
+        return usage(f"{folder}: no traces (trace-N.npz) here; is it a run folder, and did a fit end?")
+    from .runtime import report, session  # imports TensorFlow: after the checks
+
     try:
-        source = _read(path)
-    except FileNotFoundError:
-        print(f"{path}:1:1: no such file", file=sys.stderr)
-        return EXIT_USAGE
-    except OSError as error:
-        message = str(error) if str(error).startswith(path) else f"{path}:1:1: cannot read: {error.strerror or error}"
-        print(message, file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        result = instrument(source, path, callback_only=arguments.callback)
-    except InstrumentError as error:
-        print(error, file=sys.stderr)
-        return EXIT_USAGE if "already instrumented" not in error.message else EXIT_NOTHING
-    except Exception as error:  # our bug, not the user's: say so plainly
-        print(f"dnn-instrument: internal error on {path}: {type(error).__name__}: {error}", file=sys.stderr)
-        print("please report this with the file that caused it", file=sys.stderr)
-        return EXIT_INTERNAL
-
-    if not arguments.quiet:
-        for message in result.messages if not arguments.callback else []:
-            print(f"{path}:{message.line}:{message.column}: {message.text}", file=sys.stderr)
-    if not result.changed:
-        why = "no Keras model.fit call found" if not result.messages else "no model.fit call could be instrumented"
-        print(f"{path}: nothing to instrument: {why}", file=sys.stderr)
-        return EXIT_NOTHING
-
-    if arguments.diff:
-        text = unified_diff(source, result.code, path)
-        sys.stdout.write(colourise(text) if use_colour(arguments.color, sys.stdout) else text)
-    elif arguments.in_place:
-        _write_atomically(path, result.code)
-    elif arguments.output:
-        _write_atomically(arguments.output, result.code)
+        stores = session.load(folder)
+    except Exception as error:
+        return usage(f"{folder}: cannot read its traces ({type(error).__name__}: {error})")
+    document = report.build(_script_of(folder), stores)
+    if options.json:
+        print(json.dumps(document, indent=1, default=_plain))
     else:
-        sys.stdout.write(result.code)
-    if not arguments.quiet and (arguments.in_place or arguments.output):
-        print(
-            f"{path}: {result.rewritten} fit call(s) rewritten as an explicit loop, "
-            f"{result.with_callback} given the Diagnose callback -> {arguments.output or path}",
-            file=sys.stderr,
-        )
+        sys.stdout.write(report.terminal(document, folder).lstrip("\n"))
+    if options.html:
+        from .runtime import html_report
+
+        path = html_report.write(folder, document, stores)
+        print(f"dnn-instrument: HTML report written -> {path}", file=sys.stderr)
     return EXIT_OK
 
+
+def _plain(value):
+    """JSON for the numpy scalars of traces read back from disk."""
+    return value.item() if hasattr(value, "item") else str(value)
+
+
+def _script_of(folder):
+    """The script a run folder is of: as its report.json says, else the folder's name."""
+    try:
+        with open(os.path.join(folder, "report.json"), encoding="utf-8") as f:
+            script = json.load(f).get("script")
+        if isinstance(script, str) and script:
+            return script
+    except (OSError, ValueError, AttributeError):
+        pass
+    return os.path.basename(os.path.normpath(os.path.abspath(folder)))
+
+
+COMMANDS = {"run": run_command, "report": report_command}
+_read = read_source  # the former name, which bench/sweep.py imports (raises OSError subclasses, as before)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from . import stats
 from .online import Monitor
+from .safety import guarded
 from .trace import TraceStore
 
 SAMPLE_SIZE = 32
@@ -35,6 +36,7 @@ class Diagnose(keras.callbacks.Callback):
         self.sample = sample_of(*sample) if sample is not None else None
         self.store = None
 
+    @guarded("the Diagnose callback")
     def on_train_begin(self, logs=None):
         self.store = TraceStore.for_run(self.model, self.site)
         self.store.mechanism = "callback"
@@ -84,9 +86,11 @@ class Diagnose(keras.callbacks.Callback):
         self._side_store = probe.store
         return tf.function(side, autograph=False)
 
+    @guarded("the Diagnose callback")
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
 
+    @guarded("the Diagnose callback")
     def on_train_batch_end(self, batch, logs=None):
         now = [tf.identity(w) for w in self._weights]
         loss = tf.constant(float((logs or {}).get("loss", float("nan"))))
@@ -103,9 +107,11 @@ class Diagnose(keras.callbacks.Callback):
         self._before = now
         self.monitor.after(block[None])
 
+    @guarded("the Diagnose callback")
     def on_epoch_end(self, epoch, logs=None):
         self.store.add_epoch(epoch, logs or {})
 
+    @guarded("the Diagnose callback")
     def on_train_end(self, logs=None):
         self.store.close()
 

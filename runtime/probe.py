@@ -18,6 +18,7 @@ import os
 import tensorflow as tf
 
 from . import stats
+from .safety import guarded
 from .facts import output_shapes, shapes
 from .online import Monitor
 from .trace import TraceStore
@@ -62,6 +63,7 @@ class Probe:
         self._same_shape_as.append(same_shape_as)
         return len(self._sites) - 1
 
+    @guarded("a dnn-instrument probe")
     def data(self, x, y):
         """Record the batch the step trains on: its inputs and its targets."""
         self.store.facts["target_shapes"] = shapes(y)
@@ -70,6 +72,7 @@ class Probe:
         self._add("input", None, "", "x", x, numeric=True)
         self._add("target", None, "", "y", y, numeric=True)
 
+    @guarded("a dnn-instrument probe")
     def forward(self, node, output):
         """Record the output of one layer call; its gradient is recorded by ``backward``."""
         row = self._add("forward", node.index, node.name, "output", output, _saturation_of(node.layer))
@@ -77,16 +80,19 @@ class Probe:
             self.outputs.append([t for t in tf.nest.flatten(output) if _is_float(t)])
             self._output_sites.append((node, row))
 
+    @guarded("a dnn-instrument probe")
     def backward(self, output_gradients):
         """Record d(loss)/d(output) for each output recorded by ``forward``, in the same order."""
         for (node, row), gradients in zip(self._output_sites, output_gradients):
             complete = all(g is not None for g in gradients)  # then it has its output's shape
             self._add("backward", node.index, node.name, "output", gradients, same_shape_as=row if complete else None)
 
+    @guarded("a dnn-instrument probe", default=list)
     def snapshot(self, weights):
         """The weights' values before the optimizer changes them."""
         return [tf.identity(w) for w in weights]
 
+    @guarded("a dnn-instrument probe")
     def update(self, weights, gradients, before):
         """Record each weight's gradient, its new value and the change the optimizer made."""
         for weight, gradient, old in zip(weights, gradients, before):
@@ -95,15 +101,18 @@ class Probe:
             self._add("weight", index, layer, weight.path, weight)
             self._add("update", index, layer, weight.path, tf.convert_to_tensor(weight) - old)
 
+    @guarded("a dnn-instrument probe")
     def gradients(self, weights, gradients):
         """Record each weight's gradient only (a side computation that changes no weight)."""
         for weight, gradient in zip(weights, gradients):
             index, layer = self._owner.get(id(weight), (None, ""))
             self._add("gradient", index, layer, weight.path, gradient)
 
+    @guarded("a dnn-instrument probe")
     def loss(self, loss):
         self._add("loss", None, "", "loss", loss)
 
+    @guarded("a dnn-instrument probe", default=lambda: tf.zeros([0, len(stats.STATS)]))
     def statistics(self):
         """All of this step's records as one ``[sites, len(STATS)]`` tensor; starts the next trace."""
         matrix = stats.statistics(self._tensors, self._saturation, self._same_shape_as)
@@ -113,12 +122,14 @@ class Probe:
 
     # -- on the host ---------------------------------------------------------------------------------
 
+    @guarded("a dnn-instrument probe")
     def record(self, epoch, step, statistics):
         """Keep one step's statistics; they reach the trace store every ``FLUSH_EVERY`` steps."""
         self._pending.append((epoch, step, statistics))
         if len(self._pending) >= FLUSH_EVERY:
             self.flush()
 
+    @guarded("a dnn-instrument probe")
     def flush(self):
         if self._pending:
             epochs, steps, matrices = zip(*self._pending)
@@ -127,12 +138,13 @@ class Probe:
             self._pending = []
             self.monitor.after(block)
 
+    @guarded("a dnn-instrument probe")
     def epoch_end(self, epoch, logs):
         self.flush()
         self.store.add_epoch(epoch, logs)
 
     def close(self):
-        """The end of this ``fit``: flush, and write the trace and the report."""
+        """The end of this ``fit``: flush, and write the trace and the report (even after a failure)."""
         self.flush()
         self.store.close()
 

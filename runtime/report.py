@@ -11,10 +11,11 @@ SCHEMA_VERSION = 1
 def build(script, stores):
     """The report document for the ``fit`` calls of one script run."""
     fits, findings = [], []
-    for store in stores:
+    for index, store in enumerate(stores):
         fit_findings = analysis.analyse(store) if store.closed else []
         for finding in fit_findings:
             finding["fit"] = store.site
+            finding["fit_index"] = index
         findings.extend(fit_findings)
         fits.append(
             {
@@ -24,7 +25,7 @@ def build(script, stores):
                 "seconds": store.seconds,
                 "mechanism": store.mechanism,
                 "stopped": store.stopped,
-                "unseen": unseen(store.sites),
+                "unseen": unseen(store.sites) if store.sites else [],
                 "history": store.epoch_logs,
                 "layers": store.layers,
                 "summary": _layer_summary(store),
@@ -114,7 +115,7 @@ def terminal(document, folder):
                 f"    {_clip(row['layer'] or '(model)', 24):<24} {_fmt(row.get('output_mean')):>10} {_fmt(row.get('output_std')):>10}"
                 f" {_fmt(row.get('output_zero'), '.0%'):>6} {_fmt(row.get('gradient_norm')):>10} {_fmt(row.get('update_ratio')):>10}"
             )
-    lines.append(f"  run folder: {folder}\n")
+    lines.append(f"  run folder: {folder} (report.html, report.json)\n")
     return "\n".join(lines) + "\n"
 
 

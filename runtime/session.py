@@ -1,19 +1,32 @@
 """The run of one instrumented script: its run folder, its traces (one per ``fit``) and its report.
 
 The run folder is ``$DNN_INSTRUMENT_DIR/<script>-<timestamp>/`` (default root: ``dnn-instrument-runs``
-in the working directory). Each time a ``fit`` ends, its trace is saved there and the report is
-rewritten, so a script that crashes later keeps what was recorded; ``DNN_INSTRUMENT_REPORT=path.json``
-also writes the JSON report to that path.
+in the working directory). Each ``fit``'s trace is journalled there as it is recorded (``trace.py``); each
+time a ``fit`` ends, its trace is saved whole and the report is rewritten, so a script that crashes later
+keeps what was recorded; ``DNN_INSTRUMENT_REPORT=path.json`` also writes the JSON report to that path.
+
+On the way out the report is written too: after an exception, Ctrl-C, or SIGTERM (turned into
+``SystemExit(143)`` while a ``fit`` records, so that ``finally`` blocks and this run's exit handler run), a
+``fit`` that did not end is closed as interrupted. After a SIGKILL nothing runs: ``dnn-instrument report
+RUN_DIR`` rebuilds the report from the journal.
 """
 
+import atexit
 import datetime
 import json
 import os
+import signal
 import sys
+import threading
 
 from . import report
+from .safety import failed, guarded
+from .trace import Journal, load as load_trace, write_atomically
 
 _current = None
+#: The HTML report is rewritten at the end of each of the first few fits (its figures take about a second
+#: per fit); a script that calls fit more often gets it once, when it exits.
+HTML_EACH_FIT = 5
 
 
 class Session:
@@ -21,6 +34,8 @@ class Session:
         self.script = script
         self.stores = []
         self._folder = None
+        self._exit_hooked = False
+        self._html_written = False
 
     @property
     def folder(self):
@@ -39,18 +54,45 @@ class Session:
 
     def add(self, store):
         self.stores.append(store)
+        store.journal = Journal(os.path.join(self.folder, f"trace-{len(self.stores) - 1}"))
         store.on_close(self._fit_ended)
+        if not self._exit_hooked:
+            self._exit_hooked = True
+            atexit.register(self._on_exit)
+            _terminate_as_exit()
 
+    @guarded("writing the dnn-instrument report", consequence="this run has no report")
     def _fit_ended(self, store):
-        store.save(os.path.join(self.folder, f"trace-{self.stores.index(store)}.npz"))
+        store.journal.finish(store)
         document = report.build(self.script, self.stores)
         text = json.dumps(document, indent=1, allow_nan=False)
         paths = [os.path.join(self.folder, "report.json")]
         if os.environ.get("DNN_INSTRUMENT_REPORT"):
             paths.append(os.environ["DNN_INSTRUMENT_REPORT"])
         for path in paths:
-            _write_atomically(path, text)
+            write_atomically(path, text)
+        self._html_written = len(self.stores) <= HTML_EACH_FIT and self._write_html(document)
         sys.stderr.write(report.terminal(document, self.folder))
+
+    def _write_html(self, document):
+        try:
+            from . import html_report
+
+            html_report.write(self.folder, document, self.stores)
+            return True
+        except Exception as error:
+            failed("writing report.html", error, "the run has report.json but no HTML report")
+            return False
+
+    def _on_exit(self):
+        """Close the ``fit`` calls the script left running (an exception, Ctrl-C, SIGTERM, ``sys.exit``), and
+        write the HTML report if it was not written at the end of the last ``fit``."""
+        for store in self.stores:
+            if not store.closed:
+                store.stopped = store.stopped or f"interrupted at iteration {store.iterations}: the script ended during this fit"
+                store.close()
+        if self.stores and not self._html_written:
+            self._write_html(report.build(self.script, self.stores))
 
 
 def current():
@@ -60,17 +102,27 @@ def current():
     return _current
 
 
-def _write_atomically(path, text):
-    temporary = f"{path}.tmp{os.getpid()}"
-    with open(temporary, "w") as f:
-        f.write(text)
-    os.replace(temporary, path)
+def _terminate_as_exit():
+    """Let SIGTERM unwind the script like ``sys.exit(143)`` (Python's default dies without cleaning up),
+    unless the script installed its own handler."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+
+    def terminated(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        sys.stderr.write("\ndnn-instrument: terminated (SIGTERM); writing the report of what was recorded\n")
+        raise SystemExit(128 + signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, terminated)
 
 
 def load(folder):
-    """The traces of a run folder, in ``fit`` order, read back (``dnn-instrument report``)."""
-    from .trace import TraceStore
-
-    names = [n for n in os.listdir(folder) if n.startswith("trace-") and n.endswith(".npz")]
-    names.sort(key=lambda n: int(n[len("trace-") : -len(".npz")]))
-    return [TraceStore.load(os.path.join(folder, n)) for n in names]
+    """The traces of a run folder, in ``fit`` order, read back (``dnn-instrument report``), including those
+    of a run that was killed (from their journal)."""
+    stems = set()
+    for name in os.listdir(folder):
+        stem, extension = os.path.splitext(name)
+        if stem.startswith("trace-") and stem[len("trace-"):].isdigit() and extension in (".npz", ".json", ".rows"):
+            stems.add(stem)
+    ordered = sorted(stems, key=lambda stem: int(stem[len("trace-"):]))
+    return [load_trace(os.path.join(folder, stem)) for stem in ordered]

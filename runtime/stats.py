@@ -12,7 +12,18 @@ so one bad value does not hide the rest. Mean and standard deviation come from t
 dead or constant layer (std ~ 0) from a live one.
 """
 
-import tensorflow as tf
+import importlib
+
+
+class _TensorFlow:
+    """``tensorflow``, imported on first use: the analysis and ``dnn-instrument report`` read ``STATS``
+    and ``COLUMN`` without paying for TensorFlow's import."""
+
+    def __getattr__(self, name):
+        return getattr(importlib.import_module("tensorflow"), name)
+
+
+tf = _TensorFlow()
 
 #: The columns of a statistics row, in order.
 STATS = (

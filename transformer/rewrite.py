@@ -11,6 +11,8 @@ inserted as whole lines: a two-line header (after the docstring and ``__future__
 generated ``instrumented_fit`` before the first module-level statement that needs it.
 """
 
+import hashlib
+
 import libcst as cst
 
 from .templates import render
@@ -30,13 +32,28 @@ class _CallRewriter(cst.CSTTransformer):
             return updated_node
         label = f"{self.source}:{site.line}"
         if site.action == "rewrite":
-            receiver = cst.Arg(updated_node.func.value, comma=_SPACE if updated_node.args else cst.MaybeSentinel.DEFAULT)
+            receiver = _receiver_arg(updated_node.func, bool(updated_node.args))
             label_arg = cst.Arg(cst.SimpleString(repr(label)), comma=_SPACE)
             return updated_node.with_changes(func=cst.Name(self.loop_name), args=[label_arg, receiver, *updated_node.args])
         return _with_callback(updated_node, label)
 
 
 _SPACE = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+
+
+def _receiver_arg(attribute, more_arguments):
+    """``model`` of ``model.fit`` as the loop's argument, keeping the text around the dot (``model  # c\\n .fit``)
+    so that no comment or line is lost and ``strip`` can put the dot back."""
+    dot = attribute.dot
+    if not more_arguments:
+        return cst.Arg(attribute.value, whitespace_after_arg=dot.whitespace_before)
+    after = dot.whitespace_after
+    if isinstance(after, cst.SimpleWhitespace):
+        after = cst.SimpleWhitespace(" " + after.value)
+    else:  # a comment or a line break right after the dot
+        whitespace = cst.SimpleWhitespace(" " + after.first_line.whitespace.value)
+        after = after.with_changes(first_line=after.first_line.with_changes(whitespace=whitespace))
+    return cst.Arg(attribute.value, comma=cst.Comma(whitespace_before=dot.whitespace_before, whitespace_after=after))
 
 
 def _with_callback(call, label):
@@ -72,6 +89,11 @@ def _with_callback(call, label):
     return call.with_changes(args=[*args, new_arg])
 
 
+def fingerprint(text):
+    """What the header records of the original source: ``dnn-instrument --strip`` checks its result against it."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
 def _free_name(module_code, wanted):
     name, n = wanted, 1
     while name in module_code:
@@ -98,6 +120,7 @@ def rewrite(module, sites, source):
 
     The header maps the instrumented file's lines back to the original, so it carries the ranges of
     every inserted line (itself included): they are measured on the rewritten module, then written in.
+    It also carries the ``fingerprint`` of the original source, which ``strip`` checks.
     """
     loop_name = _free_name(module.code, LOOP_NAME)
     rewriter = _CallRewriter(sites, loop_name, source)
@@ -122,11 +145,12 @@ def rewrite(module, sites, source):
         following = following.with_changes(leading_lines=[cst.EmptyLine()] * top_up + list(following.leading_lines))
         body[first : first + 1] = [loop, following]
         inserted += [(loop, None), (following, top_up)]
-    header = list(cst.parse_module(render("header.py.j2", source=source, inserted=[])).body)
+    header_values = {"source": source, "fingerprint": fingerprint(module.code)}
+    header = list(cst.parse_module(render("header.py.j2", inserted=[], **header_values)).body)
     body[header_at:header_at] = header
     inserted += [(statement, None) for statement in header]
     ranges = _line_ranges(updated.with_changes(body=body), inserted)
-    body[header_at : header_at + len(header)] = cst.parse_module(render("header.py.j2", source=source, inserted=ranges)).body
+    body[header_at : header_at + len(header)] = cst.parse_module(render("header.py.j2", inserted=ranges, **header_values)).body
     return updated.with_changes(body=body), ranges
 
 

@@ -14,9 +14,15 @@ def _environment():
         autoescape=False,  # Python source, not HTML: values go through `pyrepr`, which quotes them as literals
     )
     environment.filters["pyrepr"] = repr
+    environment.filters["docstring"] = _docstring_text
     return environment
 
 
 def render(template, **values):
     """Render ``templates/<template>`` with ``values``."""
     return _environment().get_template(template).render(**values)
+
+
+def _docstring_text(text):
+    """``text`` made safe inside a triple-quoted docstring (a file name may hold quotes or backslashes)."""
+    return "".join(c if c.isprintable() and c not in '\\"' else ascii(c)[1:-1] if c != '"' else "'" for c in str(text))

@@ -7,6 +7,7 @@ earlier rule names the more likely root cause (a wrong output activation explain
 rate explains NaN in every layer). Thresholds are in ``thresholds.py``.
 """
 
+from ..safety import failed
 from . import numerical, static, training
 from .view import TraceView
 
@@ -39,5 +40,8 @@ def analyse(trace):
     view = TraceView(trace)
     findings = []
     for rule in RULES:
-        findings.extend(rule(view))
+        try:
+            findings.extend(rule(view))
+        except Exception as error:  # one broken rule must not cost the rest of the diagnosis
+            failed(f"the analysis rule {rule.__name__}", error, "its symptom is not checked")
     return findings

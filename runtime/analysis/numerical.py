@@ -75,7 +75,7 @@ def numerical_error(view):
     what = "NaN" if values[COLUMN["frac_nan"]] > 0 else "Inf"
     phase, index = site["phase"], site["layer_index"]
     layer = view.layers[index] if index is not None else None
-    evidence = f"{what} first appears at iteration {iteration}, {phase} phase" + (
+    evidence = f"{what} first appears at iteration {view.iteration_of(iteration)}, {phase} phase" + (
         f" of {view.where(index)}" if layer else ""
     ) + f" ({values[COLUMN['frac_nan']]:.0%} NaN, {values[COLUMN['frac_inf']]:.0%} Inf)"
     if phase in ("input", "target"):

@@ -117,7 +117,7 @@ def dead_relu(view):
                 "use `he_normal`, zero biases, or `LeakyReLU`")
         findings.append(view.finding(
             "dead_relu", cause, "forward", fix,
-            f"{dead:.0%} of its outputs are exactly 0 over the last iterations (dead from iteration {first})",
+            f"{dead:.0%} of its outputs are exactly 0 over the last iterations (dead from iteration {view.iteration_of(first)})",
             layer_index=layer["index"], iteration=first))
     return findings
 

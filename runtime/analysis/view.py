@@ -80,9 +80,14 @@ class TraceView:
                 ratios.append(float(np.median(first)))
         return max(ratios) if ratios else math.nan
 
-    def epoch_of(self, iteration):
+    def epoch_of(self, row):
         epochs = self.trace.epochs
-        return int(epochs[iteration]) if 0 <= iteration < len(epochs) else 0
+        return int(epochs[row]) if 0 <= row < len(epochs) else 0
+
+    def iteration_of(self, row):
+        """The iteration a row of the trace starts at (rows of long runs can stand for several, see trace.py)."""
+        at = self.trace.row_iterations
+        return int(at[row]) if 0 <= row < len(at) else int(row)
 
     # -- configuration -----------------------------------------------------------------------------
     @property
@@ -96,6 +101,7 @@ class TraceView:
 
     # -- findings ----------------------------------------------------------------------------------
     def finding(self, symptom, cause, phase, fix, evidence, layer_index=None, iteration=0):
+        """A finding; ``iteration`` is the row of the trace where the symptom is first seen."""
         layer = self.layers[layer_index] if layer_index is not None and layer_index < len(self.layers) else None
         return {
             "symptom": symptom,
@@ -103,7 +109,7 @@ class TraceView:
             "layer_index": layer_index,
             "source": layer["source"] if layer else None,
             "phase": phase,
-            "iteration": int(iteration),
+            "iteration": self.iteration_of(int(iteration)),
             "epoch": self.epoch_of(int(iteration)),
             "cause": cause,
             "fix": fix,

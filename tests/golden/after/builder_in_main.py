@@ -1,5 +1,5 @@
 import dnn_instrument.runtime.origins  # dnn-instrument: instrumented copy of builder_in_main.py; regenerate, do not edit
-dnn_instrument.runtime.origins.watch(__file__, 'builder_in_main.py', inserted=[(1, 2), (13, 101)])
+dnn_instrument.runtime.origins.watch(__file__, 'builder_in_main.py', inserted=[(1, 2), (13, 101)])  # original: sha256 a66d1e97f2a91658; dnn-instrument --strip restores it
 import keras as K
 
 
@@ -27,7 +27,7 @@ def instrumented_fit(site, model, x=None, y=None, batch_size=None, epochs=1, ver
 
     runtime.check_versions()
     if not runtime.loop_supports(model):
-        callbacks = runtime.with_diagnose(callbacks, site)
+        callbacks = runtime.with_diagnose(callbacks, site, sample=(x, y))
         return model.fit(x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
                          shuffle, class_weight, sample_weight, initial_epoch, steps_per_epoch,
                          validation_steps, validation_batch_size, validation_freq)

@@ -1,5 +1,5 @@
 import dnn_instrument.runtime.origins  # dnn-instrument: instrumented copy of fallback_callback.py; regenerate, do not edit
-dnn_instrument.runtime.origins.watch(__file__, 'fallback_callback.py', inserted=[(1, 2)])
+dnn_instrument.runtime.origins.watch(__file__, 'fallback_callback.py', inserted=[(1, 2)])  # original: sha256 f3eacfdea53d796e; dnn-instrument --strip restores it
 import keras
 import tensorflow as tf
 from my_models import make_model  # defined elsewhere: its origin cannot be followed

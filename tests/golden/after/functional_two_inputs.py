@@ -1,5 +1,5 @@
 import dnn_instrument.runtime.origins  # dnn-instrument: instrumented copy of functional_two_inputs.py; regenerate, do not edit
-dnn_instrument.runtime.origins.watch(__file__, 'functional_two_inputs.py', inserted=[(1, 2), (15, 105)])
+dnn_instrument.runtime.origins.watch(__file__, 'functional_two_inputs.py', inserted=[(1, 2), (15, 105)])  # original: sha256 127e16e7f00b36d6; dnn-instrument --strip restores it
 import tensorflow as tf
 
 left = tf.keras.Input(shape=(4,), name="left")
@@ -29,7 +29,7 @@ def instrumented_fit(site, model, x=None, y=None, batch_size=None, epochs=1, ver
 
     runtime.check_versions()
     if not runtime.loop_supports(model):
-        callbacks = runtime.with_diagnose(callbacks, site)
+        callbacks = runtime.with_diagnose(callbacks, site, sample=(x, y))
         return model.fit(x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
                          shuffle, class_weight, sample_weight, initial_epoch, steps_per_epoch,
                          validation_steps, validation_batch_size, validation_freq)

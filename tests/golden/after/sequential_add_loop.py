@@ -1,5 +1,5 @@
 import dnn_instrument.runtime.origins  # dnn-instrument: instrumented copy of sequential_add_loop.py; regenerate, do not edit
-dnn_instrument.runtime.origins.watch(__file__, 'sequential_add_loop.py', inserted=[(1, 2), (17, 107)])
+dnn_instrument.runtime.origins.watch(__file__, 'sequential_add_loop.py', inserted=[(1, 2), (17, 107)])  # original: sha256 179a824ac03bc2e0; dnn-instrument --strip restores it
 from tensorflow.keras.models import Sequential
 from tensorflow.keras.layers import Dense, Dropout
 import numpy as np
@@ -31,7 +31,7 @@ def instrumented_fit(site, model, x=None, y=None, batch_size=None, epochs=1, ver
 
     runtime.check_versions()
     if not runtime.loop_supports(model):
-        callbacks = runtime.with_diagnose(callbacks, site)
+        callbacks = runtime.with_diagnose(callbacks, site, sample=(x, y))
         return model.fit(x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
                          shuffle, class_weight, sample_weight, initial_epoch, steps_per_epoch,
                          validation_steps, validation_batch_size, validation_freq)

@@ -1,7 +1,7 @@
 """Train a small classifier on the digits (a Sequential given as a list)."""
 from __future__ import annotations
 import dnn_instrument.runtime.origins  # dnn-instrument: instrumented copy of sequential_list.py; regenerate, do not edit
-dnn_instrument.runtime.origins.watch(__file__, 'sequential_list.py', inserted=[(3, 4), (22, 111)])
+dnn_instrument.runtime.origins.watch(__file__, 'sequential_list.py', inserted=[(3, 4), (22, 111)])  # original: sha256 1204970c240ee96c; dnn-instrument --strip restores it
 
 import keras
 from keras import layers
@@ -36,7 +36,7 @@ def instrumented_fit(site, model, x=None, y=None, batch_size=None, epochs=1, ver
 
     runtime.check_versions()
     if not runtime.loop_supports(model):
-        callbacks = runtime.with_diagnose(callbacks, site)
+        callbacks = runtime.with_diagnose(callbacks, site, sample=(x, y))
         return model.fit(x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
                          shuffle, class_weight, sample_weight, initial_epoch, steps_per_epoch,
                          validation_steps, validation_batch_size, validation_freq)

@@ -1,5 +1,5 @@
 import dnn_instrument.runtime.origins  # dnn-instrument: instrumented copy of several_fits.py; regenerate, do not edit
-dnn_instrument.runtime.origins.watch(__file__, 'several_fits.py', inserted=[(1, 2), (12, 101)])
+dnn_instrument.runtime.origins.watch(__file__, 'several_fits.py', inserted=[(1, 2), (12, 101)])  # original: sha256 c4b5b1eb21b6b437; dnn-instrument --strip restores it
 from keras.models import Sequential
 from keras.layers import Dense
 from sklearn.linear_model import LogisticRegression
@@ -26,7 +26,7 @@ def instrumented_fit(site, model, x=None, y=None, batch_size=None, epochs=1, ver
 
     runtime.check_versions()
     if not runtime.loop_supports(model):
-        callbacks = runtime.with_diagnose(callbacks, site)
+        callbacks = runtime.with_diagnose(callbacks, site, sample=(x, y))
         return model.fit(x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
                          shuffle, class_weight, sample_weight, initial_epoch, steps_per_epoch,
                          validation_steps, validation_batch_size, validation_freq)

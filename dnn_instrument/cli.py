@@ -125,7 +125,8 @@ def report_command(argv):
     parser = argparse.ArgumentParser(
         prog="dnn-instrument report",
         description="""\
-Read a run folder back (its trace-N.npz files), analyse it again and print the diagnosis.
+Read a run folder back (its traces: trace-N.npz, or the journal trace-N.json/.rows of a run that
+was killed), analyse it again and print the diagnosis.
 The script's name comes from RUN_DIR/report.json, else from the folder's name.""",
         epilog="example: dnn-instrument report dnn-instrument-runs/train-20250101-120000 --html",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -137,8 +138,8 @@ The script's name comes from RUN_DIR/report.json, else from the folder's name.""
     folder = options.folder
     if not os.path.isdir(folder):
         return usage(f"{folder}: no such run folder")
-    if not any(name.startswith("trace-") and name.endswith(".npz") for name in os.listdir(folder)):
-        return usage(f"{folder}: no traces (trace-N.npz) here; is it a run folder, and did a fit end?")
+    if not any(name.startswith("trace-") and name.endswith((".npz", ".json", ".rows")) for name in os.listdir(folder)):
+        return usage(f"{folder}: no traces (trace-N.npz, trace-N.rows) here; is it a run folder?")
     from .runtime import report, session  # imports TensorFlow: after the checks
 
     try:

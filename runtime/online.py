@@ -17,8 +17,9 @@ import sys
 
 import numpy as np
 
-from . import analysis, stats
+from . import analysis
 from .analysis import thresholds
+from .analysis.view import faults
 
 STALLED = {"loss_not_decreasing", "oscillating_loss"}
 
@@ -40,7 +41,7 @@ class Monitor:
     def after(self, block):
         if policy() == "never" or self.model.stop_training:
             return
-        bad = (block[:, :, stats.COLUMN["frac_nan"]] > 0) | (block[:, :, stats.COLUMN["frac_inf"]] > 0)
+        bad = faults(block, self.store.sites, self.store.facts.get("optimizer", {}))
         if bad.any():
             iteration = self.store.iterations - block.shape[0] + int(np.flatnonzero(bad.any(axis=1))[0])
             return self._stop(f"NaN/Inf recorded at iteration {iteration}")

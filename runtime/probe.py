@@ -39,6 +39,7 @@ class Probe:
     # -- inside the compiled step (these run while TensorFlow traces it) --------------------------
 
     def _begin_trace(self):
+        self._loss_scale = None
         self._sites, self._tensors, self._saturation, self._same_shape_as = [], [], [], []
         self.outputs, self._output_sites = [], []
 
@@ -82,8 +83,13 @@ class Probe:
 
     @guarded("a dnn-instrument probe")
     def backward(self, output_gradients):
-        """Record d(loss)/d(output) for each output recorded by ``forward``, in the same order."""
+        """Record d(loss)/d(output) for each output recorded by ``forward``, in the same order.
+
+        Called before the optimizer step: it also notes the loss scale the gradients carry (mixed precision).
+        """
+        self._loss_scale = _loss_scale(self.model.optimizer)
         for (node, row), gradients in zip(self._output_sites, output_gradients):
+            gradients = _unscaled(gradients, self._loss_scale)
             complete = all(g is not None for g in gradients)  # then it has its output's shape
             self._add("backward", node.index, node.name, "output", gradients, same_shape_as=row if complete else None)
 
@@ -97,7 +103,7 @@ class Probe:
         """Record each weight's gradient, its new value and the change the optimizer made."""
         for weight, gradient, old in zip(weights, gradients, before):
             index, layer = self._owner.get(id(weight), (None, ""))
-            self._add("gradient", index, layer, weight.path, gradient)
+            self._add("gradient", index, layer, weight.path, _unscaled(gradient, self._loss_scale))
             self._add("weight", index, layer, weight.path, weight)
             self._add("update", index, layer, weight.path, tf.convert_to_tensor(weight) - old)
 
@@ -106,7 +112,7 @@ class Probe:
         """Record each weight's gradient only (a side computation that changes no weight)."""
         for weight, gradient in zip(weights, gradients):
             index, layer = self._owner.get(id(weight), (None, ""))
-            self._add("gradient", index, layer, weight.path, gradient)
+            self._add("gradient", index, layer, weight.path, _unscaled(gradient, self._loss_scale))
 
     @guarded("a dnn-instrument probe")
     def loss(self, loss):
@@ -147,6 +153,24 @@ class Probe:
         """The end of this ``fit``: flush, and write the trace and the report (even after a failure)."""
         self.flush()
         self.store.close()
+
+
+def _loss_scale(optimizer):
+    """The factor a ``LossScaleOptimizer`` multiplied the loss by in this step (None for any other optimizer)."""
+    import keras
+
+    if not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return None
+    return tf.identity(optimizer.scale_loss(tf.constant(1.0)))
+
+
+def _unscaled(gradients, scale):
+    """Gradients of the scaled loss divided by the scale, in float32: those of the loss itself."""
+    if scale is None:
+        return gradients
+    return tf.nest.map_structure(
+        lambda g: None if g is None else tf.cast(_dense(g), tf.float32) / scale if _is_float(g) else g, gradients
+    )
 
 
 def _dense(tensor):

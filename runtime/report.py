@@ -105,6 +105,8 @@ def terminal(document, folder):
         lines.append(f"         {finding['evidence']}")
         lines.append(f"    fix: {finding['fix']}")
     fit = document["fits"][-1]
+    if fit["stopped"]:
+        lines.append(f"  training stopped early: {fit['stopped']}")
     if fit["unseen"]:
         lines.append(f"  not visible to the {fit['mechanism']} (fit at {fit['site']}): {'; '.join(fit['unseen'])}")
     if fit["summary"]:

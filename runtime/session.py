@@ -125,4 +125,11 @@ def load(folder):
         if stem.startswith("trace-") and stem[len("trace-"):].isdigit() and extension in (".npz", ".json", ".rows"):
             stems.add(stem)
     ordered = sorted(stems, key=lambda stem: int(stem[len("trace-"):]))
-    return [load_trace(os.path.join(folder, stem)) for stem in ordered]
+    stores = [load_trace(os.path.join(folder, stem)) for stem in ordered]
+    for store in stores:
+        if not store.closed:  # the process died without closing it: analyse what its journal kept
+            store.closed = True
+            store.stopped = store.stopped or (
+                f"the run ended at iteration {store.iterations} without closing this fit (killed?); rebuilt from its journal"
+            )
+    return stores

@@ -78,7 +78,7 @@ def statistics(tensors, saturation=None, same_shape_as=None):
         groups.setdefault(key, []).append(i)
     order = [i for members in groups.values() for i in members]
     blocks = [
-        tf.reshape(tf.cast(tf.stack([tensors[i] for i in members]), tf.float32), [len(members), -1])
+        tf.reshape(tf.stack([tf.cast(tensors[i], tf.float32) for i in members]), [len(members), -1])
         for members in groups.values()
     ]
     bounds = [[saturation[i] for i in members] for members in groups.values()]

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+os.environ.setdefault("DNN_INSTRUMENT_STRICT", "1")  # a failure of ours raises in tests instead of being switched off
+
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAMS = ROOT / "tests" / "programs"
 FIXTURES = ROOT / "fixtures"

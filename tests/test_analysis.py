@@ -328,3 +328,14 @@ def test_target_shape(target, output, builtin, fires):
     store.facts["losses"][0]["builtin"] = builtin
     findings = static.target_shape(analysis.TraceView(store))
     assert [(f["cause"], f["layer"]) for f in findings] == ([("label_format", "out")] if fires else [])
+
+
+@pytest.mark.parametrize("optimizer, fires", [("LossScaleOptimizer", False), ("Adam", True)])
+def test_overflow_steps_a_loss_scale_optimizer_skips_are_not_faults(optimizer, fires):
+    """Mixed precision: a gradient that overflows at a large loss scale makes the optimizer skip the step."""
+    store = trace(MLP, optimizer={"class": optimizer, "learning_rate": 0.001})
+    rows = [i for i, s in enumerate(store.sites) if s["phase"] == "gradient"]
+    store.values[:6, rows, COLUMN["frac_inf"]] = 1.0
+    assert bool(numerical.numerical_error(analysis.TraceView(store))) == fires
+    store.values[8, [i for i, s in enumerate(store.sites) if s["phase"] == "loss"], COLUMN["frac_nan"]] = 1.0
+    assert numerical.numerical_error(analysis.TraceView(store))  # a NaN loss is a fault with any optimizer

@@ -20,7 +20,7 @@ from dnn_instrument.runtime import analysis, report, session, trace
 from dnn_instrument.runtime.stats import COLUMN, STATS
 from dnn_instrument.transformer import instrument
 
-from conftest import PROGRAMS, run_python
+from conftest import PROGRAMS, run_cli, run_python
 
 LONG = PROGRAMS / "long_training.py"
 
@@ -64,10 +64,14 @@ def test_killed_run_is_rebuilt_from_its_journal(tmp_path):
     process.communicate(timeout=60)
     assert not (folder / "report.json").exists()  # nothing ran on the way out
     stores = session.load(folder)
-    assert len(stores) == 1 and stores[0].iterations > 0 and not stores[0].closed
+    assert len(stores) == 1 and stores[0].iterations > 0 and "rebuilt from its journal" in stores[0].stopped
     document = report.build("long_training.py", stores)
     assert document["iterations"] == stores[0].iterations
     assert [layer["name"] for layer in document["fits"][0]["layers"]] == ["dense", "dense_1"]
+    printed = run_cli("report", folder, "--html")  # what a user does after a kill
+    assert printed.returncode == 0, printed.stderr
+    assert f"{stores[0].iterations} iterations recorded" in printed.stdout and "killed?" in printed.stdout
+    assert (folder / "report.html").exists()
 
 
 @pytest.mark.slow

@@ -16,8 +16,7 @@ STANDARD_LAYERS = {
 
 
 def _birth(view):
-    values = view.all_values
-    bad = (values[:, :, COLUMN["frac_nan"]] > 0) | (values[:, :, COLUMN["frac_inf"]] > 0)
+    bad = view.bad
     iterations = np.flatnonzero(bad.any(axis=1))
     if iterations.size == 0:
         return None

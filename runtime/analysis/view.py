@@ -9,6 +9,26 @@ from ..stats import COLUMN
 from . import thresholds
 
 
+#: The phases a loss-scaling optimizer sees overflow in, and skips the step for (mixed precision).
+SCALED = {"backward", "gradient"}
+
+
+def faults(values, sites, optimizer):
+    """``[rows, sites]``: where a NaN or Inf is a fault.
+
+    With mixed precision's ``LossScaleOptimizer`` a gradient that overflows makes the optimizer skip the
+    step and lower the loss scale, on purpose: NaN/Inf in the backward pass of a step whose forward pass,
+    loss and weights are all finite is that, not a fault.
+    """
+    bad = (values[:, :, COLUMN["frac_nan"]] > 0) | (values[:, :, COLUMN["frac_inf"]] > 0)
+    bad |= ~np.isfinite(values).all(axis=2)
+    if optimizer.get("class") == "LossScaleOptimizer" and bad.size:
+        scaled = np.isin([s["phase"] for s in sites], list(SCALED))
+        skipped = ~(bad & ~scaled[None, :]).any(axis=1)
+        bad[skipped] = False
+    return bad
+
+
 def _window(length):
     return max(thresholds.MIN_WINDOW, int(math.ceil(length * thresholds.LATE_FRACTION)))
 
@@ -19,10 +39,8 @@ class TraceView:
         self.all_values = trace.values
         # Rules about training read only the iterations before the first NaN/Inf: after it every statistic
         # is poisoned (ReLU(NaN) even reads as a dead unit). The numerical rule reads ``all_values``.
-        bad = ~np.isfinite(self.all_values).all(axis=2) | (self.all_values[:, :, COLUMN["frac_nan"]] > 0) | (
-            self.all_values[:, :, COLUMN["frac_inf"]] > 0
-        )
-        broken = np.flatnonzero(bad.any(axis=1))
+        self.bad = faults(self.all_values, trace.sites, trace.facts.get("optimizer", {}))
+        broken = np.flatnonzero(self.bad.any(axis=1))
         self.values = self.all_values[: broken[0]] if broken.size else self.all_values
         self.iterations = self.values.shape[0]
         self.layers = trace.facts["layers"]

@@ -66,6 +66,10 @@ def _optimizer(model):
         return {}
     facts = {"class": type(optimizer).__name__}
     try:
+        facts["iterations"] = int(optimizer.iterations)  # when the fit starts: TensorBoard's first step
+    except (TypeError, ValueError, AttributeError):
+        pass
+    try:
         facts["learning_rate"] = float(optimizer.learning_rate)
     except (TypeError, ValueError):
         pass

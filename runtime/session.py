@@ -24,9 +24,9 @@ from .safety import failed, guarded
 from .trace import Journal, load as load_trace, write_atomically
 
 _current = None
-#: The HTML report is rewritten at the end of each of the first few fits (its figures take about a second
-#: per fit); a script that calls fit more often gets it once, when it exits.
-HTML_EACH_FIT = 5
+#: The HTML report and the TensorBoard events are rewritten at the end of each of the first few fits (they
+#: take about a second per fit); a script that calls fit more often gets them once, when it exits.
+VIEWS_EACH_FIT = 5
 
 
 class Session:
@@ -35,7 +35,7 @@ class Session:
         self.stores = []
         self._folder = None
         self._exit_hooked = False
-        self._html_written = False
+        self._views_written = False
 
     @property
     def folder(self):
@@ -71,28 +71,37 @@ class Session:
             paths.append(os.environ["DNN_INSTRUMENT_REPORT"])
         for path in paths:
             write_atomically(path, text)
-        self._html_written = len(self.stores) <= HTML_EACH_FIT and self._write_html(document)
+        self._views_written = len(self.stores) <= VIEWS_EACH_FIT and self._write_views(document)
         sys.stderr.write(report.terminal(document, self.folder))
 
-    def _write_html(self, document):
+    def _write_views(self, document):
+        """report.html and the TensorBoard event files; either failing costs only itself."""
+        written = True
         try:
             from . import html_report
 
             html_report.write(self.folder, document, self.stores)
-            return True
         except Exception as error:
             failed("writing report.html", error, "the run has report.json but no HTML report")
-            return False
+            written = False
+        try:
+            from . import tensorboard
+
+            tensorboard.write(self.folder, self.stores)
+        except Exception as error:
+            failed("writing the TensorBoard events", error, "the run has no TensorBoard events")
+            written = False
+        return written
 
     def _on_exit(self):
         """Close the ``fit`` calls the script left running (an exception, Ctrl-C, SIGTERM, ``sys.exit``), and
-        write the HTML report if it was not written at the end of the last ``fit``."""
+        write the HTML report and TensorBoard events if they were not written at the end of the last ``fit``."""
         for store in self.stores:
             if not store.closed:
                 store.stopped = store.stopped or f"interrupted at iteration {store.iterations}: the script ended during this fit"
                 store.close()
-        if self.stores and not self._html_written:
-            self._write_html(report.build(self.script, self.stores))
+        if self.stores and not self._views_written:
+            self._write_views(report.build(self.script, self.stores))
 
 
 def current():

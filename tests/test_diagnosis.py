@@ -52,6 +52,8 @@ def diagnose(script, tmp_path, callback_only=False):
     assert report.exists(), result.stderr[-3000:]
     document = json.loads(report.read_text())
     jsonschema.validate(document, SCHEMA)
+    folder = next((tmp_path / "runs").iterdir())  # the run folder holds every view of the run
+    assert (folder / "report.html").exists() and list((folder / "tensorboard" / "fit-0").glob("events.out.*"))
     return document, result
 
 

@@ -1,0 +1,50 @@
+"""TensorBoard export: event files read back with TensorFlow's own reader, with the expected tags and steps."""
+
+import collections
+
+import numpy as np
+import tensorflow as tf
+
+from dnn_instrument.runtime import tensorboard
+from dnn_instrument.runtime.stats import COLUMN
+
+from test_analysis import MLP, set_series, trace
+
+
+def read(folder):
+    """``{tag: [(step, value or histogram array)]}`` and ``{tag: plugin}`` of every event file in ``folder``."""
+    values, plugins = collections.defaultdict(list), {}
+    for path in sorted(folder.glob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                values[value.tag].append((event.step, tf.make_ndarray(value.tensor)))
+                plugins[value.tag] = value.metadata.plugin_data.plugin_name
+    return values, plugins
+
+
+def test_events_have_one_tag_per_layer_and_statistic(tmp_path):
+    store = trace(MLP)  # 40 iterations of a 3-layer MLP
+    store.facts["optimizer"]["iterations"] = 100  # a second fit: steps continue the optimizer's count
+    set_series(store, "loss", None, "frac_nan", 1.0, start=30)  # NaN from iteration 30
+    set_series(store, "forward", 1, "frac_zero", 0.75)
+    root = tensorboard.write(str(tmp_path), [store])
+    values, plugins = read(tmp_path / "tensorboard" / "fit-0")
+    for layer in ("dense", "dense_1", "dense_2"):
+        for stat in ("output_mean", "output_std", "dead_fraction", "saturated_fraction", "gradient_norm",
+                     "weight_norm", "update_ratio", "nan_inf_fraction"):
+            assert f"diagnosis/{layer}/{stat}" in values, (layer, stat)
+    assert plugins["diagnosis/dense/gradient_norm"] == "scalars"
+    assert plugins["diagnosis/by_layer/update_ratio"] == "histograms"
+    assert root == str(tmp_path / "tensorboard")
+    gradient = values["diagnosis/dense_1/gradient_norm"]
+    assert [step for step, _ in gradient] == list(range(101, 131))  # up to the first NaN, at optimizer steps
+    assert np.isclose(gradient[0][1], 0.5)
+    assert [float(v) for _, v in values["diagnosis/dense_1/dead_fraction"]][:3] == [0.75] * 3
+    assert [step for step, _ in values["diagnosis/dense/nan_inf_fraction"]] == list(range(101, 141))
+    histogram = values["diagnosis/by_layer/update_ratio"][0][1]
+    assert histogram.shape == (tensorboard.HISTOGRAM_BUCKETS, 3) and histogram[:, 2].sum() == 3  # one per layer
+    assert float(values["diagnosis/loss"][0][1]) == float(store.values[0, -1, COLUMN["mean"]])
+
+
+def test_layer_names_become_single_tag_levels():
+    assert tensorboard._tag("conv/1 <x>") == "conv_1__x_"

@@ -7,6 +7,11 @@
    ``fit`` (or the loop that replaced it), so interpreter and TensorFlow start-up are not counted.
    The ratio is median(instrumented) / median(plain).
 3. Transform time: instrumenting a generated 1,000-line Keras file, median of several runs.
+4. Memory of long runs: ``bench/memory_program.py`` (a tiny model, one sample per batch) instrumented and
+   trained for 1,000 and for 100,000 steps: the trace's rows and bytes in memory, its files on disk, and the
+   process's peak resident memory.
+5. The corpus sweep (``bench/sweep.py``): the transformer over every ``.py`` file of the installed keras and
+   tensorflow packages, with the counts of each outcome (crashes must be 0) and the time per 1,000 lines.
 
 Results are printed and written to ``bench/results/bench-<timestamp>.json`` and, for the corpus,
 ``bench/results/corpus-<timestamp>.csv``, so that changes can be compared over time.
@@ -67,6 +72,27 @@ def overhead(repeats, epochs):
     return rows
 
 
+def memory(steps_list):
+    from dnn_instrument.transformer import instrument
+
+    program = HERE / "memory_program.py"
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        instrumented = Path(folder) / "memory_program.py"
+        instrumented.write_text(instrument(program.read_text(), str(program)).code)
+        for steps in steps_list:
+            env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "BENCH_STEPS": str(steps),
+                   "DNN_INSTRUMENT_DIR": str(Path(folder) / "runs"), "DNN_INSTRUMENT_STRICT": "1"}
+            start = time.perf_counter()
+            result = subprocess.run([sys.executable, str(instrumented)], env=env, capture_output=True, text=True, timeout=3600)
+            line = next((l for l in result.stderr.splitlines() if l.startswith("MEMORY")), None)
+            if line is None:
+                raise RuntimeError(f"memory_program failed:\n{result.stderr[-2000:]}")
+            row = {key: int(value) for key, value in (item.split("=") for item in line.split()[1:])}
+            rows.append({**row, "wall_seconds": time.perf_counter() - start})
+    return rows
+
+
 def keras_file(lines):
     """A realistic Keras script of about ``lines`` lines: models, helpers, compile and fit calls."""
     block = '''
@@ -117,6 +143,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=30, help="epochs of the overhead workload")
     parser.add_argument("--no-corpus", action="store_true", help="skip the corpus accuracy benchmark")
+    parser.add_argument("--long-steps", type=int, default=100_000, help="steps of the long run of the memory benchmark")
     arguments = parser.parse_args()
 
     print("dnn-instrument benchmark\n")
@@ -146,8 +173,23 @@ def main():
         print(f"  {row['model']:<6} {row['epochs']:>6} {statistics.median(row['fit_seconds']):>8.2f} "
               f"{statistics.median(row['instrumented_seconds']):>15.2f} {row['ratio']:>6.2f}x")
     print("  (bar: <= 1.3x)")
+    print("\nmemory of long runs (a tiny model, one sample per batch):")
+    memory_rows = memory([1000, arguments.long_steps])
+    print(f"  {'steps':>7} {'trace rows':>10} {'trace MB':>9} {'disk MB':>8} {'peak RSS MB':>12}")
+    for row in memory_rows:
+        print(f"  {row['steps']:>7} {row['rows']:>10} {row['trace_bytes'] / 2**20:>9.2f} {row['disk_bytes'] / 2**20:>8.2f} "
+              f"{row['peak_rss_kb'] / 1024:>12.0f}")
+    short, long = memory_rows
+    print(f"  {long['steps'] // short['steps']}x the steps: {long['trace_bytes'] / short['trace_bytes']:.2f}x the trace, "
+          f"{long['peak_rss_kb'] / short['peak_rss_kb']:.2f}x the peak memory")
+    import sweep
+
+    print("\ncorpus sweep: the transformer over every .py file of the installed keras and tensorflow")
+    swept = sweep.sweep(sweep.package_files(), os.cpu_count() or 1)
+    print(sweep.summary(swept))
     path = results / f"bench-{stamp}.json"
-    document = {"transform": transform, "overhead": rows, "corpus": {"totals": corpus_totals, "cases": corpus_rows}}
+    document = {"transform": transform, "overhead": rows, "memory": memory_rows, "sweep": {k: v for k, v in swept.items() if k != "outcomes"},
+                "corpus": {"totals": corpus_totals, "cases": corpus_rows}}
     path.write_text(json.dumps(document, indent=1))
     print(f"\nwritten: {path.relative_to(ROOT)}")
 

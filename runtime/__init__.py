@@ -15,6 +15,7 @@ _EXPORTS = {
     "check_versions": "compat",
     "loop_supports": "fallback",
     "with_diagnose": "fallback",
+    "diagnosed": "fallback",
     "note_error_site": "fallback",
 }
 

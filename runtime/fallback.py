@@ -1,5 +1,7 @@
 """When the explicit loop must not run: models it cannot stand in for, and errors raised inside it."""
 
+import functools
+import inspect
 import sys
 
 import keras
@@ -57,6 +59,27 @@ def with_diagnose(callbacks, site, sample=None):
     if isinstance(callbacks, keras.callbacks.Callback):
         return [callbacks, diagnose]
     return [*callbacks, diagnose]
+
+
+def diagnosed(fit, site):
+    """``fit`` (a bound ``model.fit``) that also gets a ``Diagnose`` callback, with a sample of its own
+    ``x``/``y``: what the transformer writes for a call it keeps (``diagnosed(model.fit, site)(...)``)."""
+
+    @functools.wraps(fit)
+    def call(*args, **kwargs):
+        try:
+            bound = inspect.signature(fit).bind(*args, **kwargs)
+        except (TypeError, ValueError):  # let fit itself say what is wrong with its arguments
+            return fit(*args, **kwargs)
+        arguments = bound.arguments
+        sample = (arguments.get("x"), arguments.get("y")) if "x" in arguments else None
+        if "callbacks" in inspect.signature(fit).parameters:
+            arguments["callbacks"] = with_diagnose(arguments.get("callbacks"), site, sample=sample)
+            return fit(*bound.args, **bound.kwargs)
+        kwargs["callbacks"] = with_diagnose(kwargs.get("callbacks"), site, sample=sample)  # fit(*args, **kwargs)
+        return fit(*args, **kwargs)
+
+    return call
 
 
 def note_error_site(error, site):

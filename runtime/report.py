@@ -118,11 +118,16 @@ def terminal(document, folder):
                 f" {_fmt(row.get('output_zero'), '.0%'):>6} {_fmt(row.get('gradient_norm')):>10} {_fmt(row.get('update_ratio')):>10}"
             )
     lines.append(f"  run folder: {folder} (report.html, report.json)\n")
-    return "\n".join(lines) + "\n"
+    return "\n".join(_printable(line) for line in lines) + "\n"
+
+
+def _printable(text):
+    """``text`` with control characters (a layer or file name could hold terminal escape sequences) escaped."""
+    return "".join(c if c.isprintable() or c == "\n" else ascii(c)[1:-1] for c in str(text))
 
 
 def _clip(text, width):
-    text = "".join(c if c.isprintable() else "?" for c in str(text))
+    text = _printable(text)
     return text if len(text) <= width else text[: width - 1] + "…"
 
 

@@ -262,7 +262,10 @@ def merge_rows(values, spans, keep):
     wa, wb = spans[a].astype(np.float64), np.where(single, 0, spans[b]).astype(np.float64)
     total = wa + wb
     x, y = values[a].astype(np.float64), values[b].astype(np.float64)
-    weigh = lambda u, v: (u * wa[:, None] + v * wb[:, None]) / total[:, None]
+    def weigh(u, v):
+        shape = (-1,) + (1,) * (u.ndim - 1)
+        return (u * wa.reshape(shape) + v * wb.reshape(shape)) / total.reshape(shape)
+
     merged = weigh(x, y)
     for name in ("std", "norm"):
         column = COLUMN[name]

@@ -130,7 +130,7 @@ def test_unsupported_model_falls_back_to_callback(tmp_path):
     result = run_cli(source, "-o", tmp_path / "out.py")
     assert result.returncode == 0
     assert f"{source}:9:1: M defines its own train_step: fit kept, Diagnose callback attached" in result.stderr
-    assert "model.fit(x, y, epochs=3, callbacks=[dnn_instrument.runtime.Diagnose('custom.py:9')])" in (tmp_path / "out.py").read_text()
+    assert "dnn_instrument.runtime.diagnosed(model.fit, 'custom.py:9')(x, y, epochs=3)" in (tmp_path / "out.py").read_text()
 
 
 def test_already_instrumented_is_refused(tmp_path):
@@ -214,9 +214,9 @@ def test_diff_html_with_output_and_callback(tmp_path):
     out, page = tmp_path / "out.py", tmp_path / "diff.html"
     result = run_cli(source, "--callback", "-o", out, "--diff-html", page)
     assert result.returncode == 0, result.stderr
-    assert "Diagnose(" in out.read_text()
+    assert "runtime.diagnosed(" in out.read_text()
     html = page.read_text()
-    assert "the Diagnose callback records loss, weights and updates" in html
+    assert "the Diagnose callback added to your callbacks" in html
     assert "line 6 (your line 4) changed" in html
     assert run_cli(tmp_path, "--diff-html", page).returncode == 2  # one source only
 

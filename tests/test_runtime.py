@@ -183,3 +183,16 @@ def test_diagnose_with_a_sample_sees_layers_and_changes_no_training(tmp_path, mo
 
     assert report.unseen(diagnose.store.sites) == []
     assert len(report.unseen([s for s in diagnose.store.sites if s["phase"] in ("loss", "weight", "update")])) == 4
+
+
+def test_terminal_report_escapes_control_characters():
+    """Names from the user's code never reach the terminal as raw escape sequences."""
+    from dnn_instrument.runtime import report
+
+    finding = {"symptom": "dead_relu", "layer": "evil\x1b[2J", "source": "t\x1b]0;x\x07.py:3", "phase": "forward",
+               "iteration": 0, "fix": "rename `evil\x1b[2J`", "evidence": "layer `evil\x1b[2J`"}
+    fit = {"site": "t.py:9", "stopped": None, "unseen": [], "mechanism": "loop",
+           "summary": [{"layer": "evil\x1b[2J", "layer_index": 0}]}
+    text = report.terminal({"iterations": 1, "verdict": "buggy", "findings": [finding], "fits": [fit]}, "runs/x\x1b[0m")
+    assert "\x1b" not in text and "\x07" not in text
+    assert "\\x1b[2J" in text

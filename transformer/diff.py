@@ -53,7 +53,7 @@ INSERTED_NOTES = [
     (r"^\s+(import \w|from \S+ import )", "imported inside the loop, so that your script's own imports come first"),
     (r"check_versions\(", "checks that this TensorFlow and Keras are versions the loop reproduces exactly"),
     (r"loop_supports\(", "a model the loop cannot stand in for (its own train_step, ...) keeps model.fit"),
-    (r"with_diagnose\(", "the Diagnose callback records loss, weights and updates"),
+    (r"with_diagnose\(", "the Diagnose callback records loss, weights, updates, and layers on a sample of the data"),
     (r"return model\.fit\(", "model.fit itself, for such a model"),
     (r"FitData\(", "the batches model.fit would make: same split, shuffling, weights and steps"),
     (r"CallbackList\(", "your callbacks, the History and the progress bar, set up as model.fit does"),
@@ -91,8 +91,8 @@ INSERTED_NOTES = [
 ]
 CHANGED_NOTES = [
     (r"\binstrumented_fit(_\d+)?\s*\(", "model.fit replaced by the instrumented loop; same arguments, same order"),
-    (r"runtime\.with_diagnose\(", "your callbacks, plus the Diagnose callback, which records loss, weights and updates"),
-    (r"runtime\.Diagnose\(", "the Diagnose callback records loss, weights and updates"),
+    (r"runtime\.diagnosed\(", "model.fit kept, with the Diagnose callback added to your callbacks: it records loss, "
+     "weights, updates, and layers on a sample of the data"),
 ]
 _LOOP_NOTE = "part of the generated training loop"
 _DOCSTRING_NOTE = "the generated loop's docstring"

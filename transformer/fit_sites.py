@@ -61,6 +61,8 @@ def classify(call, origins, callback_only=False):
     )
     if not keras_evidence:
         return "ignore", "not a Keras model.fit call (no Keras model or fit arguments found)"
+    if origins.in_fstring(call):  # the label the rewrite adds is a quoted string: it could close the f-string
+        return "skip", "fit() is called inside an f-string; left unchanged"
     if unknown:
         return "skip", f"fit() arguments the loop does not know: {', '.join(unknown)}; left unchanged"
     if len(positional) > len(FIT_PARAMETERS):

@@ -41,9 +41,11 @@ class _Collector(cst.CSTVisitor):
         self.classes = {}  # id(ClassDef) -> Origin of its instances
         self.compiled = set()  # names on which .compile(...) is called
         self.fit_calls = []  # (Call, module-level statement containing it), in source order
+        self.in_fstring = set()  # id() of the fit calls written inside an f-string's {...}
         self._functions = []
         self._top = None
         self._depth = 0
+        self._fstrings = 0
 
     def keras_path(self, node):
         """The Keras path of the name ``node`` evaluates to (``"layers.Dense"``), or None."""
@@ -101,6 +103,12 @@ class _Collector(cst.CSTVisitor):
         else:
             self.classes[id(node)] = Origin("subclass", f"an instance of {node.name.value}, a keras.Model subclass")
 
+    def visit_FormattedString(self, node):
+        self._fstrings += 1
+
+    def leave_FormattedString(self, node):
+        self._fstrings -= 1
+
     def visit_Call(self, node):
         func = node.func
         if isinstance(func, cst.Attribute):
@@ -108,6 +116,8 @@ class _Collector(cst.CSTVisitor):
                 self.compiled.add(func.value.value)
             elif func.attr.value == "fit":
                 self.fit_calls.append((node, self._top))
+                if self._fstrings:
+                    self.in_fstring.add(id(node))
 
 
 class ModelOrigins:
@@ -118,6 +128,10 @@ class ModelOrigins:
 
     def is_compiled(self, name):
         return name in self._data.compiled
+
+    def in_fstring(self, call):
+        """Whether the fit ``call`` is written inside an f-string (``f"{model.fit(x)}"``)."""
+        return id(call) in self._data.in_fstring
 
     def origin(self, expression, _depth=0):
         """The ``Origin`` of the value ``expression`` evaluates to."""

@@ -4,7 +4,7 @@ The only user code that changes is each handled ``fit`` call itself, and only it
 
     history = model.fit(x, y, epochs=5)        # before
     history = instrumented_fit("train.py:12", model, x, y, epochs=5)   # "rewrite"
-    history = model.fit(x, y, epochs=5, callbacks=[dnn_instrument.runtime.Diagnose("train.py:12")])  # "callback"
+    history = dnn_instrument.runtime.diagnosed(model.fit, "train.py:12")(x, y, epochs=5)  # "callback"
 
 Arguments keep their text, so they are evaluated as before, in the same order. Everything else is
 inserted as whole lines: a two-line header (after the docstring and ``__future__`` imports) and the
@@ -57,36 +57,13 @@ def _receiver_arg(attribute, more_arguments):
 
 
 def _with_callback(call, label):
-    """``call`` with a ``Diagnose(label)`` callback added to its ``callbacks=`` argument (created when absent)."""
-    callback = cst.parse_expression(render("diagnose_callback.py.j2", site=label).strip())
-    args = list(call.args)
-    for i, arg in enumerate(args):
-        if arg.keyword is not None and arg.keyword.value == "callbacks":
-            if isinstance(arg.value, cst.List):
-                elements = list(arg.value.elements)
-                if elements and not isinstance(elements[-1].comma, cst.Comma):
-                    elements[-1] = elements[-1].with_changes(comma=_SPACE)
-                value = arg.value.with_changes(elements=[*elements, cst.Element(callback)])
-            else:  # a name or any expression: None, one callback, a list or a CallbackList
-                value = cst.Call(
-                    cst.parse_expression("dnn_instrument.runtime.with_diagnose"),
-                    [cst.Arg(arg.value, comma=_SPACE), cst.Arg(cst.SimpleString(repr(label)))],
-                )
-            args[i] = arg.with_changes(value=value)
-            return call.with_changes(args=args)
-    new_arg = cst.Arg(
-        cst.List([cst.Element(callback)]),
-        keyword=cst.Name("callbacks"),
-        equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")),
-    )
-    if args:
-        last = args[-1]
-        if isinstance(last.comma, cst.Comma):  # a trailing comma: keep it, after the new argument (same lines)
-            new_arg = new_arg.with_changes(comma=last.comma)
-            args[-1] = last.with_changes(comma=_SPACE)
-        else:
-            args[-1] = last.with_changes(comma=_SPACE)
-    return call.with_changes(args=[*args, new_arg])
+    """``call`` (``model.fit(...)``) with its callee wrapped: ``dnn_instrument.runtime.diagnosed(model.fit, label)(...)``.
+
+    The wrapper adds the ``Diagnose`` callback, with a sample of the call's own ``x``/``y``, to the
+    ``callbacks`` the call passes; the arguments keep their text and are evaluated once, in order.
+    """
+    wrapper = cst.parse_expression(render("diagnose_callback.py.j2", site=label).strip())
+    return call.with_changes(func=wrapper.with_changes(args=[wrapper.args[0].with_changes(value=call.func), *wrapper.args[1:]]))
 
 
 def fingerprint(text):

@@ -5,17 +5,14 @@ The inverse of ``rewrite``, checked against the fingerprint the header records:
 1. the header says which lines were inserted (``watch(..., inserted=[...])``): the header itself, the
    generated loop and the blank lines around it. Those lines are removed;
 2. each ``instrumented_fit('f.py:L', model, args)`` becomes ``model.fit(args)`` again, and each
-   ``Diagnose`` callback that was attached is removed (with the ``callbacks=`` argument it needed);
-3. the result must hash to the header's fingerprint of the original. A few edits of the rewrite cannot
-   be told apart from user text (``[cb, Diagnose(...)]`` came from ``[cb]`` or from ``[cb, ]``): each such
-   spot is a two-way choice, and the combinations are tried until one hashes right.
+   ``dnn_instrument.runtime.diagnosed(model.fit, 'f.py:L')(args)`` (the callback) ``model.fit(args)``;
+3. the result must hash to the header's fingerprint of the original.
 
 A file edited after instrumenting (or whose fit call was written ``model .fit``, which the rewrite does
 not keep) is refused rather than restored approximately.
 """
 
 import ast
-import itertools
 import re
 
 import libcst as cst
@@ -26,7 +23,6 @@ from .rewrite import fingerprint
 _HEADER = re.compile(r"import dnn_instrument\.runtime\.origins  # dnn-instrument: instrumented copy of ")
 _FINGERPRINT = re.compile(r"#.*\bsha256 ([0-9a-f]{16})\b")
 _LOOP_DEF = re.compile(r"def (\w+)\(site, model,")
-_MAX_CHOICES = 10  # at most 2**10 candidate texts are hashed
 
 
 class NotInstrumented(InstrumentError):
@@ -106,19 +102,9 @@ def _read_header(line):
 
 
 def _undo_calls(module, loop_names, source, wanted):
-    """The module's code with the call edits undone, the first combination of choices hashing to ``wanted``."""
-    first = _Undo(loop_names, source, ())
-    code = module.visit(first).code
-    if fingerprint(code) == wanted:
-        return code
-    if not 0 < first.decisions <= _MAX_CHOICES:
-        return None
-    for choices in itertools.product((0, 1), repeat=first.decisions):
-        if any(choices):
-            code = module.visit(_Undo(loop_names, source, choices)).code
-            if fingerprint(code) == wanted:
-                return code
-    return None
+    """The module's code with the call edits undone, if it hashes to ``wanted`` (else None)."""
+    code = module.visit(_Undo(loop_names, source)).code
+    return code if fingerprint(code) == wanted else None
 
 
 def _dotted(node):
@@ -128,11 +114,6 @@ def _dotted(node):
         inner = _dotted(node.value)
         return None if inner is None else f"{inner}.{node.attr.value}"
     return None
-
-
-def _is_plain_comma(comma):
-    """``", "``, the comma the rewrite adds."""
-    return isinstance(comma, cst.Comma) and comma.deep_equals(cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
 
 
 def _without_added_space(comma):
@@ -149,18 +130,11 @@ def _without_added_space(comma):
 
 
 class _Undo(cst.CSTTransformer):
-    """Undo ``_CallRewriter``. ``choices``: for each ambiguous spot in visiting order, 0 (the likelier) or 1."""
+    """Undo ``_CallRewriter``."""
 
-    def __init__(self, loop_names, source, choices):
+    def __init__(self, loop_names, source):
         self.loop_names = loop_names
         self.label = re.compile(re.escape(source) + r":\d+\Z")
-        self.choices = choices
-        self.decisions = 0
-
-    def _choose(self):
-        index = self.decisions
-        self.decisions += 1
-        return self.choices[index] if index < len(self.choices) else 0
 
     def _is_label(self, arg):
         if arg.keyword is not None or arg.star or not isinstance(arg.value, cst.SimpleString):
@@ -170,14 +144,6 @@ class _Undo(cst.CSTTransformer):
         except (ValueError, SyntaxError):
             return False
         return isinstance(value, str) and bool(self.label.match(value))
-
-    def _is_diagnose(self, node):
-        return (
-            isinstance(node, cst.Call)
-            and _dotted(node.func) == "dnn_instrument.runtime.Diagnose"
-            and len(node.args) == 1
-            and self._is_label(node.args[0])
-        )
 
     def leave_Call(self, original_node, updated_node):
         args = list(updated_node.args)
@@ -193,42 +159,13 @@ class _Undo(cst.CSTTransformer):
                 fit = cst.Attribute(value=receiver.value, dot=dot, attr=cst.Name("fit"))
                 return updated_node.with_changes(func=fit, args=args[2:])
             return updated_node
-        for i, arg in enumerate(args):
-            if arg.keyword is None or arg.keyword.value != "callbacks":
-                continue
-            value = arg.value
-            if (
-                isinstance(value, cst.Call)
-                and _dotted(value.func) == "dnn_instrument.runtime.with_diagnose"
-                and len(value.args) == 2
-                and self._is_label(value.args[1])
-            ):
-                args[i] = arg.with_changes(value=value.args[0].value)
-                return updated_node.with_changes(args=args)
-            if not (isinstance(value, cst.List) and value.elements and self._is_diagnose(value.elements[-1].value)):
-                return updated_node
-            if value.elements[-1].comma is not cst.MaybeSentinel.DEFAULT:
-                return updated_node
-            elements = list(value.elements[:-1])
-            if elements:
-                # [cb, Diagnose(...)] came from [cb] (the rewrite added ", ") or from [cb, ]
-                if _is_plain_comma(elements[-1].comma) and self._choose() == 0:
-                    elements[-1] = elements[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
-                args[i] = arg.with_changes(value=value.with_changes(elements=elements))
-                return updated_node.with_changes(args=args)
-            before = _without_added_space(args[i - 1].comma) if i else None
-            added = (
-                i == len(args) - 1
-                and value.lbracket.deep_equals(cst.LeftSquareBracket())
-                and value.rbracket.deep_equals(cst.RightSquareBracket())
-                and arg.equal.deep_equals(cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")))
-                and (before is not None if i else arg.comma is cst.MaybeSentinel.DEFAULT)
-            )
-            # callbacks=[Diagnose(...)] was added by the rewrite, or came from the user's callbacks=[]
-            if added and self._choose() == 0:
-                if i > 0:  # the rewrite gave the argument before it ", " ahead of its own whitespace
-                    args[i - 1] = args[i - 1].with_changes(comma=arg.comma, whitespace_after_arg=before)
-                return updated_node.with_changes(args=args[:i])
-            args[i] = arg.with_changes(value=value.with_changes(elements=[]))
-            return updated_node.with_changes(args=args)
+        wrapper = updated_node.func
+        if (
+            isinstance(wrapper, cst.Call)
+            and _dotted(wrapper.func) == "dnn_instrument.runtime.diagnosed"
+            and len(wrapper.args) == 2
+            and wrapper.args[0].keyword is None
+            and self._is_label(wrapper.args[1])
+        ):
+            return updated_node.with_changes(func=wrapper.args[0].value)
         return updated_node

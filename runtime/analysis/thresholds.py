@@ -69,9 +69,11 @@ VALIDATION_GAP = 0.5
 FEW_UPDATES = 50
 
 # -- progress --------------------------------------------------------------------------------------
-#: The loss has not decreased when its mean over the last quarter of iterations is above this fraction
-#: of its mean over the first quarter.
+#: The loss has not decreased when its median over the last quarter of iterations is above this fraction
+#: of its median over the first START_WINDOW iterations (the loss of the untrained model; ten batches
+#: so that one odd batch does not decide it).
 STUCK_LOSS_RATIO = 0.97
+START_WINDOW = 10
 #: The loss oscillates when, over the late window, it moves between consecutive steps by more than this
 #: fraction of its level (median |loss[t] - loss[t-1]| / median loss) while not falling: the steps jump
 #: across the valley instead of descending it. Batch-to-batch noise of a healthy run is well below it

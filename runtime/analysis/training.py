@@ -222,11 +222,13 @@ def unchanged_weights(view):
 
 
 def _loss_stuck(view):
-    """``(early, late)`` medians of the loss when it has not fallen (thresholds.STUCK_LOSS_RATIO), else None."""
+    """``(start, late)`` medians of the loss when it has not fallen from its start (thresholds.STUCK_LOSS_RATIO),
+    else None. The start is the first few iterations (thresholds.START_WINDOW), not a share of the run: a model
+    that learned quickly and then converged has a flat loss over most of a long run, at a much lower level."""
     loss = view.series("loss", "mean")
     if loss is None or loss.size < 4 * thresholds.MIN_WINDOW:
         return None
-    early, late = _median(view.early(loss)), _median(view.late(loss))
+    early, late = _median(loss[: thresholds.START_WINDOW]), _median(view.late(loss))
     if not (math.isfinite(early) and math.isfinite(late)) or early <= 0 or late / early < thresholds.STUCK_LOSS_RATIO:
         return None
     return early, late

@@ -13,14 +13,14 @@ class CustomStep(keras.Model):
 inputs = keras.Input((2,))
 custom = CustomStep(inputs, keras.layers.Dense(1)(inputs))
 custom.compile(loss="mse")
-custom.fit(tf.zeros([8, 2]), tf.zeros([8, 1]), callbacks=[keras.callbacks.TerminateOnNaN(), dnn_instrument.runtime.Diagnose('fallback_callback.py:14')])
+dnn_instrument.runtime.diagnosed(custom.fit, 'fallback_callback.py:14')(tf.zeros([8, 2]), tf.zeros([8, 1]), callbacks=[keras.callbacks.TerminateOnNaN()])
 
 other = make_model()
 other.compile(optimizer="adam", loss="mse")
 stop = [keras.callbacks.EarlyStopping()]
-other.fit(tf.zeros([8, 2]), tf.zeros([8, 1]), callbacks=dnn_instrument.runtime.with_diagnose(stop, 'fallback_callback.py:19'))
-other.fit(
+dnn_instrument.runtime.diagnosed(other.fit, 'fallback_callback.py:19')(tf.zeros([8, 2]), tf.zeros([8, 1]), callbacks=stop)
+dnn_instrument.runtime.diagnosed(other.fit, 'fallback_callback.py:20')(
     tf.zeros([8, 2]),
     tf.zeros([8, 1]),
-    epochs=2, callbacks=[dnn_instrument.runtime.Diagnose('fallback_callback.py:20')],
+    epochs=2,
 )

@@ -51,12 +51,7 @@ def _losses(model):
         else:
             config = loss.get_config() if hasattr(loss, "get_config") else {}
             name = config.get("name") or getattr(loss, "__name__", type(loss).__name__)
-            module = getattr(loss, "__module__", None) or type(loss).__module__
-            described.append({
-                "name": str(name), "from_logits": bool(config.get("from_logits", False)),
-                # Keras's own losses bring targets and predictions to the same rank; a user's loss may not
-                "builtin": module.split(".")[0] in ("keras", "tensorflow", "tf_keras"),
-            })
+            described.append({"name": str(name), "from_logits": bool(config.get("from_logits", False)), "builtin": _is_keras(loss)})
     return described
 
 
@@ -112,6 +107,41 @@ def output_shapes(model):
         return []
 
 
+def loss_broadcasts(model, target_shape, output_shape):
+    """Whether the model's own (not Keras's) loss gives another value when the targets have the shape the
+    data has rather than the output's: then it broadcasts them, e.g. ``(b,) - (b, 1)`` to ``(b, b)``.
+
+    Keras's losses bring both to one rank first, so the two values agree; None when it cannot be told.
+    Runs the loss eagerly on a few made-up values, outside any graph being traced.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    loss = getattr(model, "loss", None)
+    function = getattr(loss, "call", None) if hasattr(loss, "get_config") else loss
+    if not callable(function) or _is_keras(loss) or None in output_shape[1:] or None in target_shape[1:]:
+        return None
+    batch = 4
+    prediction = np.random.default_rng(0).uniform(0.1, 0.9, (batch, *output_shape[1:])).astype("float32")
+    if int(np.prod(target_shape[1:], dtype=np.int64)) != int(np.prod(output_shape[1:], dtype=np.int64)):
+        return None
+    targets = np.flip(prediction, 0).reshape(batch, *target_shape[1:])
+    try:
+        with tf.init_scope():
+            as_given = np.mean(np.asarray(function(tf.constant(targets), tf.constant(prediction)), np.float64))
+            same_shape = np.mean(np.asarray(function(tf.constant(targets.reshape(prediction.shape)), tf.constant(prediction)), np.float64))
+    except Exception:  # the loss needs something else (integer labels, a structure): nothing to say
+        return None
+    return bool(np.isfinite(as_given) and np.isfinite(same_shape) and not np.isclose(as_given, same_shape, rtol=1e-4))
+
+
+def _is_keras(loss):
+    if isinstance(loss, str):
+        return True
+    module = getattr(loss, "__module__", None) or type(loss).__module__
+    return module.split(".")[0] in ("keras", "tensorflow", "tf_keras")
+
+
 def model_facts(model):
     layers = []
     for index, layer in enumerate(model.layers):
@@ -132,4 +162,5 @@ def model_facts(model):
         "initial_kernels": initial_kernels(model) if model.built else {},
         "output_shapes": output_shapes(model) if model.built else [],
         "target_shapes": [],  # set by the probe when it sees the first batch
+        "loss_broadcasts": None,  # likewise (see loss_broadcasts)
     }

@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from . import stats
 from .safety import guarded
-from .facts import output_shapes, shapes
+from .facts import loss_broadcasts, output_shapes, shapes
 from .online import Monitor
 from .trace import TraceStore
 
@@ -67,9 +67,12 @@ class Probe:
     @guarded("a dnn-instrument probe")
     def data(self, x, y):
         """Record the batch the step trains on: its inputs and its targets."""
-        self.store.facts["target_shapes"] = shapes(y)
-        if not self.store.facts.get("output_shapes"):
-            self.store.facts["output_shapes"] = output_shapes(self.model)
+        facts = self.store.facts
+        facts["target_shapes"] = shapes(y)
+        if not facts.get("output_shapes"):
+            facts["output_shapes"] = output_shapes(self.model)
+        if len(facts["target_shapes"]) == 1 and len(facts["output_shapes"]) == 1 and facts["target_shapes"] != facts["output_shapes"]:
+            facts["loss_broadcasts"] = loss_broadcasts(self.model, facts["target_shapes"][0], facts["output_shapes"][0])
         self._add("input", None, "", "x", x, numeric=True)
         self._add("target", None, "", "y", y, numeric=True)
 

@@ -170,13 +170,14 @@ def target_shape(view):
         return []
     target, prediction, loss = targets[0], outputs[0], view.losses[0]
     where = view.where(output["index"])
-    if len(target) == 1 and len(prediction) == 2 and prediction[-1] == 1 and not loss.get("builtin", True):
+    if view.trace.facts.get("loss_broadcasts"):
         return [view.finding(
             "target_shape_mismatch", "label_format", "static",
-            f"reshape the targets to (n, 1) (`y = y.reshape(-1, 1)`), or squeeze the prediction in the loss "
-            f"(`y_pred = ops.squeeze(y_pred, -1)`)",
-            f"the targets have shape {_shape(target)} but {where} outputs {_shape(prediction)}: in the custom loss "
-            f"`{loss['name']}`, `y_true - y_pred` broadcasts to (batch, batch) and the model can only learn the mean",
+            f"give the targets the output's shape (`y = y.reshape(-1, {', '.join(map(str, prediction[1:]))})`), or reshape "
+            f"inside the loss (`y_true = ops.reshape(y_true, ops.shape(y_pred))`)",
+            f"the targets have shape {_shape(target)} but {where} outputs {_shape(prediction)}, and the loss "
+            f"`{loss['name']}` gives another value for targets of the output's shape: it broadcasts them "
+            f"(e.g. `y_true - y_pred` becomes (batch, batch)) and the model can only learn their mean",
             layer_index=output["index"])]
     units = prediction[-1] if prediction else None
     if (len(target) == 1 or target[-1] == 1) and units and units > 1 and loss.get("builtin", True) and not loss["name"].startswith("sparse"):

@@ -20,16 +20,17 @@ class FileProblem(OSError):
 def read_source(path):
     """The text of a Python source file ('-': standard input); ``FileProblem`` when it cannot be used."""
     if path == "-":
-        return sys.stdin.read()
-    if os.path.isdir(path):
+        data = sys.stdin.buffer.read()  # bytes, checked as a file's are (text mode would hide bad bytes and CRLF)
+    elif os.path.isdir(path):
         raise FileProblem(f"{path}: is a directory")
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        raise FileProblem(f"{path}:1:1: no such file") from None
-    except OSError as error:
-        raise FileProblem(f"{path}:1:1: cannot read: {error.strerror or error}") from None
+    else:
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            raise FileProblem(f"{path}:1:1: no such file") from None
+        except OSError as error:
+            raise FileProblem(f"{path}:1:1: cannot read: {error.strerror or error}") from None
     if b"\0" in data:
         raise FileProblem(f"{path}:1:1: not a Python source file (binary data)")
     try:

@@ -29,8 +29,10 @@ def test_every_source_is_covered():
 def test_round_trip(path):
     source = path.read_text()
     result = instrument(source, path.name)
-    if not result.changed:
-        pytest.skip("nothing to instrument")
+    if not result.changed:  # then there is nothing to undo, and strip says so
+        with pytest.raises(NotInstrumented):
+            strip(result.code, path.name)
+        return
     assert strip(result.code, path.name) == source
 
 
@@ -54,6 +56,8 @@ TRICKY = {
     "no final newline, docstring, future import, loop name taken": '"""doc"""\nfrom __future__ import annotations\n'
     + SEQUENTIAL + "instrumented_fit = 1\nmodel.fit(x, y)",
     "form feed and non-ASCII": SEQUENTIAL.replace("\n", "  # café\n\x0c\n", 1) + "model.fit( x , y )\nmodel.fit()\n",
+    "a generator as the only argument": SEQUENTIAL + "model.fit(b for b in x)\nmodel.fit((b for b in x))\n",
+    "byte order mark": "\ufeff" + SEQUENTIAL + "model.fit(x, y)\n",
     "text around the dot": SEQUENTIAL + "(model\n  .fit(x, y))\nh = (model  # c\n    .fit())\nmodel \\\n  .fit(x)\nmodel . fit (x)\n",
 }
 

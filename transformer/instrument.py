@@ -51,6 +51,8 @@ def instrument(source, path="<stdin>", callback_only=False):
     ``callback_only``: keep every ``fit`` and attach the ``Diagnose`` callback instead of the explicit loop.
     """
     name = os.path.basename(path) if path not in ("-", "<stdin>") else "<stdin>"
+    bom = "\ufeff" if source.startswith("\ufeff") else ""  # libcst drops it: put it back on the result
+    _check_python_accepts(source[len(bom):], path)
     try:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as error:
@@ -59,6 +61,27 @@ def instrument(source, path="<stdin>", callback_only=False):
         raise InstrumentError(path, 1, 1, "the file is too deeply nested to parse") from None
     if _already_instrumented(module):
         raise InstrumentError(path, 1, 1, "already instrumented by dnn-instrument (it imports dnn_instrument); instrument the original file")
+    try:
+        return _instrument_module(module, source, path, name, bom, callback_only)
+    except RecursionError:  # libcst's visitors and code generation recurse once per level of nesting
+        raise InstrumentError(path, 1, 1, "the file is too deeply nested to analyse") from None
+
+
+def _check_python_accepts(text, path):
+    """Refuse what Python refuses (libcst accepts more: `return` outside a function, 1,000 nested brackets...)."""
+    try:
+        compile(text, path, "exec", dont_inherit=True)
+    except SyntaxError as error:  # IndentationError and TabError too
+        raise InstrumentError(path, error.lineno or 1, error.offset or 1, f"syntax error: {error.msg}") from None
+    except UnicodeEncodeError as error:  # lone surrogates: undecodable bytes read with surrogateescape
+        raise InstrumentError(path, 1, 1, f"not UTF-8 text (undecodable byte at character {error.start})") from None
+    except ValueError as error:  # null bytes (Python 3.11; a SyntaxError from 3.12)
+        raise InstrumentError(path, 1, 1, f"not a Python source file ({error})") from None
+    except (RecursionError, MemoryError):
+        raise InstrumentError(path, 1, 1, "the file is too deeply nested to parse") from None
+
+
+def _instrument_module(module, source, path, name, bom, callback_only):
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)  # read-only: rewriting builds new nodes
     sites = find_fit_sites(wrapper, callback_only)
     result = Result(
@@ -70,9 +93,9 @@ def instrument(source, path="<stdin>", callback_only=False):
     if not result.changed:
         return result
     rewritten, result.inserted = rewrite(wrapper.module, sites, name)
-    result.code = rewritten.code
+    result.code = bom + rewritten.code
     try:
-        compile(result.code, path, "exec")
+        compile(rewritten.code, path, "exec")  # compile() refuses a str that starts with a BOM
     except SyntaxError as error:  # a bug of ours: never hand out code that does not compile
         raise RuntimeError(f"dnn-instrument produced code that does not compile ({error}); please report it") from error
     return result

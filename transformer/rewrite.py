@@ -34,7 +34,11 @@ class _CallRewriter(cst.CSTTransformer):
         if site.action == "rewrite":
             receiver = _receiver_arg(updated_node.func, bool(updated_node.args))
             label_arg = cst.Arg(cst.SimpleString(repr(label)), comma=_SPACE)
-            return updated_node.with_changes(func=cst.Name(self.loop_name), args=[label_arg, receiver, *updated_node.args])
+            args = list(updated_node.args)
+            if len(args) == 1 and isinstance(args[0].value, cst.GeneratorExp) and not args[0].value.lpar:
+                # model.fit(b for b in batches): a generator is the sole argument no more, it needs its parentheses
+                args[0] = args[0].with_changes(value=args[0].value.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()]))
+            return updated_node.with_changes(func=cst.Name(self.loop_name), args=[label_arg, receiver, *args])
         return _with_callback(updated_node, label)
 
 
@@ -110,7 +114,8 @@ def rewrite(module, sites, source):
     if rewritten:
         first = min(i for i, statement in enumerate(module.body) if any(statement is s.top_statement for s in rewritten))
         first = max(first, header_at)
-        loop = cst.parse_module(render("fit_loop.py.j2", name=loop_name, indent=" " * (len(loop_name) + 5), source=source)).body[0]
+        loop_text = render("fit_loop.py.j2", name=loop_name, indent=" " * (len(loop_name) + 5), source=source)
+        loop = cst.parse_module(loop_text.replace("\n", module.default_newline)).body[0]  # its docstring too: CRLF files stay CRLF
         loop = loop.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine(), *loop.leading_lines])
         following = body[first]
         blank_lines = 0

@@ -6,13 +6,16 @@ The inverse of ``rewrite``, checked against the fingerprint the header records:
    generated loop and the blank lines around it. Those lines are removed;
 2. each ``instrumented_fit('f.py:L', model, args)`` becomes ``model.fit(args)`` again, and each
    ``dnn_instrument.runtime.diagnosed(model.fit, 'f.py:L')(args)`` (the callback) ``model.fit(args)``;
-3. the result must hash to the header's fingerprint of the original.
+3. the result must hash to the header's fingerprint of the original. A generator that was the only argument
+   (``fit(g for g in x)``) gets parentheses in the rewrite, which the user could also have written: each such
+   call is a two-way choice, and the combinations are tried until one hashes right.
 
 A file edited after instrumenting (or whose fit call was written ``model .fit``, which the rewrite does
 not keep) is refused rather than restored approximately.
 """
 
 import ast
+import itertools
 import re
 
 import libcst as cst
@@ -23,6 +26,7 @@ from .rewrite import fingerprint
 _HEADER = re.compile(r"import dnn_instrument\.runtime\.origins  # dnn-instrument: instrumented copy of ")
 _FINGERPRINT = re.compile(r"#.*\bsha256 ([0-9a-f]{16})\b")
 _LOOP_DEF = re.compile(r"def (\w+)\(site, model,")
+_MAX_CHOICES = 10  # at most 2**10 candidate texts are hashed
 
 
 class NotInstrumented(InstrumentError):
@@ -43,7 +47,8 @@ def strip(code, path="<stdin>"):
     Raises ``NotInstrumented`` for a file dnn-instrument did not write, ``CannotRestore`` when the
     result would not be exactly the original (the file was edited after instrumenting).
     """
-    lines = _lines(code)
+    bom = "\ufeff" if code.startswith("\ufeff") else ""  # kept by the rewrite, outside the fingerprint
+    lines = _lines(code[len(bom):])
     at = _header_index(lines)
     if at is None:
         raise NotInstrumented(path, 1, 1, "not instrumented by dnn-instrument (no dnn-instrument header); nothing to strip")
@@ -71,7 +76,7 @@ def strip(code, path="<stdin>"):
     restored = _undo_calls(module, loop_names, source, wanted)
     if restored is None:
         raise edited
-    return restored
+    return bom + restored
 
 
 def _lines(text):
@@ -103,8 +108,17 @@ def _read_header(line):
 
 def _undo_calls(module, loop_names, source, wanted):
     """The module's code with the call edits undone, if it hashes to ``wanted`` (else None)."""
-    code = module.visit(_Undo(loop_names, source)).code
-    return code if fingerprint(code) == wanted else None
+    first = _Undo(loop_names, source, ())
+    code = module.visit(first).code
+    if fingerprint(code) == wanted:
+        return code
+    # fit((g for g in x)): as the user wrote it, or parenthesised by the rewrite? Each such call is a choice.
+    for choices in itertools.product((False, True), repeat=min(first.generators, _MAX_CHOICES)):
+        if any(choices):
+            code = module.visit(_Undo(loop_names, source, choices)).code
+            if fingerprint(code) == wanted:
+                return code
+    return None
 
 
 def _dotted(node):
@@ -132,8 +146,10 @@ def _without_added_space(comma):
 class _Undo(cst.CSTTransformer):
     """Undo ``_CallRewriter``."""
 
-    def __init__(self, loop_names, source):
+    def __init__(self, loop_names, source, unwrap):
         self.loop_names = loop_names
+        self.unwrap = unwrap  # per sole generator argument met, in order: did the rewrite add its parentheses?
+        self.generators = 0
         self.label = re.compile(re.escape(source) + r":\d+\Z")
 
     def _is_label(self, arg):
@@ -157,7 +173,12 @@ class _Undo(cst.CSTTransformer):
                 else:
                     dot = cst.Dot(whitespace_before=receiver.whitespace_after_arg)
                 fit = cst.Attribute(value=receiver.value, dot=dot, attr=cst.Name("fit"))
-                return updated_node.with_changes(func=fit, args=args[2:])
+                rest = args[2:]
+                if len(rest) == 1 and isinstance(rest[0].value, cst.GeneratorExp):
+                    if self.generators < len(self.unwrap) and self.unwrap[self.generators]:
+                        rest = [rest[0].with_changes(value=rest[0].value.with_changes(lpar=[], rpar=[]))]
+                    self.generators += 1
+                return updated_node.with_changes(func=fit, args=rest)
             return updated_node
         wrapper = updated_node.func
         if (

@@ -6,7 +6,7 @@ in exactly one outcome:
 - ``instrumented``: something was rewritten, and the output compiles (``compile()``);
 - ``untouched``: nothing to instrument, and the returned code is the input, byte for byte;
 - ``refused``: unusable input, refused cleanly with a ``path:line:col: message`` (an ``InstrumentError``,
-  or a binary / non-UTF-8 file refused the way the CLI's ``_read`` refuses it);
+  or a binary / non-UTF-8 file refused the way the CLI's ``read_source`` refuses it);
 - ``crash``: anything else (another exception, an untouched result that differs from the input, an
   output that does not compile, a refusal without ``path:line:col:``): path and traceback recorded.
 
@@ -71,10 +71,7 @@ def count_lines(data):
 
 def check_file(path):
     """Instrument one file in this process; a record with its outcome (never raises)."""
-    try:
-        from dnn_instrument.files import read_source as _read
-    except ImportError:  # before the command line had its files module
-        from dnn_instrument.cli import _read
+    from dnn_instrument.files import read_source
     from dnn_instrument.transformer import InstrumentError, instrument
 
     path = str(path)
@@ -85,7 +82,7 @@ def check_file(path):
             data = f.read()
         record["lines"] = count_lines(data)
         try:
-            source = _read(path)  # exactly the CLI's checks: binary data, non-UTF-8 text
+            source = read_source(path)  # exactly the CLI's checks: binary data, non-UTF-8 text
         except OSError as error:
             _refusal(record, path, str(error))
             return record

@@ -14,7 +14,7 @@ import os
 import sys
 
 from . import __version__
-from .files import FileProblem, read_source
+from .files import FileProblem
 from .jobs import EXIT_OK, EXIT_USAGE, instrument_command, usage
 
 DESCRIPTION = """\
@@ -177,7 +177,6 @@ def _script_of(folder):
 
 
 COMMANDS = {"run": run_command, "report": report_command}
-_read = read_source  # the former name, which bench/sweep.py imports (raises OSError subclasses, as before)
 
 if __name__ == "__main__":
     sys.exit(main())

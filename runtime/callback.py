@@ -77,8 +77,9 @@ class Diagnose(keras.callbacks.Callback):
                 loss = model.compute_loss(x, y, y_pred, training=False)
                 for variable, value in zip(model.metrics_variables, kept):
                     variable.assign(value)
+                scaled_loss = model.optimizer.scale_loss(loss)  # as in training: the probe divides it out
             weights = model.trainable_weights
-            gradients, output_gradients = tape.gradient(loss, (weights, probe.outputs))
+            gradients, output_gradients = tape.gradient(scaled_loss, (weights, probe.outputs))
             probe.backward(output_gradients)
             probe.gradients(weights, gradients)
             return probe.statistics()

@@ -96,7 +96,7 @@ def _fit(fit, store, findings):
     marks = list(marks.items())[:MAX_MARKS]
     fault = marks[0][0] if marks else None
     phases = {site["phase"] for site in store.sites}
-    callback = getattr(store, "mechanism", None) == "callback" or (bool(phases) and phases <= {"loss", "weight", "update"})
+    callback = store.mechanism == "callback"
     timeline = _Iterations(store)
     figures = [
         _curves(view, timeline, fit.get("history") or [], marks, callback),
@@ -108,7 +108,7 @@ def _fit(fit, store, findings):
     ]
     return {
         **fit, "layers": layers, "findings": findings, "fault": fault, "figures": figures,
-        "callback": callback, "sampled": callback and "forward" in phases, "stopped": getattr(store, "stopped", None),
+        "callback": callback, "sampled": callback and "forward" in phases, "stopped": store.stopped,
     }
 
 
@@ -140,8 +140,8 @@ class _Iterations:
 
     def __init__(self, store):
         rows = store.values.shape[0]
-        self.start = np.asarray(getattr(store, "row_iterations", np.arange(rows)), np.float64)[:rows]
-        self.span = np.asarray(getattr(store, "spans", np.ones(rows)), np.float64)[:rows]
+        self.start = store.row_iterations.astype(np.float64)
+        self.span = store.spans.astype(np.float64)
         self.total = int(self.start[-1] + self.span[-1]) if rows else 0
         self.merged = bool((self.span > 1).any())
 

@@ -4,7 +4,8 @@ cannot rewrite (or for users who prefer one line: ``model.fit(..., callbacks=[Di
 A callback sees less than the rewritten loop. After each batch it reads the loss and the weights, so it
 records the ``loss``, ``weight`` and ``update`` sites of every step. Layer outputs and gradients exist only
 inside Keras's train step; given a ``sample`` of the training data (``Diagnose(sample=(x, y))``, or
-automatically when the generated loop falls back to ``fit``), the callback computes them itself on that
+automatically for the ``fit`` calls the transformer keeps, from their own ``x``/``y``: ``fallback.py``), the
+callback computes them itself on that
 fixed sample after each batch, in inference mode (no dropout, BatchNormalization's moving statistics, no
 metric or weight changed), so training goes exactly as without it. The report says which symptoms a
 trace cannot show (``report.unseen``).
@@ -22,6 +23,7 @@ from .safety import guarded
 from .trace import TraceStore
 
 SAMPLE_SIZE = 32
+
 
 class Diagnose(keras.callbacks.Callback):
     """Record training statistics and write the dnn-instrument report: ``model.fit(..., callbacks=[Diagnose()])``.

@@ -25,6 +25,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+from corpus_checks import failed_checks  # noqa: E402 (the label checks the test suite uses)
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
@@ -74,12 +76,13 @@ def baseline_run(script, folder):
     }
 
 
-def plain_fit_seconds(script, folder):
-    """Training time of the script as written (the harness times every fit), for the overhead ratio."""
+def plain_run(script, folder, checks):
+    """The script as written: its training time (the harness times every fit), for the overhead ratio, and
+    whether its label holds with plain ``fit`` (the checks of ``fixtures/labels.json``)."""
     record_path = Path(folder) / "plain.json"
     _run([sys.executable, str(ROOT / "tests" / "corpus_harness.py"), str(script), str(record_path)], folder)
     record = json.loads(record_path.read_text())
-    return sum(f["seconds"] for f in record["fits"])
+    return sum(f["seconds"] for f in record["fits"]), failed_checks(record, checks)
 
 
 def run_case(case, variant, ours_only=False):
@@ -87,11 +90,13 @@ def run_case(case, variant, ours_only=False):
     with tempfile.TemporaryDirectory() as folder:
         ours = instrumented_run(script, folder)
         if ours_only:
-            return {"id": case["id"], "variant": variant, "ours": ours, "baseline": {}, "plain_fit_seconds": None}
+            return {"id": case["id"], "variant": variant, "ours": ours, "baseline": {}, "plain_fit_seconds": None,
+                    "label_failures": None}
         baseline = baseline_run(script, folder)
-        # overhead on the fixed twins only: they train to the end, while a buggy run stops at its first NaN
-        plain = plain_fit_seconds(script, folder) if variant == "fixed" else None
-    return {"id": case["id"], "variant": variant, "ours": ours, "baseline": baseline, "plain_fit_seconds": plain}
+        plain, label_failures = plain_run(script, folder, case[f"expect_{variant}"])
+    # overhead on the fixed twins only: they train to the end, while a buggy run stops at its first NaN
+    return {"id": case["id"], "variant": variant, "ours": ours, "baseline": baseline,
+            "plain_fit_seconds": plain if variant == "fixed" else None, "label_failures": label_failures}
 
 
 def score(cases, runs):
@@ -117,11 +122,14 @@ def score(cases, runs):
                 "found": f"{ours.get('layer') or '-'} / {ours.get('cause') or '-'}" if detected else "",
                 "baseline_detected": bool(buggy["baseline"].get("detected")),
                 "baseline_false_alarm": bool(fixed["baseline"].get("detected")),
-                "errors": [f"{v}/{k}: {r[k]['error'][-300:]}" for v, r in (("buggy", buggy), ("fixed", fixed)) for k in ("ours", "baseline") if "error" in r[k]],
+                "errors": [f"{v}/{k}: {r[k]['error'][-300:]}" for v, r in (("buggy", buggy), ("fixed", fixed)) for k in ("ours", "baseline") if "error" in r[k]]
+                + [f"{v}: label does not hold with plain fit: {r['label_failures']}" for v, r in (("buggy", buggy), ("fixed", fixed)) if r["label_failures"]],
+                "label_proven": None if buggy["label_failures"] is None else not (buggy["label_failures"] or fixed["label_failures"]),
             }
         )
     for key in ("detected", "localized", "fix_correct", "false_alarm", "baseline_detected", "baseline_false_alarm"):
         totals[key] = sum(bool(row[key]) for row in rows)
+    totals["labels_proven"] = sum(bool(row["label_proven"]) for row in rows)
     iterations = [row["iteration"] for row in rows if row["iteration"] is not None]
     totals["median_iterations_to_detection"] = statistics.median(iterations) if iterations else None
     fixed = [r for r in runs if r["plain_fit_seconds"]]
@@ -163,6 +171,7 @@ def table(rows, totals):
         f"{'false alarms (of %d fixed)' % n:<28} {totals['false_alarm']:>15} {totals['baseline_false_alarm']:>40}",
         f"{'median iterations to detect':<28} {str(totals['median_iterations_to_detection']):>15} {'-':>40}",
         f"training time, instrumented / plain fit, over the {len(rows)} fixed twins: {totals['overhead_ratio']:.2f}x",
+        f"labels that hold with plain fit (buggy shows its fault, fixed twin trains): {totals['labels_proven']} of {n}",
     ]
     return "\n".join(lines)
 

@@ -1,8 +1,10 @@
 """Run one corpus script with plain Keras ``fit`` and record what every ``fit`` call produced.
 
-Usage: ``python tests/corpus_harness.py SCRIPT OUT.json [--keras-baseline]``
+Usage: ``python tests/corpus_harness.py SCRIPT OUT.json [SCRIPT OUT.json ...] [--keras-baseline]``
 
-The script runs unchanged, as ``__main__``, with its own directory as the working directory.
+Each script runs unchanged, as ``__main__``, with its own directory as the working directory; several
+scripts run one after the other in one process (saving TensorFlow's start-up), with Keras's session
+cleared in between so that each starts as in a fresh process (its own seed, layer names from ``dense``).
 ``keras.Model.fit`` is wrapped (not replaced) so that each call's ``History.history``, its wall time
 and whether the model's weights are still finite afterwards are written to ``OUT.json``. This is how
 the corpus tests prove a label ("the buggy script really diverges / gets stuck") without asking the
@@ -69,9 +71,16 @@ def main(script, out_path, keras_baseline=False):
     except BaseException:  # the record is what matters: say how the script ended
         result["error"] = traceback.format_exc(limit=5)
     finally:
+        keras.Model.fit = original_fit
+        sys.path.remove(os.path.dirname(script))
         with open(out_path, "w") as f:
             json.dump(result, f, indent=1)
 
 
 if __name__ == "__main__":
-    main(os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2]), "--keras-baseline" in sys.argv[3:])
+    paths = [os.path.abspath(a) for a in sys.argv[1:] if a != "--keras-baseline"]
+    for script, out_path in zip(paths[::2], paths[1::2]):
+        import keras
+
+        keras.backend.clear_session()
+        main(script, out_path, "--keras-baseline" in sys.argv[1:])

@@ -25,13 +25,20 @@ from conftest import PROGRAMS, run_cli, run_python
 LONG = PROGRAMS / "long_training.py"
 
 
+def _default_signals():
+    """In the child: Ctrl-C as a user's shell delivers it (a pytest-xdist worker ignores SIGINT, and an ignored
+    signal stays ignored across exec)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(script, folder, *args):
     """Start an instrumented copy of ``script`` and wait until it has journalled some rows."""
     instrumented = folder / script.name
     instrumented.write_text(instrument(script.read_text(), str(script)).code)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "DNN_INSTRUMENT_DIR": str(folder / "runs")}
     process = subprocess.Popen([sys.executable, str(instrumented), *args], cwd=folder, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=_default_signals)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         rows = list((folder / "runs").glob("*/trace-0.rows"))

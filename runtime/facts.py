@@ -107,6 +107,17 @@ def output_shapes(model):
         return []
 
 
+def note_targets(facts, model, y):
+    """What a batch's targets tell (at trace time): their shapes, the outputs', and whether the loss broadcasts
+    one against the other."""
+    facts["target_shapes"] = shapes(y)
+    if not facts.get("output_shapes"):
+        facts["output_shapes"] = output_shapes(model)
+    targets, outputs = facts["target_shapes"], facts["output_shapes"]
+    if len(targets) == 1 and len(outputs) == 1 and targets != outputs:
+        facts["loss_broadcasts"] = loss_broadcasts(model, targets[0], outputs[0])
+
+
 def loss_broadcasts(model, target_shape, output_shape):
     """Whether the model's own (not Keras's) loss gives another value when the targets have the shape the
     data has rather than the output's: then it broadcasts them, e.g. ``(b,) - (b, 1)`` to ``(b, b)``.

@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 
 from .analysis.view import TraceView
 from .stats import COLUMN, SATURATION
+from .trace import write_atomically
 
 MAX_COLUMNS = 300  # heatmap columns; longer runs are binned
 MAX_MARKS = 4  # vertical lines at the iterations of a fit's findings
@@ -50,15 +51,7 @@ def render(document, stores):
 def write(folder, document, stores):
     """Write ``<folder>/report.html`` atomically (a temporary file, then ``os.replace``); returns its path."""
     path = os.path.join(folder, "report.html")
-    text = render(document, stores)
-    temporary = f"{path}.tmp{os.getpid()}"
-    try:
-        with open(temporary, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+    write_atomically(path, render(document, stores))
     return path
 
 

@@ -36,7 +36,6 @@ class Monitor:
         self.model, self.store = model, store
         self.next_check = thresholds.CHECK_FIRST
         self.stalled_checks = 0
-        self.reason = None  # why training was stopped, for the report
 
     def after(self, block):
         if policy() == "never" or self.model.stop_training:
@@ -59,7 +58,6 @@ class Monitor:
             )
 
     def _stop(self, reason):
-        self.reason = reason
-        self.store.stopped = reason
+        self.store.stopped = reason  # for the report
         sys.stderr.write(f"\ndnn-instrument: {reason}; stopping training (set DNN_INSTRUMENT_STOP=never to train on)\n")
         self.model.stop_training = True

@@ -18,9 +18,9 @@ import os
 import tensorflow as tf
 
 from . import stats
-from .safety import guarded
-from .facts import loss_broadcasts, output_shapes, shapes
+from .facts import note_targets
 from .online import Monitor
+from .safety import guarded
 from .trace import TraceStore
 
 FLUSH_EVERY = int(os.environ.get("DNN_INSTRUMENT_FLUSH_EVERY", "32"))
@@ -67,12 +67,7 @@ class Probe:
     @guarded("a dnn-instrument probe")
     def data(self, x, y):
         """Record the batch the step trains on: its inputs and its targets."""
-        facts = self.store.facts
-        facts["target_shapes"] = shapes(y)
-        if not facts.get("output_shapes"):
-            facts["output_shapes"] = output_shapes(self.model)
-        if len(facts["target_shapes"]) == 1 and len(facts["output_shapes"]) == 1 and facts["target_shapes"] != facts["output_shapes"]:
-            facts["loss_broadcasts"] = loss_broadcasts(self.model, facts["target_shapes"][0], facts["output_shapes"][0])
+        note_targets(self.store.facts, self.model, y)
         self._add("input", None, "", "x", x, numeric=True)
         self._add("target", None, "", "y", y, numeric=True)
 

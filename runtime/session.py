@@ -24,9 +24,6 @@ from .safety import failed, guarded
 from .trace import Journal, load as load_trace, write_atomically
 
 _current = None
-#: The HTML report and the TensorBoard events are rewritten at the end of each of the first few fits (they
-#: take about a second per fit); a script that calls fit more often gets them once, when it exits.
-VIEWS_EACH_FIT = 5
 
 
 class Session:
@@ -35,7 +32,7 @@ class Session:
         self.stores = []
         self._folder = None
         self._exit_hooked = False
-        self._views_written = False
+        self._views = None  # the thread writing report.html and the TensorBoard events
 
     @property
     def folder(self):
@@ -71,37 +68,47 @@ class Session:
             paths.append(os.environ["DNN_INSTRUMENT_REPORT"])
         for path in paths:
             write_atomically(path, text)
-        self._views_written = len(self.stores) <= VIEWS_EACH_FIT and self._write_views(document)
         sys.stderr.write(report.terminal(document, self.folder))
+        self._write_views(document)
 
     def _write_views(self, document):
-        """report.html and the TensorBoard event files; either failing costs only itself."""
-        written = True
-        try:
-            from . import html_report
+        """report.html and the TensorBoard events (a few seconds of plotting), in a thread of their own so that
+        the script goes on at once; the interpreter waits for it before exiting (a thread still running while an
+        exception ends the script would change its exit status: then they are written at once). Either failing
+        costs only itself."""
+        if self._views is not None:
+            self._views.join()  # one writer at a time; the newer document replaces the older
+        stores = list(self.stores)
 
-            html_report.write(self.folder, document, self.stores)
-        except Exception as error:
-            failed("writing report.html", error, "the run has report.json but no HTML report")
-            written = False
-        try:
-            from . import tensorboard
+        def write():
+            try:
+                from . import html_report
 
-            tensorboard.write(self.folder, self.stores)
-        except Exception as error:
-            failed("writing the TensorBoard events", error, "the run has no TensorBoard events")
-            written = False
-        return written
+                html_report.write(self.folder, document, stores)
+            except Exception as error:
+                failed("writing report.html", error, "the run has report.json but no HTML report")
+            try:
+                from . import tensorboard
+
+                tensorboard.write(self.folder, stores)
+            except Exception as error:
+                failed("writing the TensorBoard events", error, "the run has no TensorBoard events")
+
+        if sys.exc_info()[0] is not None:  # the fit ends by an exception (Ctrl-C...): the script is on its way out
+            write()
+            return
+        self._views = threading.Thread(target=write, name="dnn-instrument report views")
+        self._views.start()
 
     def _on_exit(self):
-        """Close the ``fit`` calls the script left running (an exception, Ctrl-C, SIGTERM, ``sys.exit``), and
-        write the HTML report and TensorBoard events if they were not written at the end of the last ``fit``."""
+        """Close the ``fit`` calls the script left running (an exception, Ctrl-C, SIGTERM, ``sys.exit``), and wait
+        for the report views."""
         for store in self.stores:
             if not store.closed:
                 store.stopped = store.stopped or f"interrupted at iteration {store.iterations}: the script ended during this fit"
                 store.close()
-        if self.stores and not self._views_written:
-            self._write_views(report.build(self.script, self.stores))
+        if self._views is not None:
+            self._views.join()
 
 
 def current():

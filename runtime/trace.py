@@ -278,10 +278,15 @@ def merge_rows(values, spans, keep):
 
 
 def write_atomically(path, text):
+    """Write ``text`` to ``path`` through a temporary file and a rename: readers never see half a file."""
     temporary = f"{path}.tmp{os.getpid()}"
-    with open(temporary, "w") as f:
-        f.write(text)
-    os.replace(temporary, path)
+    try:
+        with open(temporary, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
 
 
 def _number(value):

@@ -13,15 +13,17 @@ from . import thresholds
 SCALED = {"backward", "gradient"}
 
 
-def faults(values, sites, optimizer):
-    """``[rows, sites]``: where a NaN or Inf is a fault.
+def faults(values, sites, optimizer, statistics=False):
+    """``[rows, sites]``: where a NaN or Inf is a fault; with ``statistics``, also where a statistic itself is
+    not finite (a sum that overflowed), which makes the row unreadable even without a NaN/Inf element.
 
     With mixed precision's ``LossScaleOptimizer`` a gradient that overflows makes the optimizer skip the
     step and lower the loss scale, on purpose: NaN/Inf in the backward pass of a step whose forward pass,
     loss and weights are all finite is that, not a fault.
     """
     bad = (values[:, :, COLUMN["frac_nan"]] > 0) | (values[:, :, COLUMN["frac_inf"]] > 0)
-    bad |= ~np.isfinite(values).all(axis=2)
+    if statistics:
+        bad |= ~np.isfinite(values).all(axis=2)
     if optimizer.get("class") == "LossScaleOptimizer" and bad.size:
         scaled = np.isin([s["phase"] for s in sites], list(SCALED))
         skipped = ~(bad & ~scaled[None, :]).any(axis=1)
@@ -39,8 +41,9 @@ class TraceView:
         self.all_values = trace.values
         # Rules about training read only the iterations before the first NaN/Inf: after it every statistic
         # is poisoned (ReLU(NaN) even reads as a dead unit). The numerical rule reads ``all_values``.
-        self.bad = faults(self.all_values, trace.sites, trace.facts.get("optimizer", {}))
-        broken = np.flatnonzero(self.bad.any(axis=1))
+        optimizer = trace.facts.get("optimizer", {})
+        self.bad = faults(self.all_values, trace.sites, optimizer)  # NaN/Inf elements: where one is born
+        broken = np.flatnonzero(faults(self.all_values, trace.sites, optimizer, statistics=True).any(axis=1))
         self.values = self.all_values[: broken[0]] if broken.size else self.all_values
         self.iterations = self.values.shape[0]
         self.layers = trace.facts["layers"]

@@ -67,13 +67,14 @@ def diagnosed(fit, site):
 
     @functools.wraps(fit)
     def call(*args, **kwargs):
+        signature = inspect.signature(fit)
         try:
-            bound = inspect.signature(fit).bind(*args, **kwargs)
+            bound = signature.bind(*args, **kwargs)
         except (TypeError, ValueError):  # let fit itself say what is wrong with its arguments
             return fit(*args, **kwargs)
         arguments = bound.arguments
         sample = (arguments.get("x"), arguments.get("y")) if "x" in arguments else None
-        if "callbacks" in inspect.signature(fit).parameters:
+        if "callbacks" in signature.parameters:
             arguments["callbacks"] = with_diagnose(arguments.get("callbacks"), site, sample=sample)
             return fit(*bound.args, **bound.kwargs)
         kwargs["callbacks"] = with_diagnose(kwargs.get("callbacks"), site, sample=sample)  # fit(*args, **kwargs)

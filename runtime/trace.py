@@ -207,31 +207,29 @@ class Journal:
 
 
 def load(stem):
-    """The store a run left at ``stem`` (``trace-0``): its ``.npz``, then any rows journalled after it."""
-    store = None
+    """The store a run left at ``stem`` (``trace-0``): its ``.npz`` checkpoint, then any rows journalled after
+    it, described by the newer of the two descriptions (``.json`` is rewritten at each epoch's end)."""
+    meta, checkpoint = None, None
     if os.path.exists(f"{stem}.npz"):
         with np.load(f"{stem}.npz", allow_pickle=False) as data:
             if tuple(str(s) for s in data["stats"]) != STATS:
                 raise ValueError(f"{stem}.npz: written by another version of dnn-instrument (other statistics)")
-            store = TraceStore.from_meta(json.loads(str(data["meta"])))
-            store.append(data["epochs"], data["steps"], data["values"], data["spans"], data["rows_at"])
+            meta = json.loads(str(data["meta"]))
+            checkpoint = [data[name] for name in ("epochs", "steps", "values", "spans", "rows_at")]
     if os.path.exists(f"{stem}.json"):
         with open(f"{stem}.json") as f:
             meta = json.load(f)
-        fresh = TraceStore.from_meta(meta)
-        if store is not None:  # the description is newer than the checkpoint; the rows are the checkpoint's
-            fresh._blocks, fresh._epochs, fresh._steps = store._blocks, store._epochs, store._steps
-            fresh._rows_at, fresh._spans, fresh.iterations = store._rows_at, store._spans, store.iterations
-            fresh.first_fault = store.first_fault
-        store = fresh
-        width = 2 + len(store.sites) * len(STATS)
-        rows = np.fromfile(f"{stem}.rows", np.float32) if os.path.exists(f"{stem}.rows") else np.zeros(0, np.float32)
-        rows = rows[: rows.size // width * width].reshape(-1, width)  # a write cut short by a kill is dropped
-        if len(rows):
-            store.append(rows[:, 0].astype(np.int64), rows[:, 1].astype(np.int64),
-                         rows[:, 2:].reshape(len(rows), len(store.sites), len(STATS)))
-    if store is None:
+    if meta is None:
         raise FileNotFoundError(f"{stem}: no trace")
+    store = TraceStore.from_meta(meta)
+    if checkpoint is not None:
+        store.append(*checkpoint)
+    width = 2 + len(store.sites) * len(STATS)
+    rows = np.fromfile(f"{stem}.rows", np.float32) if os.path.exists(f"{stem}.rows") else np.zeros(0, np.float32)
+    rows = rows[: rows.size // width * width].reshape(-1, width)  # a write cut short by a kill is dropped
+    if len(rows):
+        store.append(rows[:, 0].astype(np.int64), rows[:, 1].astype(np.int64),
+                     rows[:, 2:].reshape(len(rows), len(store.sites), len(STATS)))
     return store
 
 

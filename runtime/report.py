@@ -25,7 +25,7 @@ def build(script, stores):
                 "seconds": store.seconds,
                 "mechanism": store.mechanism,
                 "stopped": store.stopped,
-                "unseen": unseen(store.sites) if store.sites else [],
+                "unseen": unseen(store),
                 "history": store.epoch_logs,
                 "layers": store.layers,
                 "summary": _layer_summary(store),
@@ -51,12 +51,15 @@ NEEDS = {
 }
 
 
-def unseen(sites):
-    """The symptom groups a trace with these sites cannot show (the callback without a sample)."""
-    phases = {site["phase"] for site in sites}
+def unseen(store):
+    """The symptom groups a trace cannot show: what its sites lack (the callback without a sample), and for
+    the callback the order of the batches, which it never sees (its sample is fixed)."""
+    if not store.sites:
+        return []
+    phases = {site["phase"] for site in store.sites}
     missing = [symptom for symptom, phase in NEEDS.items() if phase not in phases]
-    if "target" in phases and "update" in phases and "backward" not in phases:
-        missing.append("batches holding a single label (the callback sees a fixed sample, not the batches)")
+    if store.mechanism == "callback":
+        missing.append("batches holding a single label (unshuffled data): the callback does not see the batches")
     return missing
 
 

@@ -69,10 +69,11 @@ class Session:
         for path in paths:
             write_atomically(path, text)
         sys.stderr.write(report.terminal(document, self.folder))
-        self._write_views(document)
+        self._write_views(document, store)
 
-    def _write_views(self, document):
-        """report.html and the TensorBoard events (a few seconds of plotting), in a thread of their own so that
+    def _write_views(self, document, ended):
+        """report.html (all fits) and the TensorBoard events of the fit that ``ended`` (a few seconds of
+        plotting), in a thread of their own so that
         the script goes on at once; the interpreter waits for it before exiting (a thread still running while an
         exception ends the script would change its exit status: then they are written at once). Either failing
         costs only itself."""
@@ -90,7 +91,7 @@ class Session:
             try:
                 from . import tensorboard
 
-                tensorboard.write(self.folder, stores)
+                tensorboard.write_fit(self.folder, stores.index(ended), ended)
             except Exception as error:
                 failed("writing the TensorBoard events", error, "the run has no TensorBoard events")
 

@@ -64,21 +64,25 @@ HISTOGRAM_BUCKETS = 30
 
 def write(folder, stores):
     """Write the event files of every fit; returns the folder they are in."""
-    root = os.path.join(folder, "tensorboard")
     for number, store in enumerate(stores):
-        tags = series(store)
-        if not tags or store.values.shape[0] == 0:
-            continue
-        names = sorted(tags)
-        matrix = np.stack([tags[name] for name in names], axis=1)
-        groups = {stat: [i for i, name in enumerate(names) if name.endswith("/" + stat)] for stat in BY_LAYER}
-        groups = {stat: members for stat, members in groups.items() if members}
-        first = int(store.facts.get("optimizer", {}).get("iterations") or 0)
-        steps = first + np.asarray(store.row_iterations, np.int64) + 1  # the count after each row's update
-        writer = tf.summary.create_file_writer(os.path.join(root, f"fit-{number}"))
-        _write_events(writer, names, groups, tf.constant(matrix), tf.constant(steps))
-        writer.close()
-    return root
+        write_fit(folder, number, store)
+    return os.path.join(folder, "tensorboard")
+
+
+def write_fit(folder, number, store):
+    """Write the event files of the ``number``-th fit (once: a second writer would repeat every event)."""
+    tags = series(store)
+    if not tags or store.values.shape[0] == 0:
+        return
+    names = sorted(tags)
+    matrix = np.stack([tags[name] for name in names], axis=1)
+    groups = {stat: [i for i, name in enumerate(names) if name.endswith("/" + stat)] for stat in BY_LAYER}
+    groups = {stat: members for stat, members in groups.items() if members}
+    first = int(store.facts.get("optimizer", {}).get("iterations") or 0)
+    steps = first + np.asarray(store.row_iterations, np.int64) + 1  # the count after each row's update
+    writer = tf.summary.create_file_writer(os.path.join(folder, "tensorboard", f"fit-{number}"))
+    _write_events(writer, names, groups, tf.constant(matrix), tf.constant(steps))
+    writer.close()
 
 
 def _metadata(plugin):

@@ -48,3 +48,30 @@ def test_events_have_one_tag_per_layer_and_statistic(tmp_path):
 
 def test_layer_names_become_single_tag_levels():
     assert tensorboard._tag("conv/1 <x>") == "conv_1__x_"
+
+
+TWO_FITS = """import keras, numpy as np
+keras.utils.set_random_seed(0)
+x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
+model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)])
+model.compile("adam", "mse")
+model.fit(x, x.sum(1), epochs=1, verbose=0)
+model.fit(x, x.sum(1), epochs=1, verbose=0)
+"""
+
+
+def test_a_script_with_two_fits_writes_each_step_once(tmp_path):
+    """Each fit's events are written when it ends, once, with steps that continue the optimizer's count."""
+    from dnn_instrument.transformer import instrument
+
+    from conftest import run_python
+
+    script = tmp_path / "two_fits.py"
+    script.write_text(instrument(TWO_FITS, "two_fits.py").code)
+    result = run_python(script, cwd=tmp_path, env={"DNN_INSTRUMENT_DIR": str(tmp_path / "runs")})
+    assert result.returncode == 0, result.stderr[-3000:]
+    root = next((tmp_path / "runs").iterdir()) / "tensorboard"
+    for fit, steps in (("fit-0", [1, 2]), ("fit-1", [3, 4])):
+        assert len(list((root / fit).glob("events.out.*"))) == 1
+        values, _ = read(root / fit)
+        assert [step for step, _ in values["diagnosis/loss"]] == steps

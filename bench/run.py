@@ -12,6 +12,8 @@
    process's peak resident memory.
 5. The corpus sweep (``bench/sweep.py``): the transformer over every ``.py`` file of the installed keras and
    tensorflow packages, with the counts of each outcome (crashes must be 0) and the time per 1,000 lines.
+6. Real programs (``bench/real_programs.py``): the tutorial-style programs of ``tests/programs/real_*.py``
+   run both ways: per program, fit calls rewritten / given the callback, max |dw|, History match, verdict.
 
 Results are printed and written to ``bench/results/bench-<timestamp>.json`` and, for the corpus,
 ``bench/results/corpus-<timestamp>.csv``, so that changes can be compared over time.
@@ -187,9 +189,14 @@ def main():
     print("\ncorpus sweep: the transformer over every .py file of the installed keras and tensorflow")
     swept = sweep.sweep(sweep.package_files(), os.cpu_count() or 1)
     print(sweep.summary(swept))
+    import real_programs
+
+    print("\nreal programs (tests/programs/real_*.py), as written and instrumented:")
+    real_rows = real_programs.run()
+    print(real_programs.table(real_rows))
     path = results / f"bench-{stamp}.json"
     document = {"transform": transform, "overhead": rows, "memory": memory_rows, "sweep": {k: v for k, v in swept.items() if k != "outcomes"},
-                "corpus": {"totals": corpus_totals, "cases": corpus_rows}}
+                "corpus": {"totals": corpus_totals, "cases": corpus_rows}, "real_programs": real_rows}
     path.write_text(json.dumps(document, indent=1))
     print(f"\nwritten: {path.relative_to(ROOT)}")
 

@@ -1,6 +1,6 @@
 # A model built and compiled in MirroredStrategy's scope over two logical CPUs: the loop does not support
 # tf.distribute yet, so the call keeps fit (with the Diagnose callback and a message) and trains as fit does.
-# stderr: the model trains under tf.distribute's MirroredStrategy, which the explicit loop does not support yet
+# says: the model trains under tf.distribute's MirroredStrategy, which the explicit loop does not support yet
 import numpy as np
 import tensorflow as tf
 

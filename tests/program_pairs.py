@@ -3,10 +3,12 @@
 Shared by the equivalence tests (``tests/test_equivalence.py``, ``tests/test_real_programs.py``) and
 ``make bench`` (``bench/real_programs.py``). A program saves each model's final weights and History with
 ``tests/programs/_save.py`` (``save(name, model, history)``) under the prefix ``$EQ_OUT``; the plain run
-writes ``a.<name>.*``, the instrumented one ``b.<name>.*``.
+writes ``a.<name>.*``, the instrumented one ``b.<name>.*``. A program's ``# says: TEXT`` lines are messages
+the rewrite or the instrumented run must give (a fallback names its reason): ``assert_said``.
 """
 
 import json
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,6 +56,13 @@ def run_both(source_path, folder, timeout=300):
         cwd=folder, timeout=timeout,
     )
     return Pair(result, original, rewritten, report)
+
+
+def assert_said(pair, source):
+    """Every ``# says: TEXT`` line of ``source`` is in the rewrite's messages or the instrumented run's stderr."""
+    said = "\n".join(message.text for message in pair.result.messages) + "\n" + pair.rewritten.stderr
+    for expected in re.findall(r"^# says: (.+)$", source, re.MULTILINE):  # a fallback names its reason
+        assert expected in said, (expected, said[-3000:])
 
 
 def _load(prefix, name):

@@ -3,7 +3,8 @@
 Each program in ``tests/programs/eq_*.py`` is an ordinary Keras script. The test runs it as written
 and instrumented (two processes, same seed, CPU; ``program_pairs``) and compares every weight
 (max |diff| <= 1e-5) and every History value (<= 1e-4), and checks that the instrumented run recorded
-every iteration.
+every iteration. A program's ``# says: TEXT`` lines are messages the rewrite or the instrumented run must
+give (a fallback names its reason).
 """
 
 import json
@@ -11,7 +12,7 @@ import json
 import pytest
 
 from conftest import PROGRAMS
-from program_pairs import assert_same_training, run_both
+from program_pairs import assert_said, assert_same_training, run_both
 
 CASES = sorted(p.stem for p in PROGRAMS.glob("eq_*.py"))
 
@@ -19,10 +20,12 @@ CASES = sorted(p.stem for p in PROGRAMS.glob("eq_*.py"))
 @pytest.mark.slow
 @pytest.mark.parametrize("case", CASES)
 def test_instrumented_program_trains_like_fit(case, tmp_path):
-    pair = run_both(PROGRAMS / f"{case}.py", tmp_path)
+    source_path = PROGRAMS / f"{case}.py"
+    pair = run_both(source_path, tmp_path)
     assert pair.result.changed, pair.result.messages
     assert pair.original.returncode == 0, pair.original.stderr[-3000:]
     assert pair.rewritten.returncode == 0, pair.rewritten.stderr[-3000:]
+    assert_said(pair, source_path.read_text())
     assert_same_training(tmp_path)
 
     document = json.loads(pair.report.read_text())

@@ -1,5 +1,6 @@
 # keras-io "Knowledge Distillation" (the train_step version): a teacher trained with fit, a Distiller model
 # that owns train_step and test_step distilling it into a student, and the student trained from scratch.
+# says: Distiller defines its own train_step: fit kept, Diagnose callback attached
 import keras
 import tensorflow as tf
 from keras import layers, ops

@@ -1,5 +1,6 @@
 # keras-io "DCGAN: customizing what happens in fit()" (adapted to 8x8 digits): a GAN model that owns
 # compile(d_optimizer, g_optimizer, loss_fn) and train_step, trained on a tf.data pipeline.
+# says: GAN defines its own train_step: fit kept, Diagnose callback attached
 import keras
 import tensorflow as tf
 from keras import layers, ops

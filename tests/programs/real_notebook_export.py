@@ -3,6 +3,8 @@
 # A notebook exported as one script (jupyter nbconvert --to script): the data comes out of a zip archive
 # opened as `zip`, and `model` is rebound cell after cell; the last rebinding is a class with its own
 # train_step, also trained through a helper.
+# says: CustomModel defines its own train_step: fit kept, Diagnose callback attached
+# says: CustomModel defines its own train_step; training it with its own fit and the Diagnose callback
 
 # In[1]:
 

@@ -1,5 +1,6 @@
 # keras-io "Variational AutoEncoder" (adapted to 8x8 digits): a Sampling layer with no __init__ of its own,
 # encoder and decoder as functional models, and a VAE model that owns train_step.
+# says: VAE defines its own train_step: fit kept, Diagnose callback attached
 import keras
 import tensorflow as tf
 from keras import layers, ops

@@ -1,7 +1,7 @@
 # The tutorial's helper: every model passes through one function. Its parameter is known only at run
 # time, where the loop checks that it can train the object it gets (else fit runs, with the callback).
 import dnn_instrument.runtime.origins  # dnn-instrument: instrumented copy of fit_in_helper.py; regenerate, do not edit
-dnn_instrument.runtime.origins.watch(__file__, 'fit_in_helper.py', inserted=[(3, 4), (9, 97)])  # original: sha256 998d788e6d30837f; dnn-instrument --strip restores it
+dnn_instrument.runtime.origins.watch(__file__, 'fit_in_helper.py', inserted=[(3, 4), (9, 99)])  # original: sha256 998d788e6d30837f; dnn-instrument --strip restores it
 import keras
 import numpy as np
 
@@ -17,6 +17,8 @@ def instrumented_fit(site, model, x=None, y=None, batch_size=None, epochs=1, ver
     Trains exactly as `model.fit` with the same arguments would: same batches, same updates, same
     History. `site` is the line of fit_in_helper.py this call replaces.
     """
+    from builtins import Exception, range, zip  # names the script may rebind (`with ZipFile(f) as zip:`)
+
     import keras
     import tensorflow as tf
     from dnn_instrument import runtime
@@ -71,7 +73,7 @@ def instrumented_fit(site, model, x=None, y=None, batch_size=None, epochs=1, ver
         callbacks.on_train_begin()
         logs, epoch_logs = {}, None
         for epoch in range(data.first_epoch(initial_epoch), data.epochs):
-            model.reset_metrics()
+            data.reset_metrics()
             callbacks.on_epoch_begin(epoch)
             with data.train.catch_stop_iteration():  # data of unknown length: its end ends the epoch
                 for step, iterator in data.steps():

@@ -1,7 +1,7 @@
 # A notebook exported as one script: `model` is rebound cell after cell. Each fit trains the model bound
 # last before it; the late rebinding to a model with its own train_step decides only the fit after it.
 import dnn_instrument.runtime.origins  # dnn-instrument: instrumented copy of notebook_rebinding.py; regenerate, do not edit
-dnn_instrument.runtime.origins.watch(__file__, 'notebook_rebinding.py', inserted=[(3, 4), (14, 104)])  # original: sha256 0174d62c279827c6; dnn-instrument --strip restores it
+dnn_instrument.runtime.origins.watch(__file__, 'notebook_rebinding.py', inserted=[(3, 4), (14, 106)])  # original: sha256 0174d62c279827c6; dnn-instrument --strip restores it
 import keras
 import numpy as np
 import tensorflow as tf
@@ -22,6 +22,8 @@ def instrumented_fit(site, model, x=None, y=None, batch_size=None, epochs=1, ver
     Trains exactly as `model.fit` with the same arguments would: same batches, same updates, same
     History. `site` is the line of notebook_rebinding.py this call replaces.
     """
+    from builtins import Exception, range, zip  # names the script may rebind (`with ZipFile(f) as zip:`)
+
     import keras
     import tensorflow as tf
     from dnn_instrument import runtime
@@ -76,7 +78,7 @@ def instrumented_fit(site, model, x=None, y=None, batch_size=None, epochs=1, ver
         callbacks.on_train_begin()
         logs, epoch_logs = {}, None
         for epoch in range(data.first_epoch(initial_epoch), data.epochs):
-            model.reset_metrics()
+            data.reset_metrics()
             callbacks.on_epoch_begin(epoch)
             with data.train.catch_stop_iteration():  # data of unknown length: its end ends the epoch
                 for step, iterator in data.steps():

@@ -74,7 +74,7 @@ def _load(prefix, name):
 
 def _max_diff(a, b):
     """max |a - b|, a NaN in both at the same place counting as equal."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    a, b = np.atleast_1d(np.asarray(a, dtype=np.float64)), np.atleast_1d(np.asarray(b, dtype=np.float64))
     diff = np.abs(a - b)
     diff[np.isnan(a) & np.isnan(b)] = 0.0
     return float(np.max(diff)) if diff.size else 0.0

@@ -5,7 +5,9 @@ and books; see ``tests/test_real_programs.py``) is instrumented and run as writt
 the harness of the equivalence tests (``tests/program_pairs.py``). One row per program: the ``fit`` calls
 rewritten into the loop and those given the callback, the largest weight difference over the models it
 saves, whether every History matches, and a verdict: ``same`` (weights within 1e-5, History within 1e-4),
-``DIFFERS``, or ``CRASH`` (which run exited non-zero, and its last line).
+``DIFFERS``, or ``CRASH`` (which run exited non-zero, and its last line). As in the tests, the instrumented
+runs are strict (``DNN_INSTRUMENT_STRICT=1``, set by ``tests/conftest.py``): a failure of ours shows as a
+crash here instead of being switched off with a warning.
 """
 
 import sys

@@ -98,12 +98,10 @@ def consequences(findings):
     marked = any(key in finding for finding in findings for key in CONSEQUENCE_KEYS + ("consequences",))
     if not marked:
         return None
-    roots = []
-    for index, finding in enumerate(findings):
-        for key in CONSEQUENCE_KEYS:
-            if finding.get(key) is not None:
-                roots.append(_finding_index(findings, finding[key]))
-        roots += [index] * len(finding.get("consequences") or [])
+    roots = [_finding_index(findings, finding[key]) for finding in findings for key in CONSEQUENCE_KEYS
+             if finding.get(key) is not None]
+    if not any(key in finding for finding in findings for key in CONSEQUENCE_KEYS):  # the chain kept on the roots
+        roots = [index for index, finding in enumerate(findings) for _ in finding.get("consequences") or []]
     return {"of_root": sum(root == 0 for root in roots), "total": len(roots)}
 
 
@@ -226,6 +224,7 @@ def _totals(rows):
     chains = [row["consequences"] for row in pairs if row["consequences"] is not None]
     totals["consequences"] = {"of_root": sum(c["of_root"] for c in chains), "total": sum(c["total"] for c in chains)} if chains else None
     totals["labels_proven"] = sum(bool(row["label_proven"]) for row in rows)
+    totals["plain_run"] = any(row["label_proven"] is not None for row in rows)
     iterations = [row["iteration"] for row in pairs if row["iteration"] is not None]
     totals["median_iterations_to_detection"] = statistics.median(iterations) if iterations else None
     return totals
@@ -248,22 +247,23 @@ def run(workers=2, ours_only=False, only=None, split=None):
 
 
 def _levels(counts):
-    """``buggy 3 / warnings 1 / ok 5`` in a fixed order, then any other verdict the reports gave."""
-    names = list(LEVELS) + sorted(set(counts) - set(LEVELS))
-    return " / ".join(f"{name} {counts.get(name, 0)}" for name in names if name in LEVELS or counts.get(name))
+    """``3 / 1 / 5``: the counts of ``buggy``, ``warnings`` and ``ok``, then any other verdict the reports gave
+    (``error``: no report) by name."""
+    others = sorted(set(counts) - set(LEVELS))
+    return " / ".join([str(counts.get(name, 0)) for name in LEVELS] + [f"{name} {counts[name]}" for name in others])
 
 
 def table(rows, totals):
     mark = lambda value: "·" if value is None else ("yes" if value else "-")
     lines = [
-        f"{'case':<44} {'split':<5} {'cause (healthy: smell)':<26} {'det':>4} {'loc':>4} {'fix':>4} {'FA':>3} {'iter':>5} "
+        f"{'case':<44} {'split':<11} {'cause (healthy: smell)':<26} {'det':>4} {'loc':>4} {'fix':>4} {'FA':>3} {'iter':>5} "
         f"{'chain':>5} | {'keras det':>9} {'keras FA':>8}  verdicts; found (layer / cause)"
     ]
     for row in rows:
         chain = row["consequences"]
         verdicts = ",".join(f"{variant[0]}:{verdict or 'error'}" for variant, verdict in row["verdicts"].items())
         lines.append(
-            f"{row['id']:<44} {row['split'][:5]:<5} {row['cause']:<26} {mark(row['detected']):>4} {mark(row['localized']):>4} "
+            f"{row['id']:<44} {row['split']:<11} {row['cause']:<26} {mark(row['detected']):>4} {mark(row['localized']):>4} "
             f"{mark(row['fix_correct']):>4} {mark(row['false_alarm']):>3} {row['iteration'] if row['iteration'] is not None else '-':>5} "
             f"{'-' if chain is None else '%d/%d' % (chain['of_root'], chain['total']):>5} | "
             f"{mark(row['baseline_detected']):>9} {mark(row['baseline_false_alarm']):>8}  {verdicts}; {row['found']}"
@@ -271,16 +271,16 @@ def table(rows, totals):
         for error in row["errors"]:
             lines.append(f"    error: {error}")
     columns = [(name, totals[name]) for name in ("calibration", "holdout", "all") if totals[name]["cases"]]
-    header = f"{'':<44}" + "".join(f"{name:>22}" for name, _ in columns)
+    header = f"{'':<44}" + "".join(f"{name:>26}" for name, _ in columns)
     lines += ["", "dnn-instrument, by split:", header]
 
     def line(title, cell):
-        lines.append(f"{title:<44}" + "".join(f"{cell(t):>22}" for _, t in columns))
+        lines.append(f"{title:<44}" + "".join(f"{cell(t):>26}" for _, t in columns))
 
     line("cases (pairs + healthy)", lambda t: f"{t['pairs']} + {t['healthy']}")
-    line("verdicts on buggy scripts", lambda t: _levels(t["verdicts_buggy"]))
-    line("verdicts on fixed twins", lambda t: _levels(t["verdicts_fixed"]))
-    line("verdicts on healthy programs", lambda t: _levels(t["verdicts_healthy"]))
+    line("verdicts on buggy scripts (buggy/warn/ok)", lambda t: _levels(t["verdicts_buggy"]))
+    line("verdicts on fixed twins (buggy/warn/ok)", lambda t: _levels(t["verdicts_fixed"]))
+    line("verdicts on healthy programs (buggy/warn/ok)", lambda t: _levels(t["verdicts_healthy"]))
     line("detected (buggy verdict on a buggy script)", lambda t: f"{t['detected']} of {t['pairs']}")
     line("localized", lambda t: f"{t['localized']} of {t['pairs']}")
     line("fix names the labelled cause", lambda t: f"{t['fix_correct']} of {t['pairs']}")
@@ -288,8 +288,11 @@ def table(rows, totals):
     line("false alarms on healthy programs", lambda t: f"{t['false_alarm_healthy']} of {t['healthy']}")
     line("consequences attached to their root", lambda t: "-" if t["consequences"] is None else "%d of %d" % (t["consequences"]["of_root"], t["consequences"]["total"]))
     line("median iterations to detect", lambda t: str(t["median_iterations_to_detection"]))
-    line("labels that hold with plain fit", lambda t: f"{t['labels_proven']} of {t['cases']}")
     everything = totals["all"]
+    if everything["plain_run"]:
+        line("labels that hold with plain fit", lambda t: f"{t['labels_proven']} of {t['cases']}")
+    if not everything["plain_run"]:  # dnn-instrument's side alone
+        return "\n".join(lines)
     lines += [
         "",
         f"Keras (TerminateOnNaN + EarlyStopping): detected {everything['baseline_detected']} of {everything['pairs']} buggy scripts, "

@@ -87,3 +87,48 @@ def test_healthy_programs_train(tmp_path):
     """Healthy programs with a smell (accuracy on a regression, standalone Activation layers with RMSprop's
     default, a GAN whose logs have no ``loss``) train as their labels say."""
     prove(HEALTHY_SAMPLE, tmp_path)
+
+
+def _record(history, weights_finite=True):
+    return {"error": None, "fits": [{"history": history, "weights_finite": weights_finite, "layers": []}]}
+
+
+def test_checks_for_healthy_programs():
+    """``loss_drop_at_least`` and ``finite``: a model that learns, and a run whose logs have no ``loss``."""
+    learns = _record({"loss": [1.0, 0.4], "accuracy": [0.0, 0.0]})
+    assert not failed_checks(learns, [{"loss_drop_at_least": 0.5}])
+    assert failed_checks(learns, [{"loss_drop_at_least": 0.7}])
+    gan = _record({"d_loss": [1.4, 1.3], "g_loss": [0.7, 0.6]})
+    assert not failed_checks(gan, [{"finite": True}, {"metric": "d_loss", "final_at_least": 0.5}])
+    assert failed_checks(_record({"d_loss": [1.4, "nan"], "g_loss": [0.7, 0.6]}), [{"finite": True}])
+    assert failed_checks(_record({"d_loss": [1.4, 1.3]}, weights_finite=False), [{"finite": True}])
+
+
+def test_bench_scores_splits_false_alarms_and_chains():
+    """``bench/corpus.py`` on made-up reports: splits apart, a ``buggy`` verdict on a healthy program is a false
+    alarm, ``warnings`` on a fixed twin is not, and consequences count only where reports carry them."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    import corpus
+
+    chain = [{"symptom": "dead_relu", "cause": "learning_rate"}, {"symptom": "vanishing_gradient", "consequence_of": 0},
+             {"symptom": "loss_not_decreasing", "consequence_of": "vanishing_gradient"}]
+    assert corpus.consequences(chain) == {"of_root": 1, "total": 2}
+    assert corpus.consequences([{"symptom": "dead_relu", "consequences": [{"symptom": "vanishing_gradient"}]}]) == {"of_root": 1, "total": 1}
+    assert corpus.consequences([{"symptom": "dead_relu"}]) is None
+    cases = [CASES["c01_sgd_lr_kills_relu_activation_layers"], CASES["c02_adam_lr_one_tanh"], CASES["h01_digits_0_255_convnet"]]
+    assert [case["split"] for case in cases] == ["calibration", "holdout", "holdout"]
+    verdicts = {"buggy": "buggy", "fixed": "warnings", "healthy": "buggy"}
+    runs = [{"id": case["id"], "variant": variant, "baseline": {}, "plain_fit_seconds": None, "label_failures": None,
+             "ours": {"verdict": verdicts[variant], "layer": None, "cause": "learning_rate", "iteration": 4,
+                      "consequences": corpus.consequences(chain) if variant == "buggy" and case["split"] == "calibration" else None}}
+            for case in cases for variant in corpus.variants(case)]
+    rows, totals = corpus.score(cases, runs)
+    calibration, holdout = totals["calibration"], totals["holdout"]
+    assert (calibration["detected"], calibration["localized"], calibration["false_alarm"]) == (1, 1, 0)
+    assert (holdout["detected"], holdout["false_alarm_fixed"], holdout["false_alarm_healthy"]) == (1, 0, 1)
+    assert calibration["verdicts_fixed"] == {"warnings": 1} and holdout["verdicts_healthy"] == {"buggy": 1}
+    assert calibration["consequences"] == {"of_root": 1, "total": 2} and holdout["consequences"] is None
+    text = corpus.table(rows, totals)
+    assert "consequences attached to their root" in text and "h01_digits_0_255_convnet" in text

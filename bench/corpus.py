@@ -183,7 +183,7 @@ def score(cases, runs):
                 detected=detected, localized=localized, fix_correct=fix_correct,
                 false_alarm=fixed["ours"].get("verdict") == "buggy",
                 iteration=ours.get("iteration") if detected else None,
-                found=_found(ours) if detected else "",
+                found=(_found(ours) if detected else "") + (f"; fixed: {_found(fixed['ours'])}" if fixed["ours"].get("verdict") == "buggy" else ""),
                 # consequences count as attached to their root only under a root that is the labelled cause
                 consequences=None if chain is None else {"of_root": chain["of_root"] if fix_correct else 0, "total": chain["total"]},
                 baseline_detected=bool(buggy["baseline"].get("detected")),

@@ -8,6 +8,7 @@ and optimizer symbolically, and validate through ``evaluate`` on a cached, unshu
 Reusing these pieces instead of re-deriving them is what keeps the loop's training identical to ``fit``.
 """
 
+import os
 import warnings
 
 from keras.src import optimizers
@@ -35,7 +36,7 @@ class FitData:
     ):
         self.model = model
         self.epochs = epochs
-        max_epochs = _config_max_epochs()
+        max_epochs = min(filter(None, (_config_max_epochs(), budget("DNN_INSTRUMENT_MAX_EPOCHS"))), default=None)
         if max_epochs and max_epochs < epochs:
             warnings.warn("Limiting epochs to %d" % max_epochs)
             self.epochs = max_epochs
@@ -51,17 +52,20 @@ class FitData:
         self.validation_steps = validation_steps
         self.validation_batch_size = validation_batch_size or batch_size
         self.validation_freq = validation_freq
-        self.train = TFEpochIterator(
+        iterator = dict(
             x=x,
             y=y,
             sample_weight=sample_weight,
             batch_size=batch_size,
-            steps_per_epoch=steps_per_epoch,
             shuffle=shuffle,
             class_weight=class_weight,
             distribute_strategy=model.distribute_strategy,
             steps_per_execution=model.steps_per_execution,
         )
+        self.train = TFEpochIterator(steps_per_epoch=steps_per_epoch, **iterator)
+        max_steps = budget("DNN_INSTRUMENT_MAX_STEPS")  # a cap on the steps of each epoch (dnn-instrument fix)
+        if max_steps and self.train.num_batches and self.train.num_batches > max_steps:
+            self.train = TFEpochIterator(steps_per_epoch=max_steps, **iterator)
         model._maybe_symbolic_build(iterator=self.train)
         self.train.reset()
         if model.built:
@@ -139,6 +143,15 @@ class FitData:
             model.optimizer.finalize_variable_values(model.trainable_weights)
         if getattr(model, "_eval_epoch_iterator", None) is not None:
             del model._eval_epoch_iterator
+
+
+def budget(variable):
+    """A positive integer cap from the environment (``DNN_INSTRUMENT_MAX_EPOCHS``/``_MAX_STEPS``), else None."""
+    try:
+        value = int(os.environ.get(variable, ""))
+    except ValueError:
+        return None
+    return value if value > 0 else None
 
 
 def _config_max_epochs():

@@ -16,10 +16,10 @@ def candidates(source, finding, findings=()):
         for call in layers_named(source, finding, findings):
             current = argument(call, "activation", 1)
             if call is not output and (current is None or literal(current.value) in (None, "linear")):
-                edits[call] = set_argument(call, "activation", "'relu'", 1)
+                edits[call] = set_argument(call, "activation", source.string("relu"), 1)
         return [(f"activation='relu' added to {len(edits)} layer(s)", source.apply(edits))] if edits else []
     for call in layers:
         current = argument(call, "activation", 1)
         if call is not output and current is not None and literal(current.value) in SATURATING:
-            edits[call] = set_argument(call, "activation", "'relu'", 1)
+            edits[call] = set_argument(call, "activation", source.string("relu"), 1)
     return [(f"activation='relu' instead of sigmoid/tanh in {len(edits)} hidden layer(s)", source.apply(edits))] if edits else []

@@ -13,9 +13,10 @@ class _AddEpsilon(cst.CSTTransformer):
     def __init__(self, epsilon):
         self.epsilon, self.changed = epsilon, 0
 
-    def _plus(self, node):
+    def _plus(self, node, parenthesised=False):
         self.changed += 1
-        return cst.parse_expression(f"({cst.Module([]).code_for_node(node)} + {self.epsilon})")
+        text = f"{cst.Module([]).code_for_node(node)} + {self.epsilon}"
+        return cst.parse_expression(f"({text})" if parenthesised else text)
 
     def leave_Call(self, original_node, updated_node):
         func = updated_node.func
@@ -27,7 +28,7 @@ class _AddEpsilon(cst.CSTTransformer):
 
     def leave_BinaryOperation(self, original_node, updated_node):
         if isinstance(updated_node.operator, cst.Divide) and not isinstance(updated_node.right, (cst.Integer, cst.Float)):
-            return updated_node.with_changes(right=self._plus(updated_node.right))
+            return updated_node.with_changes(right=self._plus(updated_node.right, parenthesised=True))
         return updated_node
 
 

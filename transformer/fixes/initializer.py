@@ -28,5 +28,5 @@ def candidates(source, finding, findings=()):
             relu = [c for c in same if argument(c, "activation", 1) is not None and literal(argument(c, "activation", 1).value) == "relu"]
             if relu:
                 made.append((f"kernel_initializer='he_normal' in {len(relu)} ReLU layer(s)",
-                             source.apply({c: set_argument(c, keyword, "'he_normal'") for c in relu})))
+                             source.apply({c: set_argument(c, keyword, source.string("he_normal")) for c in relu})))
     return made

@@ -21,7 +21,7 @@ def candidates(source, finding, findings=()):
     made = []
     if statement is not None and "map the labels to 0 and 1" in text:
         made.append((f"{name} mapped to 0/1 (its larger value is the positive class)",
-                     source.apply({statement: insert_after(statement, f"{name} = ({name} == {name}.max()).astype('float32')")})))
+                     source.apply({statement: insert_after(statement, f"{name} = ({name} == {name}.max()).astype({source.string('float32')})")})))
     reshape = re.search(r"`y = y\.reshape\(([^`]*)\)`", text)
     if statement is not None and reshape:
         made.append((f"{name} reshaped to the output's shape",

@@ -71,7 +71,7 @@ def rates(current, finding):
         values = [start, start / 10, start / 100] if start else [current / 10, current / 100, current / 1000]
         values = [v for v in values if v < current]
     else:
-        values = [start, start * 10, start / 10] if start else [current * 1000, current * 10000, current * 100]
+        values = [start, start * 10, start / 10] if start else [current * 10, current * 100, current * 1000]
         values = [v for v in values if v > current]
     seen = []
     for value in values:

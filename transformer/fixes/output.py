@@ -58,7 +58,7 @@ def candidates(source, finding, findings=()):
     def with_activation(value, extra=None, description=""):
         if output_layer is None:
             return
-        new = remove_argument(output_layer, "activation") if value is None else set_argument(output_layer, "activation", repr(value), 1)
+        new = remove_argument(output_layer, "activation") if value is None else set_argument(output_layer, "activation", source.string(value), 1)
         if activation_arg is not None and activation_arg.keyword is None and value is None:
             new = output_layer.with_changes(args=[a for a in output_layer.args if a is not activation_arg])
         edits.append((description or f"activation={value!r} on the output layer", {output_layer: new, **(extra or {})}))
@@ -73,11 +73,11 @@ def candidates(source, finding, findings=()):
 
     classes = re.search(r"use (\d+) output units", finding.get("fix", ""))
     if classes and output_layer is not None and units_arg is not None:  # class labels on one binary unit
-        layer = set_argument(set_argument(output_layer, "units", classes.group(1), 0), "activation", "'softmax'", 1)
+        layer = set_argument(set_argument(output_layer, "units", classes.group(1), 0), "activation", source.string("softmax"), 1)
         with_loss("sparse_categorical_crossentropy", layer,
                   f"{classes.group(1)} output units with softmax and sparse_categorical_crossentropy")
     elif units == 1 and name == "categorical_crossentropy":
-        with_loss("binary_crossentropy", set_argument(output_layer, "activation", "'sigmoid'", 1) if output_layer is not None else None,
+        with_loss("binary_crossentropy", set_argument(output_layer, "activation", source.string("sigmoid"), 1) if output_layer is not None else None,
                   "binary_crossentropy with a sigmoid output for one unit")
         with_loss("binary_crossentropy")
     elif units == 1 and activation == "softmax":

@@ -89,6 +89,11 @@ class Source:
                         return alias.asname.name.value if alias.asname else "numpy"
         return None
 
+    def string(self, value):
+        """``value`` as a string literal in the quotes this file uses most."""
+        quote = '"' if self.code.count('"') >= self.code.count("'") else "'"
+        return f"{quote}{value}{quote}"
+
     def text(self, node):
         return self.module.code_for_node(node)
 
@@ -152,7 +157,7 @@ def _assigned(statement):
         for target in targets:
             elements = target.elements if isinstance(target, (cst.Tuple, cst.List)) else [target]
             for element in elements:
-                value = getattr(element, "value", element)
+                value = element.value if isinstance(element, cst.BaseElement) else element
                 if isinstance(value, cst.Name):
                     names.add(value.value)
     return names

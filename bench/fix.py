@@ -98,12 +98,12 @@ def run(only=None, workers=2):
     return rows, time.perf_counter() - start
 
 
-def main():
+def main_with(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", help="the cases whose id contains one of these comma-separated texts")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", help="also write the rows to this file")
-    arguments = parser.parse_args()
+    arguments = parser.parse_args(argv)
     rows, seconds = run(arguments.only, arguments.workers)
     print(table(rows, seconds))
     if arguments.json:
@@ -112,4 +112,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    main_with()

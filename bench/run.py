@@ -12,6 +12,8 @@
    process's peak resident memory.
 5. The corpus sweep (``bench/sweep.py``): the transformer over every ``.py`` file of the installed keras and
    tensorflow packages, with the counts of each outcome (crashes must be 0) and the time per 1,000 lines.
+6. Repair (``bench/fix.py``): ``dnn-instrument fix`` on every buggy script of the corpus (a verified patch?
+   does the patched script pass the case's label check?) and on every fixed twin (nothing to fix).
 
 Results are printed and written to ``bench/results/bench-<timestamp>.json`` and, for the corpus,
 ``bench/results/corpus-<timestamp>.csv``, so that changes can be compared over time.
@@ -144,7 +146,14 @@ def main():
     parser.add_argument("--epochs", type=int, default=30, help="epochs of the overhead workload")
     parser.add_argument("--no-corpus", action="store_true", help="skip the corpus accuracy benchmark")
     parser.add_argument("--long-steps", type=int, default=100_000, help="steps of the long run of the memory benchmark")
+    parser.add_argument("--only", choices=("fix",), default=os.environ.get("BENCH") or None,
+                        help="run one benchmark alone (also: BENCH=fix make bench)")
     arguments = parser.parse_args()
+    if arguments.only == "fix":
+        import fix
+
+        fix.main_with([])
+        return
 
     print("dnn-instrument benchmark\n")
     results = HERE / "results"
@@ -187,8 +196,13 @@ def main():
     print("\ncorpus sweep: the transformer over every .py file of the installed keras and tensorflow")
     swept = sweep.sweep(sweep.package_files(), os.cpu_count() or 1)
     print(sweep.summary(swept))
+    import fix
+
+    print("\nrepair: dnn-instrument fix on every buggy script and fixed twin of the corpus")
+    fix_rows, fix_seconds = fix.run()
+    print(fix.table(fix_rows, fix_seconds))
     path = results / f"bench-{stamp}.json"
-    document = {"transform": transform, "overhead": rows, "memory": memory_rows, "sweep": {k: v for k, v in swept.items() if k != "outcomes"},
+    document = {"fix": {"rows": fix_rows, "seconds": fix_seconds}, "transform": transform, "overhead": rows, "memory": memory_rows, "sweep": {k: v for k, v in swept.items() if k != "outcomes"},
                 "corpus": {"totals": corpus_totals, "cases": corpus_rows}}
     path.write_text(json.dumps(document, indent=1))
     print(f"\nwritten: {path.relative_to(ROOT)}")

@@ -52,20 +52,18 @@ class FitData:
         self.validation_steps = validation_steps
         self.validation_batch_size = validation_batch_size or batch_size
         self.validation_freq = validation_freq
-        iterator = dict(
+        self.train = TFEpochIterator(
             x=x,
             y=y,
             sample_weight=sample_weight,
             batch_size=batch_size,
+            steps_per_epoch=steps_per_epoch,
             shuffle=shuffle,
             class_weight=class_weight,
             distribute_strategy=model.distribute_strategy,
             steps_per_execution=model.steps_per_execution,
         )
-        self.train = TFEpochIterator(steps_per_epoch=steps_per_epoch, **iterator)
-        max_steps = budget("DNN_INSTRUMENT_MAX_STEPS")  # a cap on the steps of each epoch (dnn-instrument fix)
-        if max_steps and self.train.num_batches and self.train.num_batches > max_steps:
-            self.train = TFEpochIterator(steps_per_epoch=max_steps, **iterator)
+        self.max_steps = budget("DNN_INSTRUMENT_MAX_STEPS")  # a cap on the steps of each epoch (dnn-instrument fix)
         model._maybe_symbolic_build(iterator=self.train)
         self.train.reset()
         if model.built:
@@ -84,6 +82,8 @@ class FitData:
     @property
     def steps_per_epoch(self):
         """Batches in one epoch (None until known, for data of unknown length)."""
+        if self.max_steps and self.train.num_batches:
+            return min(self.train.num_batches, self.max_steps)
         return self.train.num_batches
 
     def first_epoch(self, initial_epoch):
@@ -100,6 +100,8 @@ class FitData:
             for step in range(first_step, last_step + 1):  # one step unless steps_per_execution > 1
                 if self.train.num_batches and step >= self.train.num_batches:
                     break
+                if self.max_steps and step >= self.max_steps:
+                    return  # the budget; the next epoch starts a fresh iterator, as without steps_per_epoch
                 yield step, iterator
 
     def epoch_logs(self, logs):

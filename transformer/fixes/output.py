@@ -80,13 +80,13 @@ def candidates(source, finding, findings=()):
         with_loss("binary_crossentropy", set_argument(output_layer, "activation", source.string("sigmoid"), 1) if output_layer is not None else None,
                   "binary_crossentropy with a sigmoid output for one unit")
         with_loss("binary_crossentropy")
-    elif units == 1 and activation == "softmax":
-        with_activation("sigmoid")
-    elif name in REGRESSION_LOSSES and activation == "softmax" and units != 1:
+    elif name in REGRESSION_LOSSES and activation == "softmax" and units != 1:  # a classifier trained with MSE
         with_loss("categorical_crossentropy")
         with_loss("sparse_categorical_crossentropy")
     elif name in REGRESSION_LOSSES and activation not in (None, "linear"):
         with_activation(None, description="a linear output (activation removed) for the regression")
+    elif units == 1 and activation == "softmax":
+        with_activation("sigmoid")
     elif name in PROBABILISTIC_LOSSES and not loss[2] and activation not in ("sigmoid", "softmax"):
         with_activation("sigmoid" if name.startswith("binary") else "softmax")
         if isinstance(loss[0], cst.Call):

@@ -18,12 +18,25 @@ def fit_arrays(source, finding):
     x = argument(fit, "x", 0)
     if x is None or not isinstance(x.value, cst.Name):
         return None
+    name = _array_behind(source, x.value.value, source.line(fit))
     validation = argument(fit, "validation_data", 7)
     val_x = None
     if validation is not None and isinstance(validation.value, cst.Tuple) and validation.value.elements:
         first = validation.value.elements[0].value
         val_x = first.value if isinstance(first, cst.Name) else None
-    return fit, x.value.value, val_x
+    return fit, name, val_x
+
+
+def _array_behind(source, name, line):
+    """The array a ``tf.data`` pipeline of ``name`` is built from (``from_tensor_slices((X, y))...``), else ``name``."""
+    statement = source.assignment_before(name, line)
+    slices = [c for c in source.calls() if statement is not None and source.line(c) == source.line(statement)
+              and isinstance(c.func, cst.Attribute) and c.func.attr.value == "from_tensor_slices" and c.args]
+    if not slices:
+        return name
+    data = slices[0].args[0].value
+    first = data.elements[0].value if isinstance(data, cst.Tuple) and data.elements else data
+    return first.value if isinstance(first, cst.Name) else name
 
 
 def _edit(source, fit, names, lines):
@@ -59,6 +72,6 @@ def candidates(source, finding, findings=()):
     else:
         standardised = (f"{x} standardised per feature (mean 0, std 1)", [f"{x} = {standardise.format(x)}"])
     divided = (f"{', '.join(names)} divided by 255", [f"{name} = {name} / 255.0" for name in names])
-    for description, lines in ([divided, standardised] if pixels else [standardised, divided]):
+    for description, lines in ([divided, standardised] if pixels else [standardised]):
         made.append((description, _edit(source, fit, names, lines)))
     return [m for m in made if m[1]]

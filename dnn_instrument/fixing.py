@@ -199,7 +199,8 @@ def judge(buggy, patched):
     ok = verdict in ("ok", "warnings")
     verified = ok and comparison is not None and comparison["better"]
     if verdict == "failed":
-        shown = "the patched script failed: " + (patched.get("error") or "").strip().splitlines()[-1:][0] if patched.get("error") else "failed"
+        last = (patched.get("error") or "").strip().splitlines()[-1:]
+        shown = "the patched script failed" + (f": {last[0]}" if last else "")
     else:
         cause = root_cause(patched)
         shown = f"verdict {verdict}" + (f" ({cause['cause']})" if cause else "")

@@ -309,11 +309,11 @@ def _write_record(folder, plan, diff):
         from .cli import report_command
 
         with open(os.devnull, "w") as sink:
-            saved, sys.stdout = sys.stdout, sink
+            saved, sys.stdout, sys.stderr = (sys.stdout, sys.stderr), sink, sink
             try:
                 report_command([folder, "--html"])
             finally:
-                sys.stdout = saved
+                sys.stdout, sys.stderr = saved
     except Exception as error:  # the diff is written; the page is a view of it
         say(f"report.html not updated ({type(error).__name__}: {error})")
     say(f"written to the run folder: {os.path.join(folder, 'fix.diff')}, fix.json, report.html")

@@ -59,7 +59,7 @@ def candidates(source, finding, findings=()):
     made = []
     if finding.get("cause") == "data":
         numpy = source.numpy()
-        if "NaN" in text and numpy and finding.get("phase") == "input":
+        if "NaN" in text and numpy:
             lines = [f"{name} = {numpy}.nan_to_num({name})" for name in names]
             made.append((f"NaN in {', '.join(names)} replaced by 0 (nan_to_num)", _edit(source, fit, names, lines)))
         return [m for m in made if m[1]]

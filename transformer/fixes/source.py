@@ -158,6 +158,8 @@ def _assigned(statement):
             elements = target.elements if isinstance(target, (cst.Tuple, cst.List)) else [target]
             for element in elements:
                 value = element.value if isinstance(element, cst.BaseElement) else element
+                if isinstance(value, cst.Subscript):  # X[57, 2] = np.nan changes X too
+                    value = value.value
                 if isinstance(value, cst.Name):
                     names.add(value.value)
     return names

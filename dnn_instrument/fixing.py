@@ -211,19 +211,21 @@ def judge(buggy, patched):
 
 
 def compare(before, after):
-    """Loss and compiled metrics of two histories at the last epoch both reached; ``better`` when the
-    patched run's loss is lower or one of its metrics is better. None without a patched epoch."""
+    """Loss and compiled metrics (training and validation) of two histories at the last epoch both reached;
+    ``better`` when the patched run's loss is lower or one of its metrics is better. None without a patched epoch."""
     if not after:
         return None
     epoch = min(len(before), len(after)) - 1 if before else len(after) - 1
     old, new = (before[epoch] if before else {}), after[epoch]
     better, parts = False, []
-    for key in [k for k in new if k not in ("epoch",) and not k.startswith("val_")]:
+    for key in [k for k in new if k != "epoch"]:  # validation too: a data-order fix shows there
+        if key.startswith("val_") and key not in old:
+            continue
         a, b = _number(old.get(key)), _number(new.get(key))
         if b is None or not math.isfinite(b):
             parts.append(f"{key} {_show(a)} -> {_show(b)}")
             continue
-        higher = key.endswith(HIGHER_IS_BETTER)
+        higher = key.removeprefix("val_").endswith(HIGHER_IS_BETTER)
         improved = a is None or not math.isfinite(a) or (b > a if higher else b < a)
         better = better or improved
         parts.append(f"{key} {_show(a)} -> {_show(b)}")

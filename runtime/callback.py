@@ -96,9 +96,14 @@ class Diagnose(keras.callbacks.Callback):
     @guarded("the Diagnose callback")
     def on_train_batch_end(self, batch, logs=None):
         session.raise_pending_stop()
+        logs = logs or {}
+        if not self.store.sites and "loss" not in logs:
+            # a train_step of the model's own that reports no "loss" (a GAN's d_loss and g_loss, a Distiller's
+            # student_loss): no loss is recorded, rather than a NaN that would read as a fault
+            self._sites = [site for site in self._sites if site["phase"] != "loss"]
+        losses = [tf.constant(float(logs.get("loss", float("nan"))))] if self._sites[0]["phase"] == "loss" else []
         now = [tf.identity(w) for w in self._weights]
-        loss = tf.constant(float((logs or {}).get("loss", float("nan"))))
-        tensors = [loss] + now + [n - b for n, b in zip(now, self._before)]
+        tensors = losses + now + [n - b for n, b in zip(now, self._before)]
         block = self._statistics(tensors).numpy()
         if self._side is not None:
             side = self._side(*self.sample).numpy()

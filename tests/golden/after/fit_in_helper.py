@@ -1,7 +1,7 @@
 # The tutorial's helper: every model passes through one function. Its parameter is known only at run
 # time, where the loop checks that it can train the object it gets (else fit runs, with the callback).
 import dnn_instrument.runtime.origins  # dnn-instrument: instrumented copy of fit_in_helper.py; regenerate, do not edit
-dnn_instrument.runtime.origins.watch(__file__, 'fit_in_helper.py', inserted=[(3, 4), (9, 99)])  # original: sha256 998d788e6d30837f; dnn-instrument --strip restores it
+dnn_instrument.runtime.origins.watch(__file__, 'fit_in_helper.py', inserted=[(3, 4), (9, 104)])  # original: sha256 998d788e6d30837f; dnn-instrument --strip restores it
 import keras
 import numpy as np
 
@@ -18,6 +18,8 @@ def instrumented_fit(site, model, x=None, y=None, batch_size=None, epochs=1, ver
     History. `site` is the line of fit_in_helper.py this call replaces.
     """
     from builtins import Exception, range, zip  # names the script may rebind (`with ZipFile(f) as zip:`)
+
+    import warnings
 
     import keras
     import tensorflow as tf
@@ -55,7 +57,10 @@ def instrumented_fit(site, model, x=None, y=None, batch_size=None, epochs=1, ver
         gradients, output_gradients = tape.gradient(scaled_loss, (weights, probe.outputs))
         probe.backward(output_gradients)
         weights_before = probe.snapshot(weights)
-        model.optimizer.apply_gradients(zip(gradients, weights))
+        if weights:
+            model.optimizer.apply_gradients(zip(gradients, weights))
+        else:  # as Keras's own train_step: no optimizer step
+            warnings.warn("The model does not have any trainable weights.")
         probe.update(weights, gradients, weights_before)
         probe.loss(loss)
         return model.compute_metrics(x, y, y_pred, sample_weight), probe.statistics()

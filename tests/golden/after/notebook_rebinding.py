@@ -1,7 +1,7 @@
 # A notebook exported as one script: `model` is rebound cell after cell. Each fit trains the model bound
 # last before it; the late rebinding to a model with its own train_step decides only the fit after it.
 import dnn_instrument.runtime.origins  # dnn-instrument: instrumented copy of notebook_rebinding.py; regenerate, do not edit
-dnn_instrument.runtime.origins.watch(__file__, 'notebook_rebinding.py', inserted=[(3, 4), (14, 106)])  # original: sha256 0174d62c279827c6; dnn-instrument --strip restores it
+dnn_instrument.runtime.origins.watch(__file__, 'notebook_rebinding.py', inserted=[(3, 4), (14, 111)])  # original: sha256 0174d62c279827c6; dnn-instrument --strip restores it
 import keras
 import numpy as np
 import tensorflow as tf
@@ -23,6 +23,8 @@ def instrumented_fit(site, model, x=None, y=None, batch_size=None, epochs=1, ver
     History. `site` is the line of notebook_rebinding.py this call replaces.
     """
     from builtins import Exception, range, zip  # names the script may rebind (`with ZipFile(f) as zip:`)
+
+    import warnings
 
     import keras
     import tensorflow as tf
@@ -60,7 +62,10 @@ def instrumented_fit(site, model, x=None, y=None, batch_size=None, epochs=1, ver
         gradients, output_gradients = tape.gradient(scaled_loss, (weights, probe.outputs))
         probe.backward(output_gradients)
         weights_before = probe.snapshot(weights)
-        model.optimizer.apply_gradients(zip(gradients, weights))
+        if weights:
+            model.optimizer.apply_gradients(zip(gradients, weights))
+        else:  # as Keras's own train_step: no optimizer step
+            warnings.warn("The model does not have any trainable weights.")
         probe.update(weights, gradients, weights_before)
         probe.loss(loss)
         return model.compute_metrics(x, y, y_pred, sample_weight), probe.statistics()

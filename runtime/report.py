@@ -5,7 +5,7 @@ import math
 from . import analysis
 from .stats import COLUMN
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def build(script, stores):
@@ -13,9 +13,12 @@ def build(script, stores):
     fits, findings = [], []
     for index, store in enumerate(stores):
         fit_findings = analysis.analyse(store) if store.closed else []
+        offset = len(findings)
         for finding in fit_findings:
             finding["fit"] = store.site
             finding["fit_index"] = index
+            if finding.get("consequence_of") is not None:  # an index into this fit's list: into the report's
+                finding["consequence_of"] += offset
         findings.extend(fit_findings)
         fits.append(
             {
@@ -34,7 +37,7 @@ def build(script, stores):
     return {
         "schema": SCHEMA_VERSION,
         "script": script,
-        "verdict": "buggy" if findings else "ok",
+        "verdict": analysis.causes.verdict(findings),
         "checks": [rule.__name__ for rule in analysis.RULES],
         "findings": findings,
         "iterations": sum(fit["iterations"] for fit in fits),
@@ -99,12 +102,19 @@ def _layer_summary(store):
 def terminal(document, folder):
     """A short plain-text report for stderr."""
     lines = [f"\ndnn-instrument: {document['iterations']} iterations recorded; verdict: {document['verdict'].upper()}"]
-    for i, finding in enumerate(document["findings"]):
+    findings = document["findings"]
+    for i, finding in enumerate(findings):
         where = f"layer {finding['layer']!r}" if finding["layer"] else "the model"
         if finding.get("source"):
             where += f" ({finding['source']})"
-        lead = "  cause: " if i == 0 else "  also:  "
-        lines.append(f"{lead}{finding['symptom']} in {where}, {finding['phase']} phase, iteration {finding['iteration']}")
+        at = f"{where}, {finding['phase']} phase, iteration {finding['iteration']}"
+        if finding.get("consequence_of") is not None:  # follows from a root above: no fix of its own
+            lines.append(f"    consequence: {finding['symptom']} in {at}")
+            lines.append(f"         {finding['evidence']}")
+            continue
+        severity = finding.get("severity", "fault")
+        lead = "  cause: " if i == 0 and severity == "fault" else ("  also:  " if severity == "fault" else "  warning: ")
+        lines.append(f"{lead}{finding.get('cause') or finding['symptom']} (symptom: {finding['symptom']} in {at})")
         lines.append(f"         {finding['evidence']}")
         lines.append(f"    fix: {finding['fix']}")
     fit = document["fits"][-1]

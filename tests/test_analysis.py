@@ -210,8 +210,10 @@ def test_findings_are_ranked_root_cause_first():
     store = trace(MLP)
     set_series(store, "input", None, "abs_max", 300.0)
     set_series(store, "forward", 1, "frac_zero", 1.0, start=5)
-    causes = [f["cause"] for f in analysis.analyse(store)]
-    assert causes[0] == "input_normalization" and "dead_relu" in causes
+    findings = analysis.analyse(store)
+    assert [(f["symptom"], f["severity"], f.get("consequence_of")) for f in findings] == [
+        ("unnormalized_input", "fault", None), ("dead_relu", "fault", 0)]  # the smell is the failure's root
+    assert findings[1]["cause"] == "input_normalization" and findings[1]["fix"] == ""
 
 
 def test_inf_born_in_backward_is_blamed_on_the_custom_layer_reading_it():

@@ -46,9 +46,10 @@ EXPLAINS = {
     "identical_units": _STUCK,
     "regularization_too_strong": ("dead_relu", "vanishing_gradient", "learning_rate_too_low", *_STUCK),
     # a dead or saturated layer passes (almost) no gradient to the layers below it
-    "dead_relu": ("vanishing_gradient", "unchanged_weights", *_STUCK),
-    "saturated_activation": ("vanishing_gradient", *_STUCK),
-    "vanishing_gradient": _STUCK,
+    # ... and layers that receive no gradient make no update: the late steps look like a learning rate too low
+    "dead_relu": ("vanishing_gradient", "unchanged_weights", "learning_rate_too_low", *_STUCK),
+    "saturated_activation": ("vanishing_gradient", "learning_rate_too_low", *_STUCK),
+    "vanishing_gradient": ("learning_rate_too_low", *_STUCK),
     "exploding_gradient": ("numerical_error", *_STUCK),
     "missing_activation": _STUCK,
     "unshuffled_data": ("validation_mismatch", *_STUCK),

@@ -246,7 +246,7 @@ def learning_rate(view):
         return [view.finding(
             "learning_rate_too_low", "learning_rate", "update",
             f"raise the learning rate{learning_rate_change(view, late, thresholds.UPDATE_RATIO_HEALTHY)}: the weights barely move",
-            f"median update/weight norm ratio {late:.3g} (about 1e-3 is healthy)")]
+            f"median update/weight norm ratio {late:.3g} (about 1e-3 is healthy)", iteration=_stuck_onset(view))]
     return []
 
 

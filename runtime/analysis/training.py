@@ -316,9 +316,10 @@ def _loss_stuck(view):
 LOWER_IS_BETTER = ("loss", "error", "mse", "mae", "crossentropy")
 
 
-def learning_elsewhere(view, exclude=()):
+def learning_elsewhere(view, exclude=(), metrics_only=False):
     """The first epoch-level signal that shows the model learning, as text, or None: an epoch loss or
-    validation loss falling, or a metric (accuracy, AUC, ...) rising, by thresholds.PROGRESS_GAIN."""
+    validation loss falling, or a metric (accuracy, AUC, ...) rising, by thresholds.PROGRESS_GAIN.
+    ``metrics_only``: metrics alone (a loss falling from a bad start to the chance level learned nothing)."""
     history = view.trace.epoch_logs
     if len(history) < 2:
         return None
@@ -329,7 +330,7 @@ def learning_elsewhere(view, exclude=()):
             continue
         first, last = values[0], values[-1]
         if any(word in key for word in LOWER_IS_BETTER):
-            if first > 0 and last < (1 - thresholds.PROGRESS_GAIN) * first:
+            if not metrics_only and first > 0 and last < (1 - thresholds.PROGRESS_GAIN) * first:
                 return f"{key} fell from {first:.4g} to {last:.4g}"
         elif 0 <= first <= 1 and 0 <= last <= 1 and last > first + thresholds.PROGRESS_GAIN:
             return f"{key} rose from {first:.4g} to {last:.4g}"
@@ -409,7 +410,7 @@ def loss_at_chance_level(view):
         late = epochs[-1] if epochs else math.nan
     else:
         late = _median(view.late(loss))
-    if not (late >= thresholds.CHANCE_LOSS_FRACTION * chance[0]) or learning_elsewhere(view):
+    if not (late >= thresholds.CHANCE_LOSS_FRACTION * chance[0]) or learning_elsewhere(view, metrics_only=True):
         return []
     return [view.finding(
         "loss_at_chance_level", "learning_rate", "loss",

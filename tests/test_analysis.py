@@ -375,6 +375,7 @@ def test_accuracy_on_a_regression_is_a_meaningless_metric_not_one_class():
     store = trace([layer(0, "dense"), layer(1, "out", activation="linear", units=1)], loss="mse")
     set_series(store, "target", None, "min", -40.0)
     set_series(store, "target", None, "max", 300.0)
+    set_series(store, "target", None, "std", 50.0)  # variance 2500: the loss (2.3 -> 0.3) is far below it
     store.epoch_logs = [{"epoch": i, "loss": 900.0 / (i + 1), "accuracy": 0.0} for i in range(4)]
     findings = analysis.analyse(store)
     assert [(f["symptom"], f["severity"]) for f in findings] == [("meaningless_metric", "warning")]
@@ -531,3 +532,17 @@ def test_token_ids_into_an_embedding_inside_a_custom_layer_are_not_unnormalized(
     store = trace(layers)
     set_series(store, "input", None, "abs_max", 9000.0)
     assert training.input_scale(analysis.TraceView(store)) == []
+
+
+def test_a_loss_falling_to_chance_with_accuracy_at_the_base_rate_learned_nothing():
+    """Binary, balanced: the epoch loss falls from a bad start to ln 2 and accuracy creeps to 0.52."""
+    store = trace([layer(0, "dense"), layer(1, "out", activation="sigmoid", units=1)], loss="binary_crossentropy")
+    set_series(store, "target", None, "min", 0.0)
+    set_series(store, "target", None, "max", 1.0)
+    set_series(store, "target", None, "mean", 0.5)
+    set_series(store, "loss", None, "mean", np.linspace(0.75, 0.69, 40)[:, None])
+    store.epoch_logs = [{"epoch": i, "loss": l, "accuracy": a} for i, (l, a) in enumerate([(0.716, 0.465), (0.696, 0.49), (0.69, 0.5), (0.689, 0.517)])]
+    findings = training.loss_at_chance_level(analysis.TraceView(store))
+    assert [f["symptom"] for f in findings] == ["loss_at_chance_level"]
+    store.epoch_logs[-1]["accuracy"] = 0.8  # well above the base rate: it learns
+    assert training.loss_at_chance_level(analysis.TraceView(store)) == []

@@ -332,9 +332,23 @@ def learning_elsewhere(view, exclude=(), metrics_only=False):
         if any(word in key for word in LOWER_IS_BETTER):
             if not metrics_only and first > 0 and last < (1 - thresholds.PROGRESS_GAIN) * first:
                 return f"{key} fell from {first:.4g} to {last:.4g}"
-        elif 0 <= first <= 1 and 0 <= last <= 1 and last > first + thresholds.PROGRESS_GAIN:
+        elif 0 <= first <= 1 and 0 <= last <= 1 and last > max(first, _metric_at_chance(view, key)) + thresholds.PROGRESS_GAIN:
             return f"{key} rose from {first:.4g} to {last:.4g}"
     return None
+
+
+def _metric_at_chance(view, key):
+    """What a metric scores without learning: AUC 0.5; accuracy the majority share (binary targets) or 1/K."""
+    if "auc" in key:
+        return 0.5
+    if "acc" not in key:
+        return 0.0
+    base = _binary_base_rate(view)
+    if base is not None:
+        return base
+    pairs = view.output_loss_pairs()
+    units = pairs[0][0].get("units") if len(pairs) == 1 else None
+    return 1.0 / units if view.task == "multiclass" and units else 0.0
 
 
 def _stuck_onset(view):

@@ -13,7 +13,7 @@ than B. A consequence names its root's cause and carries no fix of its own: fixi
 #: Symptoms that are risks, not failures: warnings unless a failure they explain follows them.
 WARNING = {
     "unnormalized_input", "missing_activation", "initialization_too_large", "regularization_too_strong",
-    "tiny_gradient_clipping", "meaningless_metric", "frozen_by_design", "accuracy_at_base_rate",
+    "tiny_gradient_clipping", "meaningless_metric", "frozen_by_design", "accuracy_at_base_rate", "too_few_updates",
 }
 
 #: Symptoms that show training failing (what promotes a smell that explains them to a fault).
@@ -117,6 +117,10 @@ def attribute(findings):
             r["severity"] = "fault"
             failure = failures[0]
             r["evidence"] += f"; and training fails: {failure['symptom'].replace('_', ' ')}"
+    promoted = {r["symptom"] for r in roots if r["severity"] == "fault"}
+    for r in roots:  # the same smell in other layers is part of the same fault
+        if r["severity"] == "warning" and r["symptom"] in promoted and r["symptom"] in WARNING:
+            r["severity"] = "fault"
     roots.sort(key=lambda r: (r["severity"] != "fault", _onset(r), precedence[id(r)]))
     ordered = []
     for r in roots:

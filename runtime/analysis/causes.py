@@ -13,7 +13,7 @@ than B. A consequence names its root's cause and carries no fix of its own: fixi
 #: Symptoms that are risks, not failures: warnings unless a failure they explain follows them.
 WARNING = {
     "unnormalized_input", "missing_activation", "initialization_too_large", "regularization_too_strong",
-    "tiny_gradient_clipping", "meaningless_metric", "frozen_by_design", "accuracy_at_base_rate", "too_few_updates",
+    "tiny_gradient_clipping", "meaningless_metric", "frozen_by_design", "accuracy_at_base_rate",
 }
 
 #: Symptoms that show training failing (what promotes a smell that explains them to a fault).

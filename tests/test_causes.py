@@ -83,3 +83,13 @@ def test_verdict(severities, verdict):
 def test_a_rule_can_set_the_severity():
     ordered = causes.attribute([finding("unchanged_weights", 0, severity="warning")])
     assert ordered[0]["severity"] == "warning"
+
+
+def test_a_symptom_at_the_first_forward_pass_is_not_the_learning_rates():
+    """Saturated from the very first forward pass (iteration 0): no update had been applied yet."""
+    saturated = {**finding("saturated_activation", 0), "phase": "forward"}
+    rate = {**finding("learning_rate_too_high", 0), "phase": "update"}
+    ordered = causes.attribute([rate, saturated])
+    assert [(f["symptom"], f.get("consequence_of")) for f in ordered] == [("saturated_activation", None), ("learning_rate_too_high", None)]
+    later = {**finding("saturated_activation", 1), "phase": "forward"}
+    assert causes.attribute([later, {**finding("learning_rate_too_high", 0), "phase": "update"}])[1]["consequence_of"] == 0

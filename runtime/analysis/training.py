@@ -135,11 +135,12 @@ def dead_relu(view):
             continue
         first = int(np.flatnonzero(zeros >= thresholds.DEAD_FRACTION)[0])
         ratio = view.early_update_ratio
-        if ratio > thresholds.UPDATE_RATIO_HIGH and batch_size(view) == 1:
+        after_updates = first > 0  # dead at the very first forward pass: no update made it so
+        if after_updates and ratio > thresholds.UPDATE_RATIO_HIGH and batch_size(view) == 1:
             cause, fix = "batch_size", (
                 f"use mini-batches (e.g. `batch_size=32`): with one example per batch the updates were {ratio:.3g}x "
                 f"the weights and pushed {view.where(owner)} into the dead region")
-        elif ratio > thresholds.UPDATE_RATIO_HIGH:
+        elif after_updates and ratio > thresholds.UPDATE_RATIO_HIGH:
             cause, fix = "learning_rate", (
                 f"{lower_learning_rate(view, ratio)}: the first updates were {ratio:.3g}x the weights and pushed "
                 f"{view.where(owner)} into the dead region")
@@ -163,8 +164,8 @@ def saturation(view):
             continue
         share = _median(view.late(saturated))
         if share >= thresholds.SATURATED_FRACTION:
-            ratio = view.early_update_ratio
-            if ratio > thresholds.UPDATE_RATIO_HIGH:  # the first steps threw the pre-activations out of range
+            ratio, onset = view.early_update_ratio, int(np.flatnonzero(saturated >= thresholds.SATURATED_FRACTION)[0])
+            if onset > 0 and ratio > thresholds.UPDATE_RATIO_HIGH:  # the first steps threw the pre-activations out of range
                 cause, fix = "learning_rate", (
                     f"{lower_learning_rate(view, ratio)}: the first updates were {ratio:.3g}x the weights and drove "
                     f"{view.where(owner)} into saturation")
@@ -175,7 +176,7 @@ def saturation(view):
             findings.append(view.finding(
                 "saturated_activation", cause, "forward", fix,
                 f"{share:.0%} of its outputs lie within 1% of the {layer['activation']} bounds",
-                layer_index=owner, iteration=int(np.flatnonzero(saturated >= thresholds.SATURATED_FRACTION)[0])))
+                layer_index=owner, iteration=onset))
     return findings
 
 

@@ -143,6 +143,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=30, help="epochs of the overhead workload")
     parser.add_argument("--no-corpus", action="store_true", help="skip the corpus accuracy benchmark")
+    parser.add_argument("--corpus-only", action="store_true", help="run the corpus accuracy benchmark alone (make bench BENCH=corpus)")
     parser.add_argument("--long-steps", type=int, default=100_000, help="steps of the long run of the memory benchmark")
     arguments = parser.parse_args()
 
@@ -156,13 +157,19 @@ def main():
 
         start = time.perf_counter()
         corpus_rows, corpus_totals = corpus.run()
-        print(f"bug corpus: {corpus_totals['cases']} buggy scripts and their fixed twins "
-              f"({time.perf_counter() - start:.0f} s)\n")
+        everything = corpus_totals["all"]
+        print(f"bug corpus: {everything['pairs']} buggy scripts with their fixed twins and {everything['healthy']} healthy "
+              f"programs ({time.perf_counter() - start:.0f} s)\n")
         print(corpus.table(corpus_rows, corpus_totals) + "\n")
         with open(results / f"corpus-{stamp}.csv", "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=[k for k in corpus_rows[0] if k != "errors"], extrasaction="ignore")
             writer.writeheader()
             writer.writerows(corpus_rows)
+    if arguments.corpus_only:
+        path = results / f"bench-{stamp}.json"
+        path.write_text(json.dumps({"corpus": {"totals": corpus_totals, "cases": corpus_rows}}, indent=1))
+        print(f"written: {path.relative_to(ROOT)}")
+        return
     transform = transform_time(1000, 5)
     print(f"transform: {transform['lines']} lines, {transform['fit_calls']} fit calls: "
           f"median {transform['median_seconds']:.2f} s (bar: < 2 s)\n")

@@ -283,7 +283,7 @@ def nothing_to_train(view):
         return []
     names = ", ".join(f"`{layer['name']}`" for layer in frozen[:4]) + (", ..." if len(frozen) > 4 else "")
     return [view.finding(
-        "nothing_to_train", "architecture", "static",
+        "nothing_to_train", "frozen_model", "static",
         f"set `trainable = True` on the layers to train (now frozen: {names}), or on the model, then compile again",
         f"the model has no trainable weight: all {len(frozen)} layers with weights are frozen",
         layer_index=frozen[0]["index"])]

@@ -93,3 +93,13 @@ def test_a_symptom_at_the_first_forward_pass_is_not_the_learning_rates():
     assert [(f["symptom"], f.get("consequence_of")) for f in ordered] == [("saturated_activation", None), ("learning_rate_too_high", None)]
     later = {**finding("saturated_activation", 1), "phase": "forward"}
     assert causes.attribute([later, {**finding("learning_rate_too_high", 0), "phase": "update"}])[1]["consequence_of"] == 0
+
+
+def test_report_puts_every_fits_faults_before_warnings_and_repoints_consequences():
+    from dnn_instrument.runtime import report
+
+    first_fit = [{**finding("missing_activation", 0, severity="warning"), "fit_index": 0}]
+    second_fit = causes.attribute([finding("learning_rate_too_high", 0), finding("dead_relu", 4)])
+    ordered = report._ordered([first_fit, second_fit[:2]])
+    assert [(f["symptom"], f.get("consequence_of")) for f in ordered] == [
+        ("learning_rate_too_high", None), ("dead_relu", 0), ("missing_activation", None)]

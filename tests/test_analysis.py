@@ -546,3 +546,39 @@ def test_a_loss_falling_to_chance_with_accuracy_at_the_base_rate_learned_nothing
     assert [f["symptom"] for f in findings] == ["loss_at_chance_level"]
     store.epoch_logs[-1]["accuracy"] = 0.8  # well above the base rate: it learns
     assert training.loss_at_chance_level(analysis.TraceView(store)) == []
+
+
+def test_model_facts_read_the_graph_the_outputs_and_the_losses():
+    import keras
+    from keras import layers
+
+    from dnn_instrument.runtime.facts import model_facts
+
+    class Head(layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.hidden, self.out = layers.Dense(4, activation="relu"), layers.Dense(1, activation="sigmoid")
+
+        def call(self, x):
+            return self.out(self.hidden(x))
+
+    inputs = keras.Input((3,))
+    trunk = layers.Dense(8, activation="relu", name="trunk")(inputs)
+    a = Head()(trunk)
+    b = layers.Dense(2, activation="softmax", name="b")(layers.Dense(4, name="b_hidden")(trunk))
+    model = keras.Model(inputs, [a, b])
+    model.compile(loss={"b": "sparse_categorical_crossentropy", model.output_names[0]: "binary_crossentropy"})
+    facts = model_facts(model)
+    by_name = {layer["name"]: layer for layer in facts["layers"]}
+    head = next(layer for layer in facts["layers"] if layer["class"] == "Head")
+    assert head["activation"] == "sigmoid" and "Dense" in head["sublayers"]
+    assert by_name["b"]["inbound"] == [by_name["b_hidden"]["index"]] and by_name["b_hidden"]["inbound"] == [by_name["trunk"]["index"]]
+    assert [o["layer_index"] for o in facts["outputs"]] == [head["index"], by_name["b"]["index"]]
+    assert {(loss["output"], loss["name"]) for loss in facts["losses"]} == {
+        (model.output_names[0], "binary_crossentropy"), ("b", "sparse_categorical_crossentropy")}
+    assert by_name["trunk"]["frozen"] is False
+
+    sequential = keras.Sequential([keras.Input((3,)), layers.Dense(4), layers.Activation("relu"), layers.Dense(1)])
+    sequential.layers[0].trainable = False
+    layers_facts = model_facts(sequential)["layers"]
+    assert layers_facts[1]["inbound"] == [0] and layers_facts[0]["frozen"] and not layers_facts[2]["frozen"]

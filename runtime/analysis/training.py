@@ -192,12 +192,15 @@ def vanishing_gradient(view):
     hint = "use relu (with he_normal) in the hidden layers" if activations & {"sigmoid", "tanh"} else "add BatchNormalization or residual connections"
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = view.norm("gradient", layers[0]) / view.norm("gradient", layers[-1])
-    onset = np.flatnonzero(ratio < thresholds.VANISHING_RATIO)
+    # onset: from where the gradient stays vanished to the end (a dip on the way, e.g. while units above
+    # die one after the other, is not yet the trained state the rule judges)
+    above = np.flatnonzero(~(ratio < thresholds.VANISHING_RATIO))
+    onset = int(above[-1]) + 1 if above.size else 0
     return [view.finding(
         "vanishing_gradient", "vanishing_gradient", "backward",
         f"{view.where(layers[0])} receives almost no gradient: {hint}",
         f"gradient norm {first:.3g} at the first layer against {last:.3g} at the last ({first / last:.2g}x)",
-        layer_index=layers[0], iteration=int(onset[0]) if onset.size else 0)]
+        layer_index=layers[0], iteration=min(onset, max(view.iterations - 1, 0)))]
 
 
 def exploding_gradient(view):

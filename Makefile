@@ -35,9 +35,9 @@ test: setup $(CHROMIUM)
 fuzz: setup
 	DNN_INSTRUMENT_FUZZ_EXAMPLES=200 $(BIN)/python -m pytest -q tests/test_generated_programs.py
 
-# BENCH=corpus make bench: the corpus accuracy benchmark alone (both splits, with the Keras baseline).
+# BENCH=NAME make bench: one benchmark alone (corpus: accuracy on both splits with the Keras baseline; fix: repair).
 bench: setup
-	$(BIN)/python bench/run.py $(if $(filter corpus,$(BENCH)),--corpus-only)
+	$(BIN)/python bench/run.py $(if $(BENCH),--only $(BENCH))
 
 clean:
 	rm -rf build dnn-instrument-runs bench/results .pytest_cache

@@ -183,7 +183,7 @@ def score(cases, runs):
                 detected=detected, localized=localized, fix_correct=fix_correct,
                 false_alarm=fixed["ours"].get("verdict") == "buggy",
                 iteration=ours.get("iteration") if detected else None,
-                found=_found(ours) if detected else "",
+                found=(_found(ours) if detected else "") + (f"; fixed: {_found(fixed['ours'])}" if fixed["ours"].get("verdict") == "buggy" else ""),
                 # consequences count as attached to their root only under a root that is the labelled cause
                 consequences=None if chain is None else {"of_root": chain["of_root"] if fix_correct else 0, "total": chain["total"]},
                 baseline_detected=bool(buggy["baseline"].get("detected")),
@@ -287,7 +287,7 @@ def table(rows, totals):
     line("false alarms on fixed twins", lambda t: f"{t['false_alarm_fixed']} of {t['pairs']}")
     line("false alarms on healthy programs", lambda t: f"{t['false_alarm_healthy']} of {t['healthy']}")
     line("consequences attached to their root", lambda t: "-" if t["consequences"] is None else "%d of %d" % (t["consequences"]["of_root"], t["consequences"]["total"]))
-    line("median iterations to detect", lambda t: str(t["median_iterations_to_detection"]))
+    line("median iterations to detect", lambda t: "-" if t["median_iterations_to_detection"] is None else str(t["median_iterations_to_detection"]))
     everything = totals["all"]
     if everything["plain_run"]:
         line("labels that hold with plain fit", lambda t: f"{t['labels_proven']} of {t['cases']}")

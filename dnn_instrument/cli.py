@@ -26,6 +26,7 @@ commands:
   SOURCE...            instrument files, or every .py file in folders (the options below)
   run SCRIPT [ARG...]  instrument SCRIPT in memory and run it, as `python SCRIPT ARG...` would
   report RUN_DIR       print the diagnosis of a run folder again (--html: rewrite its report.html)
+  fix SCRIPT [ARG...]  diagnose SCRIPT, patch its root cause and verify the patch by training it
   (`dnn-instrument run --help`, `dnn-instrument report --help` for theirs; a file named run: ./run)"""
 
 EPILOG = """\
@@ -46,7 +47,7 @@ def _parser():
     parser = argparse.ArgumentParser(
         prog="dnn-instrument",
         usage="%(prog)s [options] SOURCE [SOURCE ...]\n       %(prog)s run [--callback] SCRIPT [ARG ...]\n"
-        "       %(prog)s report [--html] [--json] RUN_DIR",
+        "       %(prog)s report [--html] [--json] RUN_DIR\n       %(prog)s fix [options] SCRIPT [ARG ...]",
         description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -176,7 +177,13 @@ def _script_of(folder):
     return os.path.basename(os.path.normpath(os.path.abspath(folder)))
 
 
-COMMANDS = {"run": run_command, "report": report_command}
+def fix_command(argv):
+    from .fixing import fix_command as fix
+
+    return fix(argv)
+
+
+COMMANDS = {"run": run_command, "report": report_command, "fix": fix_command}
 
 if __name__ == "__main__":
     sys.exit(main())

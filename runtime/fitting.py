@@ -8,6 +8,7 @@ and optimizer symbolically, and validate through ``evaluate`` on a cached, unshu
 Reusing these pieces instead of re-deriving them is what keeps the loop's training identical to ``fit``.
 """
 
+import os
 import warnings
 
 from keras.src import optimizers
@@ -35,7 +36,7 @@ class FitData:
     ):
         self.model = model
         self.epochs = epochs
-        max_epochs = _config_max_epochs()
+        max_epochs = min(filter(None, (_config_max_epochs(), budget("DNN_INSTRUMENT_MAX_EPOCHS"))), default=None)
         if max_epochs and max_epochs < epochs:
             warnings.warn("Limiting epochs to %d" % max_epochs)
             self.epochs = max_epochs
@@ -62,8 +63,13 @@ class FitData:
             distribute_strategy=model.distribute_strategy,
             steps_per_execution=model.steps_per_execution,
         )
+        self.max_steps = budget("DNN_INSTRUMENT_MAX_STEPS")  # a cap on the steps of each epoch (dnn-instrument fix)
         model._maybe_symbolic_build(iterator=self.train)
         self.train.reset()
+        # Metrics Keras builds only when it traces the first step, and so does not reset before the first
+        # epoch (an unbuilt ``CompileMetrics`` resets nothing): metric objects shared with a model trained
+        # before keep their state into this fit's first epoch under ``fit``, and so they do here.
+        self._not_reset_first = [metric for metric in model.metrics if not getattr(metric, "built", True)]
         if model.built:
             # Without a distribution strategy Keras builds metrics, loss and optimizer while tracing the
             # first step, which makes TensorFlow trace the step twice. For a built model that build only
@@ -80,6 +86,8 @@ class FitData:
     @property
     def steps_per_epoch(self):
         """Batches in one epoch (None until known, for data of unknown length)."""
+        if self.max_steps and self.train.num_batches:
+            return min(self.train.num_batches, self.max_steps)
         return self.train.num_batches
 
     def first_epoch(self, initial_epoch):
@@ -96,7 +104,16 @@ class FitData:
             for step in range(first_step, last_step + 1):  # one step unless steps_per_execution > 1
                 if self.train.num_batches and step >= self.train.num_batches:
                     break
+                if self.max_steps and step >= self.max_steps:
+                    return  # the budget; the next epoch starts a fresh iterator, as without steps_per_epoch
                 yield step, iterator
+
+    def reset_metrics(self):
+        """``model.reset_metrics()`` at the start of an epoch, leaving out in the first epoch what ``fit`` cannot reset yet."""
+        skipped, self._not_reset_first = self._not_reset_first, []
+        for metric in self.model.metrics:
+            if not any(metric is other for other in skipped):
+                metric.reset_state()
 
     def epoch_logs(self, logs):
         """The logs of a finished epoch: the model's metric results (``fit`` prefers them to the step's)."""
@@ -139,6 +156,15 @@ class FitData:
             model.optimizer.finalize_variable_values(model.trainable_weights)
         if getattr(model, "_eval_epoch_iterator", None) is not None:
             del model._eval_epoch_iterator
+
+
+def budget(variable):
+    """A positive integer cap from the environment (``DNN_INSTRUMENT_MAX_EPOCHS``/``_MAX_STEPS``), else None."""
+    try:
+        value = int(os.environ.get(variable, ""))
+    except ValueError:
+        return None
+    return value if value > 0 else None
 
 
 def _config_max_epochs():

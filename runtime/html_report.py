@@ -37,21 +37,27 @@ SVG_STYLE = {"svg.fonttype": "none", "svg.hashsalt": "dnn-instrument", "font.siz
 CALLBACK_LOSS = "with the Diagnose callback the loss is Keras' running mean over the epoch, not the batch loss"
 
 
-def render(document, stores):
-    """The page, as a string, for ``document`` and the ``TraceStore`` of each of its fits (same order)."""
+def render(document, stores, fix_diff=None):
+    """The page, as a string, for ``document`` and the ``TraceStore`` of each of its fits (same order);
+    ``fix_diff``: the verified patch of ``dnn-instrument fix``, shown under the verdict."""
     if len(stores) != len(document["fits"]):
         raise ValueError(f"{len(document['fits'])} fits in the document but {len(stores)} traces")
     findings = document["findings"]
     with rc_context(SVG_STYLE):
         fits = [_fit(fit, store, [f for f in findings if f.get("fit") == fit["site"]]) for fit, store in zip(document["fits"], stores)]
     template = _environment().get_template("report.html.j2")
-    return template.render(document=document, primary=findings[0] if findings else None, others=findings[1:], fits=fits)
+    return template.render(document=document, primary=findings[0] if findings else None, others=findings[1:], fits=fits, fix_diff=fix_diff)
 
 
 def write(folder, document, stores):
     """Write ``<folder>/report.html`` atomically (a temporary file, then ``os.replace``); returns its path."""
     path = os.path.join(folder, "report.html")
-    write_atomically(path, render(document, stores))
+    fix_path = os.path.join(folder, "fix.diff")  # written by `dnn-instrument fix` for a verified patch
+    fix_diff = None
+    if os.path.isfile(fix_path):
+        with open(fix_path, encoding="utf-8") as f:
+            fix_diff = f.read()
+    write_atomically(path, render(document, stores, fix_diff))
     return path
 
 

@@ -8,14 +8,18 @@ TensorFlow: the hook waits for the user's own ``import keras`` so that environme
 script sets before that import still take effect.
 """
 
+import functools
 import importlib.abc
 import importlib.util
 import os
 import sys
+import weakref
 
-_ORIGIN_ATTRIBUTE = "_dnn_instrument_origin"
+from .safety import keep_interrupt_exit_status
+
 _LAYER_MODULE = "keras.src.layers.layer"
 _watched = {}  # instrumented file (absolute path) -> SourceMap
+_origins = weakref.WeakKeyDictionary()  # layer -> "train.py:14"
 
 
 class SourceMap:
@@ -44,6 +48,7 @@ class SourceMap:
 def watch(instrumented_file, source, inserted):
     """Record layer origins for layers created by ``instrumented_file`` (call it first thing in the script)."""
     _watched[os.path.abspath(instrumented_file)] = SourceMap(source, inserted)
+    keep_interrupt_exit_status()  # here, first thing in the script: it must be the last exit handler to run
     if _LAYER_MODULE in sys.modules:
         _patch(sys.modules[_LAYER_MODULE])
     elif not any(isinstance(f, _PatchOnImport) for f in sys.meta_path):
@@ -52,7 +57,10 @@ def watch(instrumented_file, source, inserted):
 
 def origin_of(layer):
     """``"train.py:14"`` for a layer created by a watched file, else None."""
-    return getattr(layer, _ORIGIN_ATTRIBUTE, None)
+    try:
+        return _origins.get(layer)
+    except TypeError:  # an object that cannot be weakly referenced
+        return None
 
 
 def _creation_site():
@@ -66,23 +74,37 @@ def _creation_site():
 
 
 def _patch(layer_module):
+    """Record each new layer's creation site from ``Layer.__new__``.
+
+    ``__new__``, not ``__init__``: Keras reads the parameters of ``cls.__init__`` (``inspect.signature``
+    and ``inspect.getfullargspec`` in ``Operation.__new__``, to build a layer's config for saving), and
+    a warning raised in ``__init__`` with ``stacklevel=2`` names the caller of ``__init__``. A wrapped
+    ``__new__`` leaves both to the user's class. The origin lives in a weak map, not on the layer, so
+    nothing Keras saves, copies or compares sees it.
+    """
     layer_class = layer_module.Layer
-    if getattr(layer_class.__init__, "_dnn_instrument", False):
+    original_new = layer_class.__dict__["__new__"]
+    if getattr(original_new, "_dnn_instrument", False):
         return
-    original_init = layer_class.__init__
+    original = original_new.__func__
 
-    def __init__(self, *args, **kwargs):
-        original_init(self, *args, **kwargs)
-        if getattr(self, _ORIGIN_ATTRIBUTE, None) is None:
-            object.__setattr__(self, _ORIGIN_ATTRIBUTE, _creation_site())
+    @functools.wraps(original)
+    def __new__(cls, *args, **kwargs):
+        layer = original(cls, *args, **kwargs)
+        if layer not in _origins:
+            site = _creation_site()
+            if site is not None:
+                _origins[layer] = site
+        return layer
 
-    __init__._dnn_instrument = True
-    __init__.__wrapped__ = original_init
-    layer_class.__init__ = __init__
+    __new__._dnn_instrument = True
+    wrapped = staticmethod(__new__)
+    wrapped._dnn_instrument = True
+    layer_class.__new__ = wrapped
 
 
 class _PatchOnImport(importlib.abc.MetaPathFinder):
-    """Patches ``Layer.__init__`` right after Keras defines it, whenever the script imports Keras."""
+    """Patches ``Layer.__new__`` right after Keras defines it, whenever the script imports Keras."""
 
     def find_spec(self, fullname, path, target=None):
         if fullname != _LAYER_MODULE:

@@ -5,8 +5,8 @@ row of numbers named in ``STATS``, and all the rows of a step travel together as
 
 Cost matters (this runs every step), so the common case is cheap: per tensor, a handful of plain
 reductions (sum, sum of squares, min, max, zeros). Only when one of those sums is not finite, which is
-when some tensor holds a NaN or Inf (or squares past float32), a single ``tf.cond`` switches the whole
-step to the careful path that counts NaN and Inf and computes the moments of the finite values only,
+when a tensor holds a NaN or Inf (or squares past float32), a ``tf.cond`` switches that tensor (or that
+group of small tensors) to the careful path that counts NaN and Inf and computes the moments of the finite values only,
 so one bad value does not hide the rest. Mean and standard deviation come from the sums
 (``std = sqrt(E[x^2] - mean^2)``), accurate to about 1e-4 of |mean| in float32: enough to tell a
 dead or constant layer (std ~ 0) from a live one.
@@ -53,13 +53,23 @@ SATURATION = {
 NO_SATURATION = None
 
 
+#: Tensors of at most this many elements (statically known) are reduced together, by shape; a larger one, or
+#: one whose size is known only at run time (a layer's output: the batch dimension), is reduced on its own.
+GROUPED_AT_MOST = 1 << 16
+
+
 def statistics(tensors, saturation=None, same_shape_as=None):
     """Reduce each tensor of ``tensors`` to a row of ``STATS``; returns a ``[len(tensors), len(STATS)]`` tensor.
 
     ``saturation`` gives, per tensor, the ``(low, high)`` saturated range, or None. ``same_shape_as[i] = j``
     (j < i) says tensor i always has the shape of tensor j (a gradient and its tensor), even where the
-    static shape is not fully known. Tensors of one shape are stacked and reduced together: the number
-    of ops grows with the number of distinct shapes, not of tensors.
+    static shape is not fully known.
+
+    Small tensors of one shape (weights, their gradients and updates) are stacked and reduced together, so
+    the number of ops grows with the number of distinct shapes, not of tensors. A large tensor (a layer's
+    output, the gradient reaching it) is reduced alone, with its own choice of path, so that it can be freed
+    as soon as it is reduced: one choice for the whole step would keep every activation and every
+    activation gradient of the step alive until the last one exists (a MobileNet grew ten times in memory).
     """
     if not tensors:
         return tf.zeros([0, len(STATS)], tf.float32)
@@ -70,28 +80,40 @@ def statistics(tensors, saturation=None, same_shape_as=None):
     for i, t in enumerate(tensors):
         if same_shape_as[i] is not None:
             key = key_of[same_shape_as[i]]
-        elif t.shape.is_fully_defined():
+        elif t.shape.is_fully_defined() and t.shape.num_elements() <= GROUPED_AT_MOST:
             key = ("shape", tuple(t.shape), t.dtype)
         else:
             key = ("tensor", i)
         key_of.append(key)
         groups.setdefault(key, []).append(i)
-    order = [i for members in groups.values() for i in members]
-    blocks = [
-        tf.reshape(tf.stack([tf.cast(tensors[i], tf.float32) for i in members]), [len(members), -1])
-        for members in groups.values()
-    ]
-    bounds = [[saturation[i] for i in members] for members in groups.values()]
-    squares = tf.concat([tf.reduce_sum(tf.square(b), axis=1) for b in blocks], 0)
-    rows = tf.cond(
-        tf.reduce_all(tf.math.is_finite(squares)),
-        lambda: _fast(blocks, bounds, squares),
-        lambda: _careful(blocks, bounds),
-    )
+    order, parts, grouped, grouped_bounds = [], [], [], []
+    for key, members in groups.items():
+        block = tf.reshape(tf.stack([tf.cast(tensors[i], tf.float32) for i in members]), [len(members), -1])
+        bounds = [saturation[i] for i in members]
+        if key[0] == "shape":
+            grouped.append(block)
+            grouped_bounds.append(bounds)
+        else:
+            parts.append(_reduce([block], [bounds]))
+            order += members
+    if grouped:
+        parts.append(_reduce(grouped, grouped_bounds))
+        order += [i for key, members in groups.items() if key[0] == "shape" for i in members]
+    rows = parts[0] if len(parts) == 1 else tf.concat(parts, 0)
     inverse = [0] * n
     for position, i in enumerate(order):
         inverse[i] = position
     return tf.gather(rows, inverse)
+
+
+def _reduce(blocks, bounds):
+    """The rows of ``blocks``: the fast path when every value is finite, else the careful one."""
+    squares = tf.concat([tf.reduce_sum(tf.square(b), axis=1) for b in blocks], 0)
+    return tf.cond(
+        tf.reduce_all(tf.math.is_finite(squares)),
+        lambda: _fast(blocks, bounds, squares),
+        lambda: _careful(blocks, bounds),
+    )
 
 
 def _saturated(block, bounds):

@@ -8,11 +8,15 @@ bounded); ``make bench`` checks every case the same way and prints how many labe
 """
 
 import json
+import sys
 
 import pytest
 
 from conftest import FIXTURES, ROOT, run_python
 from corpus_checks import failed_checks
+
+sys.path.insert(0, str(ROOT / "bench"))
+import corpus  # noqa: E402  (bench/corpus.py: the benchmark's scoring, tested on made-up reports below)
 
 LABELS = json.loads((FIXTURES / "labels.json").read_text())
 CASES = {case["id"]: case for case in LABELS["cases"]}
@@ -26,8 +30,7 @@ PAIRS = {case_id: case for case_id, case in CASES.items() if case["kind"] == "pa
 HEALTHY = {case_id: case for case_id, case in CASES.items() if case["kind"] == "healthy"}
 
 
-def variants(case):
-    return ("healthy",) if case["kind"] == "healthy" else ("buggy", "fixed")
+variants = corpus.variants
 
 
 def test_labels_are_complete():
@@ -107,11 +110,6 @@ def test_checks_for_healthy_programs():
 def test_bench_scores_splits_false_alarms_and_chains():
     """``bench/corpus.py`` on made-up reports: splits apart, a ``buggy`` verdict on a healthy program is a false
     alarm, ``warnings`` on a fixed twin is not, and consequences count only where reports carry them."""
-    import sys
-
-    sys.path.insert(0, str(ROOT / "bench"))
-    import corpus
-
     chain = [{"symptom": "dead_relu", "cause": "learning_rate"}, {"symptom": "vanishing_gradient", "consequence_of": 0},
              {"symptom": "loss_not_decreasing", "consequence_of": "vanishing_gradient"}]
     assert corpus.consequences(chain) == {"of_root": 1, "total": 2}

@@ -215,11 +215,19 @@ def exploding_gradient(view):
             continue
         growth = float(np.max(finite) / finite[0])
         if growth > thresholds.WEIGHT_GROWTH and np.max(finite) > thresholds.EXPLODING_NORM:
+            onset = int(np.flatnonzero(gradient > thresholds.EXPLODING_NORM)[0])
+            ratio = view.early_update_ratio
+            if onset > 0 and ratio > thresholds.UPDATE_RATIO_HIGH:  # the first steps were as large as the weights
+                cause, fix = "learning_rate", (
+                    f"{lower_learning_rate(view, ratio)}: the first updates were {ratio:.3g}x the weights, and the "
+                    f"gradients of {view.where(index)} grew from there")
+            else:
+                cause, fix = "exploding_gradient", (
+                    f"{view.where(index)}: clip gradients (`clipnorm=1.0`), lower the learning rate, or check the initialisation")
             findings.append(view.finding(
-                "exploding_gradient", "exploding_gradient", "backward",
-                f"{view.where(index)}: clip gradients (`clipnorm=1.0`), lower the learning rate, or check the initialisation",
+                "exploding_gradient", cause, "backward", fix,
                 f"its gradient norm grew {growth:.3g}x to {np.max(finite):.3g}",
-                layer_index=index, iteration=int(np.argmax(gradient))))
+                layer_index=index, iteration=onset))
             break
     return findings
 

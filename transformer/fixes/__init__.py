@@ -44,6 +44,7 @@ PLAN = {
     "vanishing_gradient": [activation, initializer],
     "numerical_operation": [epsilon],
     "batch_size": [batch_size],
+    "frozen_model": [trainable],
 }
 
 

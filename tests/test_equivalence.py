@@ -29,7 +29,7 @@ def test_instrumented_program_trains_like_fit(case, tmp_path):
     assert_same_training(tmp_path)
 
     document = json.loads(pair.report.read_text())
-    assert document["schema"] == 1
+    assert document["schema"] == 2
     recorded = sum(fit["iterations"] for fit in document["fits"])
     assert document["iterations"] == recorded > 0
     for fit in document["fits"]:

@@ -16,6 +16,7 @@ import sys
 _ORIGIN_ATTRIBUTE = "_dnn_instrument_origin"
 _LAYER_MODULE = "keras.src.layers.layer"
 _watched = {}  # instrumented file (absolute path) -> SourceMap
+_resolvers = []  # frame -> location or None, for code that is no file (notebook cells: runtime/cells.py)
 
 
 class SourceMap:
@@ -44,6 +45,17 @@ class SourceMap:
 def watch(instrumented_file, source, inserted):
     """Record layer origins for layers created by ``instrumented_file`` (call it first thing in the script)."""
     _watched[os.path.abspath(instrumented_file)] = SourceMap(source, inserted)
+    _hook()
+
+
+def resolve_with(resolver):
+    """Also record origins for layers created by frames that ``resolver(frame)`` places (a location, or None)."""
+    if resolver not in _resolvers:
+        _resolvers.append(resolver)
+    _hook()
+
+
+def _hook():
     if _LAYER_MODULE in sys.modules:
         _patch(sys.modules[_LAYER_MODULE])
     elif not any(isinstance(f, _PatchOnImport) for f in sys.meta_path):
@@ -61,6 +73,10 @@ def _creation_site():
         source_map = _watched.get(frame.f_code.co_filename) or _watched.get(os.path.abspath(frame.f_code.co_filename))
         if source_map is not None:
             return source_map.location(frame.f_lineno)
+        for resolve in _resolvers:
+            location = resolve(frame)
+            if location is not None:
+                return location
         frame = frame.f_back
     return None
 

@@ -2,7 +2,8 @@
 
 ``dnn_instrument.transformer`` rewrites ``model.fit`` into an explicit, probed training loop;
 ``dnn_instrument.runtime`` is what the rewritten script imports. ``Diagnose`` is the one-line
-callback alternative: ``model.fit(..., callbacks=[dnn_instrument.Diagnose()])``.
+callback alternative: ``model.fit(..., callbacks=[dnn_instrument.Diagnose()])``. In IPython or Jupyter,
+``%load_ext dnn_instrument`` diagnoses the ``fit`` calls of cells as they run (``ipython.py``).
 """
 
 __version__ = "0.1.0"
@@ -14,3 +15,15 @@ def __getattr__(name):
 
         return Diagnose
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def load_ipython_extension(shell):
+    from .ipython import load_ipython_extension
+
+    load_ipython_extension(shell)
+
+
+def unload_ipython_extension(shell):
+    from .ipython import unload_ipython_extension
+
+    unload_ipython_extension(shell)

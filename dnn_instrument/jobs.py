@@ -112,7 +112,8 @@ def _one(path, options):
         if html:
             from .transformer.diff import html_page
 
-            write_atomically(html, html_page(*_compared(source, outcome, path), path))
+            before, after, inserted = _compared(source, outcome, path)
+            write_atomically(html, html_page(before, after, path, inserted))
     except OSError as error:
         print(f"{error.filename or destination or html}:1:1: cannot write: {error.strerror or error}", file=sys.stderr)
         return EXIT_USAGE

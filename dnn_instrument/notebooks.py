@@ -228,8 +228,9 @@ def strip_notebook(text, path):
     if not any(cell.metadata[KEY].get("generated") for cell in marked):
         raise NotInstrumented(path, 1, 1, "not instrumented by dnn-instrument (no generated cell); nothing to strip")
     kept = []
-    for number, cell in enumerate(notebook.cells, start=1):
+    for cell in notebook.cells:
         record = cell.get("metadata", {}).get(KEY)
+        number = len(kept) + 1  # in the original notebook
         if record is None:
             kept.append(cell)
         elif not record.get("generated"):

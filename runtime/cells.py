@@ -35,17 +35,18 @@ def watch(notebook, cells):
     """Place the code of the cells of ``notebook`` (``{fingerprint: cell number}``) and name the run after it."""
     for key, number in cells.items():
         _by_text[key] = f"{notebook} cell {number}"
-    _start(notebook)
+    origins.resolve_with(_cell_location)
+    name_run(notebook)
 
 
-def name_execution(count, name, script="notebook"):
+def name_execution(count, name):
     """Place the code run as execution ``count`` under ``name`` (``In [5]``)."""
     _by_count[count] = name
-    _start(script)
-
-
-def _start(script):
     origins.resolve_with(_cell_location)
+
+
+def name_run(script):
+    """Name the run folder after ``script`` (a notebook), unless a run has started already."""
     from . import session
 
     if session._current is None:  # in a kernel sys.argv[0] is the kernel's launcher, not the notebook

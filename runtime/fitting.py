@@ -64,6 +64,10 @@ class FitData:
         )
         model._maybe_symbolic_build(iterator=self.train)
         self.train.reset()
+        # Metrics Keras builds only when it traces the first step, and so does not reset before the first
+        # epoch (an unbuilt ``CompileMetrics`` resets nothing): metric objects shared with a model trained
+        # before keep their state into this fit's first epoch under ``fit``, and so they do here.
+        self._not_reset_first = [metric for metric in model.metrics if not getattr(metric, "built", True)]
         if model.built:
             # Without a distribution strategy Keras builds metrics, loss and optimizer while tracing the
             # first step, which makes TensorFlow trace the step twice. For a built model that build only
@@ -97,6 +101,13 @@ class FitData:
                 if self.train.num_batches and step >= self.train.num_batches:
                     break
                 yield step, iterator
+
+    def reset_metrics(self):
+        """``model.reset_metrics()`` at the start of an epoch, leaving out in the first epoch what ``fit`` cannot reset yet."""
+        skipped, self._not_reset_first = self._not_reset_first, []
+        for metric in self.model.metrics:
+            if not any(metric is other for other in skipped):
+                metric.reset_state()
 
     def epoch_logs(self, logs):
         """The logs of a finished epoch: the model's metric results (``fit`` prefers them to the step's)."""

@@ -8,14 +8,16 @@ TensorFlow: the hook waits for the user's own ``import keras`` so that environme
 script sets before that import still take effect.
 """
 
+import functools
 import importlib.abc
 import importlib.util
 import os
 import sys
+import weakref
 
-_ORIGIN_ATTRIBUTE = "_dnn_instrument_origin"
 _LAYER_MODULE = "keras.src.layers.layer"
 _watched = {}  # instrumented file (absolute path) -> SourceMap
+_origins = weakref.WeakKeyDictionary()  # layer -> "train.py:14"
 _resolvers = []  # frame -> location or None, for code that is no file (notebook cells: runtime/cells.py)
 
 
@@ -64,41 +66,74 @@ def _hook():
 
 def origin_of(layer):
     """``"train.py:14"`` for a layer created by a watched file, else None."""
-    return getattr(layer, _ORIGIN_ATTRIBUTE, None)
+    try:
+        return _origins.get(layer)
+    except TypeError:  # an object that cannot be weakly referenced
+        return None
 
 
 def _creation_site():
     frame = sys._getframe(2)
     while frame is not None:
-        source_map = _watched.get(frame.f_code.co_filename) or _watched.get(os.path.abspath(frame.f_code.co_filename))
-        if source_map is not None:
-            return source_map.location(frame.f_lineno)
-        for resolve in _resolvers:
-            location = resolve(frame)
-            if location is not None:
-                return location
+        if is_watched(frame):
+            return location_of(frame)
         frame = frame.f_back
     return None
 
 
+def is_watched(frame):
+    """Whether ``frame`` runs code of a watched file or of a cell a resolver places."""
+    return _source_map(frame) is not None or any(resolve(frame) is not None for resolve in _resolvers)
+
+
+def location_of(frame):
+    """``"train.py:14"`` (the original line) for a frame of a watched file's code, or as a resolver places it."""
+    source_map = _source_map(frame)
+    if source_map is not None:
+        return source_map.location(frame.f_lineno)
+    for resolve in _resolvers:
+        location = resolve(frame)
+        if location is not None:
+            return location
+    return None
+
+
+def _source_map(frame):
+    return _watched.get(frame.f_code.co_filename) or _watched.get(os.path.abspath(frame.f_code.co_filename))
+
+
 def _patch(layer_module):
+    """Record each new layer's creation site from ``Layer.__new__``.
+
+    ``__new__``, not ``__init__``: Keras reads the parameters of ``cls.__init__`` (``inspect.signature``
+    and ``inspect.getfullargspec`` in ``Operation.__new__``, to build a layer's config for saving), and
+    a warning raised in ``__init__`` with ``stacklevel=2`` names the caller of ``__init__``. A wrapped
+    ``__new__`` leaves both to the user's class. The origin lives in a weak map, not on the layer, so
+    nothing Keras saves, copies or compares sees it.
+    """
     layer_class = layer_module.Layer
-    if getattr(layer_class.__init__, "_dnn_instrument", False):
+    original_new = layer_class.__dict__["__new__"]
+    if getattr(original_new, "_dnn_instrument", False):
         return
-    original_init = layer_class.__init__
+    original = original_new.__func__
 
-    def __init__(self, *args, **kwargs):
-        original_init(self, *args, **kwargs)
-        if getattr(self, _ORIGIN_ATTRIBUTE, None) is None:
-            object.__setattr__(self, _ORIGIN_ATTRIBUTE, _creation_site())
+    @functools.wraps(original)
+    def __new__(cls, *args, **kwargs):
+        layer = original(cls, *args, **kwargs)
+        if layer not in _origins:
+            site = _creation_site()
+            if site is not None:
+                _origins[layer] = site
+        return layer
 
-    __init__._dnn_instrument = True
-    __init__.__wrapped__ = original_init
-    layer_class.__init__ = __init__
+    __new__._dnn_instrument = True
+    wrapped = staticmethod(__new__)
+    wrapped._dnn_instrument = True
+    layer_class.__new__ = wrapped
 
 
 class _PatchOnImport(importlib.abc.MetaPathFinder):
-    """Patches ``Layer.__init__`` right after Keras defines it, whenever the script imports Keras."""
+    """Patches ``Layer.__new__`` right after Keras defines it, whenever the script imports Keras."""
 
     def find_spec(self, fullname, path, target=None):
         if fullname != _LAYER_MODULE:

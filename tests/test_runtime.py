@@ -1,5 +1,6 @@
 """Runtime pieces on their own: in-graph statistics, the layer graph, the source map, the callback, the report."""
 
+import inspect
 import json
 from pathlib import Path
 
@@ -197,3 +198,33 @@ def test_terminal_report_escapes_control_characters():
     text = report.terminal({"iterations": 1, "verdict": "buggy", "findings": [finding], "fits": [fit]}, "runs/x\x1b[0m")
     assert "\x1b" not in text and "\x07" not in text
     assert "\\x1b[2J" in text
+
+
+def test_source_map_is_invisible_to_keras_introspection(tmp_path):
+    """Watching a file must not change what Keras reads of a layer class: its ``__init__``'s parameters
+    (``getfullargspec``, used to build a layer's config for saving), a subclass without ``__init__``, saving
+    to ``.keras`` and loading back; and layers still get their line."""
+    from dnn_instrument.runtime import origins
+
+    before = inspect.getfullargspec(keras.layers.Dense.__init__)
+    script = tmp_path / "train.py"
+    code = (
+        "import keras, numpy as np\n"
+        "class Twice(keras.layers.Layer):\n"
+        "    def call(self, x):\n"
+        "        return 2.0 * x\n"
+        "model = keras.Sequential([keras.Input((3,)), Twice(), keras.layers.Dense(2)])\n"
+        f"model.save({str(tmp_path / 'm.keras')!r})\n"
+        f"loaded = keras.models.load_model({str(tmp_path / 'm.keras')!r}, custom_objects={{'Twice': Twice}})\n"
+    )
+    script.write_text(code)
+    origins.watch(str(script), "train.py", inserted=[])
+    namespace = {}
+    exec(compile(code, str(script), "exec"), namespace)
+    assert inspect.getfullargspec(keras.layers.Dense.__init__) == before
+    assert inspect.getfullargspec(namespace["Twice"].__init__).varargs is None
+    model, loaded = namespace["model"], namespace["loaded"]
+    assert [origins.origin_of(layer) for layer in model.layers] == ["train.py:5", "train.py:5"]
+    assert [origins.origin_of(layer) for layer in loaded.layers] == ["train.py:7", "train.py:7"]
+    x = np.ones((4, 3), "float32")
+    np.testing.assert_array_equal(model.predict(x, verbose=0), loaded.predict(x, verbose=0))

@@ -50,6 +50,7 @@ INSERTED_NOTES = [
     (r"origins\.watch\(__file__", "maps the instrumented file's lines back to yours (so findings name your lines); "
      "the fingerprint lets dnn-instrument --strip restore your file"),
     (r"^def \w+\(site, model,", "the generated loop: takes model.fit's arguments, with the same defaults"),
+    (r"^\s+from builtins import ", "the builtins the loop uses, taken here so that names your script rebinds (zip, range...) cannot reach it"),
     (r"^\s+(import \w|from \S+ import )", "imported inside the loop, so that your script's own imports come first"),
     (r"check_versions\(", "checks that this TensorFlow and Keras are versions the loop reproduces exactly"),
     (r"loop_supports\(", "a model the loop cannot stand in for (its own train_step, ...) keeps model.fit"),

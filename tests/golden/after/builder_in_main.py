@@ -1,5 +1,5 @@
 import dnn_instrument.runtime.origins  # dnn-instrument: instrumented copy of builder_in_main.py; regenerate, do not edit
-dnn_instrument.runtime.origins.watch(__file__, 'builder_in_main.py', inserted=[(1, 2), (13, 101)])  # original: sha256 a66d1e97f2a91658; dnn-instrument --strip restores it
+dnn_instrument.runtime.origins.watch(__file__, 'builder_in_main.py', inserted=[(1, 2), (13, 103)])  # original: sha256 a66d1e97f2a91658; dnn-instrument --strip restores it
 import keras as K
 
 
@@ -21,6 +21,8 @@ def instrumented_fit(site, model, x=None, y=None, batch_size=None, epochs=1, ver
     Trains exactly as `model.fit` with the same arguments would: same batches, same updates, same
     History. `site` is the line of builder_in_main.py this call replaces.
     """
+    from builtins import Exception, range, zip  # names the script may rebind (`with ZipFile(f) as zip:`)
+
     import keras
     import tensorflow as tf
     from dnn_instrument import runtime
@@ -75,7 +77,7 @@ def instrumented_fit(site, model, x=None, y=None, batch_size=None, epochs=1, ver
         callbacks.on_train_begin()
         logs, epoch_logs = {}, None
         for epoch in range(data.first_epoch(initial_epoch), data.epochs):
-            model.reset_metrics()
+            data.reset_metrics()
             callbacks.on_epoch_begin(epoch)
             with data.train.catch_stop_iteration():  # data of unknown length: its end ends the epoch
                 for step, iterator in data.steps():

@@ -1,5 +1,5 @@
 import dnn_instrument.runtime.origins  # dnn-instrument: instrumented copy of functional_two_inputs.py; regenerate, do not edit
-dnn_instrument.runtime.origins.watch(__file__, 'functional_two_inputs.py', inserted=[(1, 2), (15, 105)])  # original: sha256 127e16e7f00b36d6; dnn-instrument --strip restores it
+dnn_instrument.runtime.origins.watch(__file__, 'functional_two_inputs.py', inserted=[(1, 2), (15, 107)])  # original: sha256 127e16e7f00b36d6; dnn-instrument --strip restores it
 import tensorflow as tf
 
 left = tf.keras.Input(shape=(4,), name="left")
@@ -23,6 +23,8 @@ def instrumented_fit(site, model, x=None, y=None, batch_size=None, epochs=1, ver
     Trains exactly as `model.fit` with the same arguments would: same batches, same updates, same
     History. `site` is the line of functional_two_inputs.py this call replaces.
     """
+    from builtins import Exception, range, zip  # names the script may rebind (`with ZipFile(f) as zip:`)
+
     import keras
     import tensorflow as tf
     from dnn_instrument import runtime
@@ -77,7 +79,7 @@ def instrumented_fit(site, model, x=None, y=None, batch_size=None, epochs=1, ver
         callbacks.on_train_begin()
         logs, epoch_logs = {}, None
         for epoch in range(data.first_epoch(initial_epoch), data.epochs):
-            model.reset_metrics()
+            data.reset_metrics()
             callbacks.on_epoch_begin(epoch)
             with data.train.catch_stop_iteration():  # data of unknown length: its end ends the epoch
                 for step, iterator in data.steps():

@@ -1,7 +1,7 @@
 """Train a small classifier on the digits (a Sequential given as a list)."""
 from __future__ import annotations
 import dnn_instrument.runtime.origins  # dnn-instrument: instrumented copy of sequential_list.py; regenerate, do not edit
-dnn_instrument.runtime.origins.watch(__file__, 'sequential_list.py', inserted=[(3, 4), (22, 111)])  # original: sha256 1204970c240ee96c; dnn-instrument --strip restores it
+dnn_instrument.runtime.origins.watch(__file__, 'sequential_list.py', inserted=[(3, 4), (22, 113)])  # original: sha256 1204970c240ee96c; dnn-instrument --strip restores it
 
 import keras
 from keras import layers
@@ -30,6 +30,8 @@ def instrumented_fit(site, model, x=None, y=None, batch_size=None, epochs=1, ver
     Trains exactly as `model.fit` with the same arguments would: same batches, same updates, same
     History. `site` is the line of sequential_list.py this call replaces.
     """
+    from builtins import Exception, range, zip  # names the script may rebind (`with ZipFile(f) as zip:`)
+
     import keras
     import tensorflow as tf
     from dnn_instrument import runtime
@@ -84,7 +86,7 @@ def instrumented_fit(site, model, x=None, y=None, batch_size=None, epochs=1, ver
         callbacks.on_train_begin()
         logs, epoch_logs = {}, None
         for epoch in range(data.first_epoch(initial_epoch), data.epochs):
-            model.reset_metrics()
+            data.reset_metrics()
             callbacks.on_epoch_begin(epoch)
             with data.train.catch_stop_iteration():  # data of unknown length: its end ends the epoch
                 for step, iterator in data.steps():

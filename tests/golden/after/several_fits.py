@@ -1,5 +1,5 @@
 import dnn_instrument.runtime.origins  # dnn-instrument: instrumented copy of several_fits.py; regenerate, do not edit
-dnn_instrument.runtime.origins.watch(__file__, 'several_fits.py', inserted=[(1, 2), (12, 101)])  # original: sha256 c4b5b1eb21b6b437; dnn-instrument --strip restores it
+dnn_instrument.runtime.origins.watch(__file__, 'several_fits.py', inserted=[(1, 2), (12, 103)])  # original: sha256 c4b5b1eb21b6b437; dnn-instrument --strip restores it
 from keras.models import Sequential
 from keras.layers import Dense
 from sklearn.linear_model import LogisticRegression
@@ -20,6 +20,8 @@ def instrumented_fit(site, model, x=None, y=None, batch_size=None, epochs=1, ver
     Trains exactly as `model.fit` with the same arguments would: same batches, same updates, same
     History. `site` is the line of several_fits.py this call replaces.
     """
+    from builtins import Exception, range, zip  # names the script may rebind (`with ZipFile(f) as zip:`)
+
     import keras
     import tensorflow as tf
     from dnn_instrument import runtime
@@ -74,7 +76,7 @@ def instrumented_fit(site, model, x=None, y=None, batch_size=None, epochs=1, ver
         callbacks.on_train_begin()
         logs, epoch_logs = {}, None
         for epoch in range(data.first_epoch(initial_epoch), data.epochs):
-            model.reset_metrics()
+            data.reset_metrics()
             callbacks.on_epoch_begin(epoch)
             with data.train.catch_stop_iteration():  # data of unknown length: its end ends the epoch
                 for step, iterator in data.steps():

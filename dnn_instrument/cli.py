@@ -45,7 +45,7 @@ input (path:line:col: message); 3 internal error"""
 def _parser():
     parser = argparse.ArgumentParser(
         prog="dnn-instrument",
-        usage="%(prog)s [options] SOURCE [SOURCE ...]\n       %(prog)s run [--callback] SCRIPT [ARG ...]\n"
+        usage="%(prog)s [options] SOURCE [SOURCE ...]\n       %(prog)s run [--callback] [--fail-on-buggy] [--verbose] SCRIPT [ARG ...]\n"
         "       %(prog)s report [--html] [--json] RUN_DIR",
         description=DESCRIPTION,
         epilog=EPILOG,
@@ -111,11 +111,31 @@ script; a script that cannot be instrumented runs unchanged, after a warning."""
     )
     parser.add_argument("--callback", action="store_true", help="attach the Diagnose callback instead of the explicit loop")
     parser.add_argument("-q", "--quiet", action="store_true", help="no per-call messages")
+    parser.add_argument(
+        "--fail-on-buggy", action="store_true",
+        help="exit with status 4 when the run's verdict is buggy, for CI (instrumented scripts: "
+        "DNN_INSTRUMENT_FAIL_ON_BUGGY=1)",
+    )
+    parser.add_argument(
+        "--verbose", action="store_true",
+        help="show TensorFlow's start-up log lines (absl, oneDNN), hidden by default (also shown with TF_CPP_MIN_LOG_LEVEL=0)",
+    )
     parser.add_argument("script", metavar="SCRIPT", help="the Python script to run")
     parser.add_argument("arguments", nargs=argparse.REMAINDER, metavar="ARG", help="its arguments")
     options = parser.parse_args(argv)
     if options.script == "-":
         return usage("run needs a script file, not standard input")
+    if options.script.lower().endswith(".ipynb"):
+        return usage(f"run executes Python scripts; for a notebook: dnn-instrument {options.script} -o OUT.ipynb, "
+                     "then run OUT.ipynb (or use %load_ext dnn_instrument in it)")
+    if options.fail_on_buggy:
+        from .runtime import gate
+
+        os.environ[gate.VARIABLE] = "1"  # checked when the process exits, after the last report
+    if not options.verbose and os.environ.get("TF_CPP_MIN_LOG_LEVEL", "").strip() != "0":  # 0: the user asks for all
+        from .quiet import hide_tensorflow_noise
+
+        hide_tensorflow_noise()
     from .runner import run
 
     return run(options.script, options.arguments, callback_only=options.callback, quiet=options.quiet)

@@ -33,6 +33,7 @@ class Session:
         self._folder = None
         self._exit_hooked = False
         self._views = None  # the thread writing report.html and the TensorBoard events
+        self.verdict = None  # of the report last written
 
     @property
     def folder(self):
@@ -62,6 +63,7 @@ class Session:
     def _fit_ended(self, store):
         store.journal.finish(store)
         document = report.build(self.script, self.stores)
+        self.verdict = document.get("verdict")
         text = json.dumps(document, indent=1, allow_nan=False)
         paths = [os.path.join(self.folder, "report.json")]
         if os.environ.get("DNN_INSTRUMENT_REPORT"):
@@ -110,6 +112,9 @@ class Session:
                 store.close()
         if self._views is not None:
             self._views.join()
+        from . import gate
+
+        gate.at_exit(self.verdict, self._folder)
 
 
 def current():

@@ -93,7 +93,7 @@ class Session:
             try:
                 from . import tensorboard
 
-                tensorboard.write_fit(self.folder, stores.index(ended), ended)
+                tensorboard.write_fit(self.folder, stores.index(ended), ended, document)
             except Exception as error:
                 failed("writing the TensorBoard events", error, "the run has no TensorBoard events")
 

@@ -121,6 +121,8 @@ class Extension:
 def inline_html(document, folder):
     """The verdict, the fix and the other findings for a notebook's output, linking to the run folder and
     embedding the full ``report.html`` (folded)."""
+    from .runtime.html_report import code_spans as _code_spans
+
     e = html.escape
     findings = document.get("findings") or []
     verdict = str(document.get("verdict", "ok"))
@@ -166,12 +168,6 @@ def _compiles(text):
     except (SyntaxError, ValueError):
         return False
     return True
-
-
-def _code_spans(text):
-    """``text`` as HTML with its `backquoted` parts as code."""
-    pieces = html.escape(text).split("`")
-    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(pieces))
 
 
 def _magic(line):

@@ -64,11 +64,11 @@ def _environment():
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.filters["code"] = _code_spans
+    environment.filters["code"] = code_spans
     return environment
 
 
-def _code_spans(text):
+def code_spans(text):
     """A fix's text as HTML, its `backquoted` parts (code to write) as ``<code>``."""
     pieces = str(markupsafe.escape(text)).split("`")
     return markupsafe.Markup("".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(pieces)))

@@ -47,9 +47,12 @@ class NotebookResult:
 
 def read(text, path):
     """The notebook in ``text`` (nbformat 4); ``InstrumentError`` when it is not one."""
-    import nbformat
-
     from .transformer import InstrumentError
+
+    try:
+        import nbformat
+    except ImportError:
+        raise InstrumentError(path, 1, 1, "notebooks need nbformat: pip install 'dnn-instrument[notebook]'") from None
 
     try:
         notebook = nbformat.reads(text, as_version=4)

@@ -163,3 +163,13 @@ def test_extension_shows_the_verdict_in_the_cell(tmp_path):
     assert [o.text for o in off if o.output_type == "stream" and o.name == "stdout"] == ["History 1\n"]
     assert not any(o.output_type == "display_data" for o in off)
     assert len(report["fits"]) == 1
+
+
+def test_without_nbformat_the_message_says_what_to_install():
+    import subprocess
+    import sys
+
+    code = "import sys; sys.modules['nbformat'] = None; from dnn_instrument.cli import main; sys.exit(main(sys.argv[1:]))"
+    done = subprocess.run([sys.executable, "-c", code, str(NOTEBOOK)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "notebooks need nbformat: pip install 'dnn-instrument[notebook]'" in done.stderr and "Traceback" not in done.stderr

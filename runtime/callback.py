@@ -19,7 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from . import stats
+from . import session, stats
 from .online import Monitor
 from .safety import guarded
 from .trace import TraceStore
@@ -98,6 +98,7 @@ class Diagnose(keras.callbacks.Callback):
 
     @guarded("the Diagnose callback")
     def on_train_batch_end(self, batch, logs=None):
+        session.raise_pending_stop()
         now = [tf.identity(w) for w in self._weights]
         loss = tf.constant(float((logs or {}).get("loss", float("nan"))))
         tensors = [loss] + now + [n - b for n, b in zip(now, self._before)]

@@ -5,6 +5,7 @@ import inspect
 import sys
 
 import keras
+import tensorflow as tf
 from keras.src.backend.tensorflow.trainer import TensorFlowTrainer
 
 from .callback import Diagnose
@@ -12,7 +13,19 @@ from .callback import Diagnose
 
 def loop_supports_quietly(model):
     """``loop_supports`` without its message: whether ``LayerGraph`` can walk the model like ``fit``."""
-    return isinstance(model, keras.Model) and not _own_training(model)
+    return isinstance(model, keras.Model) and not _own_training(model) and _strategy(model) is None
+
+
+def _strategy(model):
+    """The name of the ``tf.distribute`` strategy ``model`` trains under, or None for the default (none).
+
+    ``fit`` runs its step through ``strategy.run`` and reduces across replicas; the loop does not (yet), so a
+    model created in a strategy's scope, or trained inside one, keeps its own ``fit``.
+    """
+    strategy = getattr(model, "_distribute_strategy", None)
+    if strategy is None and tf.distribute.has_strategy():
+        strategy = tf.distribute.get_strategy()
+    return None if strategy is None else type(strategy).__name__
 
 
 def _own_training(model):
@@ -30,19 +43,20 @@ def loop_supports(model):
 
     The loop stands for Keras's own ``train_step``. A model that overrides ``train_step``,
     ``compute_loss``'s signature, ``make_train_function`` or ``fit`` itself trains its own way, and is left to
-    its own ``fit`` (with the callback attached).
+    its own ``fit`` (with the callback attached), and so does a model under a ``tf.distribute`` strategy.
     """
     if not isinstance(model, keras.Model):
         return False
-    own = _own_training(model)
+    own, strategy = _own_training(model), _strategy(model)
     if own:
-        print(
-            f"dnn-instrument: {type(model).__name__} defines its own {', '.join(own)}; "
-            "training it with its own fit and the Diagnose callback instead of the explicit loop",
-            file=sys.stderr,
-        )
-        return False
-    return True
+        reason = f"{type(model).__name__} defines its own {', '.join(own)}"
+    elif strategy is not None:
+        reason = f"the model trains under tf.distribute's {strategy}, which the explicit loop does not support yet"
+    else:
+        return True
+    print(f"dnn-instrument: {reason}; training it with its own fit and the Diagnose callback instead of the explicit loop",
+          file=sys.stderr)
+    return False
 
 
 def with_diagnose(callbacks, site, sample=None):

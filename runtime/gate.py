@@ -2,7 +2,8 @@
 so that a CI job can gate a training run (as ``coverage report --fail-under`` gates tests).
 
 Checked when the process exits, after every ``fit`` is closed and the report written: the verdict is that
-of the whole run. Only ``buggy`` fails (not ``ok``, nor a milder level). The status replaces the script's own.
+of the whole run. Only ``buggy`` fails (not ``ok``, nor a milder level). The status replaces the script's own,
+except after Ctrl-C, whose exit by SIGINT is kept.
 """
 
 import logging
@@ -20,6 +21,9 @@ def wanted():
 def at_exit(verdict, folder):
     """End the process with ``EXIT_BUGGY`` if asked and the run's ``verdict`` is ``buggy``."""
     if not wanted() or verdict != "buggy":
+        return
+    last = getattr(sys, "last_type", None)
+    if last is not None and issubclass(last, KeyboardInterrupt):  # Ctrl-C's exit status (SIGINT) says more
         return
     sys.stderr.write(f"dnn-instrument: verdict BUGGY; exit status {EXIT_BUGGY} ({VARIABLE} is set; report: {folder})\n")
     for stream in (sys.stdout, sys.stderr):

@@ -15,6 +15,8 @@ import os
 import sys
 import weakref
 
+from .safety import keep_interrupt_exit_status
+
 _LAYER_MODULE = "keras.src.layers.layer"
 _watched = {}  # instrumented file (absolute path) -> SourceMap
 _origins = weakref.WeakKeyDictionary()  # layer -> "train.py:14"
@@ -47,6 +49,7 @@ class SourceMap:
 def watch(instrumented_file, source, inserted):
     """Record layer origins for layers created by ``instrumented_file`` (call it first thing in the script)."""
     _watched[os.path.abspath(instrumented_file)] = SourceMap(source, inserted)
+    keep_interrupt_exit_status()  # here, first thing in the script: it must be the last exit handler to run
     _hook()
 
 

@@ -17,7 +17,7 @@ import os
 
 import tensorflow as tf
 
-from . import stats
+from . import session, stats
 from .facts import note_targets
 from .online import Monitor
 from .safety import guarded
@@ -129,6 +129,7 @@ class Probe:
     @guarded("a dnn-instrument probe")
     def record(self, epoch, step, statistics):
         """Keep one step's statistics; they reach the trace store every ``FLUSH_EVERY`` steps."""
+        session.raise_pending_stop()
         self._pending.append((epoch, step, statistics))
         if len(self._pending) >= FLUSH_EVERY:
             self.flush()

@@ -5,8 +5,10 @@ training goes on exactly as it would without it. ``DNN_INSTRUMENT_STRICT=1`` rai
 run that way, so that a failure of ours is never hidden).
 """
 
+import atexit
 import functools
 import os
+import signal
 import sys
 
 _warned = set()
@@ -48,3 +50,29 @@ def guarded(what, consequence="recording is off for the rest of this fit", defau
         return run
 
     return decorate
+
+
+def keep_interrupt_exit_status():
+    """Make a script that Ctrl-C ends exit by SIGINT, as Python's own, whatever our exit handlers do.
+
+    Python exits a script that an uncaught KeyboardInterrupt ended by SIGINT (shells and CI see the
+    interrupt), but forgets to whenever an exit handler imports a module; ours write the report and may. So
+    the first thing an instrumented script does registers this, which runs after every other exit handler.
+    """
+    if getattr(keep_interrupt_exit_status, "registered", False):
+        return
+    keep_interrupt_exit_status.registered = True
+
+    def exit_as_interrupted():
+        last = getattr(sys, "last_type", None)  # the exception that ended the script, as Python printed it
+        if last is None or not issubclass(last, KeyboardInterrupt) or os.name != "posix":
+            return
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:
+                pass
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    atexit.register(exit_as_interrupted)

@@ -19,11 +19,12 @@ import signal
 import sys
 import threading
 
-from . import report
-from .safety import failed, guarded
+from . import gate, report
+from .safety import failed, guarded, keep_interrupt_exit_status
 from .trace import Journal, load as load_trace, write_atomically
 
 _current = None
+_pending_stop = None  # the KeyboardInterrupt / SystemExit a signal raised, until training has seen it
 
 
 class Session:
@@ -51,13 +52,15 @@ class Session:
         return self._folder
 
     def add(self, store):
+        global _pending_stop
+        _pending_stop = None  # a fit starts: an interrupt of an earlier one was seen (or caught by the script)
         self.stores.append(store)
         store.journal = Journal(os.path.join(self.folder, f"trace-{len(self.stores) - 1}"))
         store.on_close(self._fit_ended)
         if not self._exit_hooked:
             self._exit_hooked = True
             atexit.register(self._on_exit)
-            _terminate_as_exit()
+            _stop_on_signals()
 
     @guarded("writing the dnn-instrument report", consequence="this run has no report")
     def _fit_ended(self, store):
@@ -112,8 +115,6 @@ class Session:
                 store.close()
         if self._views is not None:
             self._views.join()
-        from . import gate
-
         gate.at_exit(self.verdict, self._folder)
 
 
@@ -121,21 +122,46 @@ def current():
     global _current
     if _current is None:
         _current = Session(os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else "script")
+        keep_interrupt_exit_status()  # for a Diagnose callback written by hand (no header registered it)
     return _current
 
 
-def _terminate_as_exit():
-    """Let SIGTERM unwind the script like ``sys.exit(143)`` (Python's default dies without cleaning up),
-    unless the script installed its own handler."""
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+def _stop_on_signals():
+    """Ctrl-C and SIGTERM stop training, always, and the report is written on the way out.
+
+    SIGTERM unwinds the script like ``sys.exit(143)`` (Python's default dies without cleaning up). Python
+    raises the exception of a signal in whatever code the main thread runs at that moment; when that is a
+    ``__del__`` or a weakref callback (TensorFlow runs many between steps), Python prints "Exception ignored"
+    and training goes on as if nothing happened. So each handler also remembers its exception, and
+    ``raise_pending_stop`` (called at every training step) raises it again if it was lost. A handler the
+    script installed itself is left alone.
+    """
+    if threading.current_thread() is not threading.main_thread():
         return
 
-    def terminated(signum, frame):
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        sys.stderr.write("\ndnn-instrument: terminated (SIGTERM); writing the report of what was recorded\n")
-        raise SystemExit(128 + signal.SIGTERM)
+    def stop_with(make_exception, message=None):
+        def handler(signum, frame):
+            global _pending_stop
+            if message:
+                sys.stderr.write(message)
+            _pending_stop = make_exception()
+            raise make_exception()
 
-    signal.signal(signal.SIGTERM, terminated)
+        return handler
+
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, stop_with(KeyboardInterrupt))
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        message = "\ndnn-instrument: terminated (SIGTERM); writing the report of what was recorded\n"
+        signal.signal(signal.SIGTERM, stop_with(lambda: SystemExit(128 + signal.SIGTERM), message))
+
+
+def raise_pending_stop():
+    """Raise the KeyboardInterrupt or SystemExit of a signal that Python lost (see ``_stop_on_signals``)."""
+    global _pending_stop
+    if _pending_stop is not None:
+        pending, _pending_stop = _pending_stop, None
+        raise pending
 
 
 def load(folder):

@@ -153,6 +153,9 @@ def _write_events(writer, names, groups, matrix, steps):
     def loop():
         tf.while_loop(lambda row: row < tf.shape(matrix)[0], one_row, [tf.constant(0)])
 
+    # Traced once per fit, and called once, on purpose: TensorFlow's warning about a function retraced in
+    # a loop would be printed into the user's output after the fifth fit.
+    loop._omit_frequent_tracing_warning = True
     loop()
 
 

@@ -12,12 +12,12 @@ PROGRAMS = ROOT / "tests" / "programs"
 FIXTURES = ROOT / "fixtures"
 
 
-def run_python(script, *args, env=None, cwd=None, timeout=300, stdin=None):
+def run_python(script, *args, env=None, cwd=None, timeout=300, stdin=None, preexec_fn=None):
     """Run ``script`` with this interpreter in a quiet TensorFlow environment; return the CompletedProcess."""
     full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1", **(env or {})}
     return subprocess.run(
         [sys.executable, str(script), *map(str, args)],
-        env=full_env, cwd=cwd, capture_output=True, text=True, timeout=timeout, input=stdin,
+        env=full_env, cwd=cwd, capture_output=True, text=True, timeout=timeout, input=stdin, preexec_fn=preexec_fn,
     )
 
 

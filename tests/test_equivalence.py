@@ -2,10 +2,12 @@
 
 Each program in ``tests/programs/eq_*.py`` is an ordinary Keras script. The test runs it as written
 and instrumented (two processes, same seed, CPU) and compares every weight (max |diff| <= 1e-5) and
-every History value (<= 1e-4), and checks that the instrumented run recorded every iteration.
+every History value (<= 1e-4), and checks that the instrumented run recorded every iteration. A program's
+``# says: TEXT`` lines are messages the rewrite or the instrumented run must give (a fallback names its reason).
 """
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -44,6 +46,9 @@ def test_instrumented_program_trains_like_fit(case, tmp_path):
         cwd=tmp_path,
     )
     assert rewritten.returncode == 0, rewritten.stderr[-3000:]
+    said = "\n".join(message.text for message in result.messages) + "\n" + rewritten.stderr
+    for expected in re.findall(r"^# says: (.+)$", source, re.MULTILINE):  # a fallback names its reason
+        assert expected in said, (expected, said[-3000:])
 
     names = sorted({p.name.split(".")[1] for p in tmp_path.glob("a.*.npz")})
     assert names, "the program saved nothing"

@@ -64,6 +64,21 @@ def test_interrupted_run_writes_its_report(tmp_path, how, code):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("mechanism", ["loop", "callback"])
+def test_interrupt_lost_in_a_destructor_still_stops_training(tmp_path, mechanism):
+    """Python drops a KeyboardInterrupt raised inside ``__del__``; the next training step raises it again."""
+    script = tmp_path / "long_training.py"
+    source = instrument(LONG.read_text(), str(LONG), callback_only=mechanism == "callback").code
+    script.write_text(source)
+    result = run_python(script, "lost-interrupt", cwd=tmp_path, env={"DNN_INSTRUMENT_DIR": str(tmp_path / "runs")},
+                        preexec_fn=_default_signals)
+    assert "Exception ignored" in result.stderr  # the interrupt was lost where Python loses it
+    assert result.returncode == -signal.SIGINT, result.stderr[-2000:]
+    document = json.loads(next((tmp_path / "runs").glob("*/report.json")).read_text())
+    assert document["fits"][0]["epochs"] == 2  # stopped in the third epoch, at its first step
+
+
+@pytest.mark.slow
 def test_killed_run_is_rebuilt_from_its_journal(tmp_path):
     process, folder = start(LONG, tmp_path, "fit")
     time.sleep(1.0)

@@ -23,7 +23,7 @@ exactly the same and records every layer's outputs, gradients and updates. Run t
 get a diagnosis.
 
 commands:
-  SOURCE...            instrument files, or every .py file in folders (the options below)
+  SOURCE...            instrument files (.py, Jupyter .ipynb), or every one in folders (the options below)
   run SCRIPT [ARG...]  instrument SCRIPT in memory and run it, as `python SCRIPT ARG...` would
   report RUN_DIR       print the diagnosis of a run folder again (--html: rewrite its report.html)
   (`dnn-instrument run --help`, `dnn-instrument report --help` for theirs; a file named run: ./run)"""
@@ -35,7 +35,9 @@ examples:
   dnn-instrument train.py --diff-html diff.html   the same side by side, each inserted line explained
   dnn-instrument src/ -o instrumented/            every .py file under src/, mirrored under instrumented/
   dnn-instrument --strip train_instrumented.py -o train.py   the original back, byte for byte
+  dnn-instrument nb.ipynb -o nb_instrumented.ipynb   a notebook (or %load_ext dnn_instrument in it)
   dnn-instrument run train.py --epochs 3          instrument, train and diagnose in one go
+  dnn-instrument run --fail-on-buggy train.py     in CI: exit status 4 when the verdict is buggy
   dnn-instrument report dnn-instrument-runs/train-20250101-120000 --html
 
 exit status: 0 done; 1 nothing to instrument (or to strip); 2 usage error, unreadable or unparseable
@@ -51,7 +53,7 @@ def _parser():
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("sources", nargs="+", metavar="SOURCE", help="Python file or folder ('-' reads standard input)")
+    parser.add_argument("sources", nargs="+", metavar="SOURCE", help="Python file, Jupyter notebook or folder ('-' reads standard input)")
     target = parser.add_mutually_exclusive_group()
     target.add_argument(
         "-o", "--output", metavar="PATH",

@@ -11,7 +11,9 @@ metric or weight changed), so training goes exactly as without it. The report sa
 trace cannot show (``report.unseen``).
 """
 
+import os
 import sys
+import sysconfig
 
 import keras
 import numpy as np
@@ -34,12 +36,13 @@ class Diagnose(keras.callbacks.Callback):
 
     def __init__(self, site=None, sample=None):
         super().__init__()
-        self.site = site or "fit"
+        self.site = site  # None: the user's fit call, found when training starts
         self.sample = sample_of(*sample) if sample is not None else None
         self.store = None
 
     @guarded("the Diagnose callback")
     def on_train_begin(self, logs=None):
+        self.site = self.site or fit_call_site()
         self.store = TraceStore.for_run(self.model, self.site)
         self.store.mechanism = "callback"
         self.monitor = Monitor(self.model, self.store)
@@ -123,6 +126,24 @@ class Diagnose(keras.callbacks.Callback):
     @guarded("the Diagnose callback")
     def on_train_end(self, logs=None):
         self.store.close()
+
+
+def fit_call_site():
+    """Where the user called ``fit`` (``train.py:25``; a notebook cell's line), from the stack: the innermost frame
+    of code that is not Keras's, TensorFlow's, ours or Python's own."""
+    from . import origins
+
+    libraries = tuple(
+        os.path.dirname(os.path.abspath(path)) + os.sep
+        for path in (keras.__file__, tf.__file__, __file__, os.path.dirname(os.path.abspath(__file__)))
+    ) + (os.path.abspath(sysconfig.get_paths()["stdlib"]) + os.sep,)
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not filename.startswith("<frozen") and not os.path.abspath(filename).startswith(libraries):
+            return origins.location_of(frame) or f"{os.path.basename(filename)}:{frame.f_lineno}"
+        frame = frame.f_back
+    return "fit"
 
 
 def sample_of(x, y, size=SAMPLE_SIZE):

@@ -100,7 +100,8 @@ class FitData:
         Run it inside ``self.train.catch_stop_iteration()``, as ``fit`` does: for data of unknown length the
         step that finds no batch raises, and that ends the epoch.
         """
-        for first_step, last_step, iterator in self.train:
+        for item in self.train:
+            first_step, last_step, iterator = _steps_of(item, self.train.steps_per_execution)
             for step in range(first_step, last_step + 1):  # one step unless steps_per_execution > 1
                 if self.train.num_batches and step >= self.train.num_batches:
                     break
@@ -165,6 +166,15 @@ def budget(variable):
     except ValueError:
         return None
     return value if value > 0 else None
+
+
+def _steps_of(item, steps_per_execution):
+    """``(first step, last step, iterator)`` of one item of Keras's epoch iterator: Keras 3.11 and later yield
+    that; Keras 3.10 yields ``(first step, iterator)``, the execution covering ``steps_per_execution`` steps."""
+    if len(item) == 2:
+        first_step, iterator = item
+        return first_step, first_step + steps_per_execution - 1, iterator
+    return item
 
 
 def _config_max_epochs():

@@ -3,7 +3,7 @@ Keras's default (or ``he_normal`` for ReLU layers), a bias initialiser that kill
 to zeros, a recurrent initialiser back to ``orthogonal``. Every layer of the file written with the same
 initialiser text gets the same edit (they were all made the same way)."""
 
-from .source import argument, layers_named, literal, remove_argument, set_argument
+from .source import with_same_argument, argument, layers_named, literal, remove_argument, set_argument
 
 KEYWORDS = {
     "weight_initialization": ["kernel_initializer"],
@@ -18,10 +18,9 @@ def candidates(source, finding, findings=()):
     named = layers_named(source, finding, findings)
     made = []
     for keyword in KEYWORDS.get(finding.get("cause"), []):
-        texts = {source.text(argument(c, keyword).value) for c in named if argument(c, keyword) is not None}
-        if not texts:
+        texts, same = with_same_argument(source, named, keyword)
+        if not same:
             continue
-        same = [c for c in source.layer_calls() if argument(c, keyword) is not None and source.text(argument(c, keyword).value) in texts]
         made.append((f"{keyword} {' / '.join(sorted(texts))} removed (Keras's default) in {len(same)} layer(s)",
                      source.apply({c: remove_argument(c, keyword) for c in same})))
         if keyword == "kernel_initializer":

@@ -3,7 +3,7 @@ same text, or its factor lowered to 1e-4."""
 
 import libcst as cst
 
-from .source import argument, layers_named, remove_argument
+from .source import with_same_argument, argument, layers_named, remove_argument
 
 KEYWORDS = ("kernel_regularizer", "bias_regularizer", "activity_regularizer")
 
@@ -20,10 +20,9 @@ def candidates(source, finding, findings=()):
     named = layers_named(source, finding, findings)
     made = []
     for keyword in KEYWORDS:
-        texts = {source.text(argument(c, keyword).value) for c in named if argument(c, keyword) is not None}
-        if not texts:
+        texts, same = with_same_argument(source, named, keyword)
+        if not same:
             continue
-        same = [c for c in source.layer_calls() if argument(c, keyword) is not None and source.text(argument(c, keyword).value) in texts]
         made.append((f"{keyword} {' / '.join(sorted(texts))} removed from {len(same)} layer(s)",
                      source.apply({c: remove_argument(c, keyword) for c in same})))
         lowered = {argument(c, keyword).value: argument(c, keyword).value.visit(_Factor()) for c in same}

@@ -252,3 +252,12 @@ def layers_named(source, finding, findings=(), cause=None):
     for line in sorted(l for l in lines if l is not None):
         calls.extend(source.layer_calls_at(line))
     return calls
+
+
+def with_same_argument(source, named, keyword):
+    """The texts of ``keyword`` in the ``named`` layer calls, and every layer call of the file passing one of
+    them (a setting written once per layer is meant for all): ``(texts, calls)``, empty when none has it."""
+    texts = {source.text(argument(c, keyword).value) for c in named if argument(c, keyword) is not None}
+    if not texts:
+        return texts, []
+    return texts, [c for c in source.layer_calls() if argument(c, keyword) is not None and source.text(argument(c, keyword).value) in texts]

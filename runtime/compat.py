@@ -40,6 +40,7 @@ REQUIRED_KERAS_INTERNALS = (
     ("keras.src.models.sequential", "Sequential.self._functional"),
     ("keras.src.layers.layer", "Layer"),
     ("keras.src.layers.layer", "Layer._get_call_context"),
+    ("keras.src.layers.layer", "Layer._flatten_layers"),
     ("keras.src.layers.layer", "Layer.self._convert_input_args"),
     ("keras.src.optimizers", "Optimizer"),
     ("keras.src.backend", "AutocastScope"),

@@ -19,7 +19,7 @@ BUGGY = textwrap.dedent("""\
     model = keras.Sequential([
         keras.Input((4,)),
         keras.layers.Dense(8, activation="relu"),
-        keras.layers.Dense(1, activation="sigmoid"),
+        keras.layers.Dense(1, activation="softmax"),  # one unit: always 1.0, a model that cannot learn
     ])
     model.compile("sgd", "binary_crossentropy")
     model.fit(x, y, epochs=1, batch_size=32, verbose=0{callbacks})

@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, Phase, given, note, settings
 
 from conftest import ROOT, run_cli, run_python
 from generated_programs import Worker, expected_steps, programs
-from test_equivalence import _load
+from program_pairs import _load
 
 FUZZ = os.environ.get("DNN_INSTRUMENT_FUZZ_EXAMPLES")
 SHRINK = bool(FUZZ) or bool(os.environ.get("DNN_INSTRUMENT_FUZZ_SHRINK"))

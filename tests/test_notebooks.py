@@ -134,7 +134,7 @@ CELLS = [
     "import numpy as np\nimport keras\nkeras.utils.set_random_seed(0)\n"
     "x = np.random.default_rng(0).normal(size=(256, 4)) * 300\ny = (x[:, 0] > 0).astype('float32')",
     "model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation='relu'),\n"
-    "                          keras.layers.Dense(1, activation='sigmoid')])\n"
+    "                          keras.layers.Dense(1, activation='softmax')])\n"
     "model.compile('sgd', 'binary_crossentropy')",
     "history = model.fit(x, y, epochs=2, batch_size=32, verbose=0)",
     "def broken(:\n    pass",
@@ -151,8 +151,8 @@ def test_extension_shows_the_verdict_in_the_cell(tmp_path):
     shown = [o for o in fit if o.output_type == "display_data" and "text/html" in o.data]
     assert len(shown) == 1, fit
     page = shown[0].data["text/html"]
-    assert "dnn-instrument: BUGGY</b>: unnormalized input in layer &#x27;dense&#x27; (In [3], line 1)" in page
-    assert "<b>Fix:</b> standardise the input features" in page and "<code>sklearn.preprocessing.StandardScaler</code>" in page
+    assert "dnn-instrument: BUGGY</b>: output activation mismatch in layer &#x27;dense_1&#x27; (In [3], line 2)" in page
+    assert "<b>Fix:</b>" in page and "a 1-unit softmax always outputs 1.0" in page and "<code>binary_crossentropy</code>" in page
     assert "report.html" in page and "srcdoc=" in page
     (folder,) = (tmp_path / "runs").iterdir()
     report = json.loads((folder / "report.json").read_text())

@@ -31,6 +31,8 @@ def build(script, stores):
                 "summary": _layer_summary(store),
             }
         )
+        if store.distribution is not None:
+            fits[-1]["distribution"] = store.distribution
     return {
         "schema": SCHEMA_VERSION,
         "script": script,

@@ -3,7 +3,9 @@
 Each program in ``tests/programs/eq_*.py`` is an ordinary Keras script. The test runs it as written
 and instrumented (two processes, same seed, CPU) and compares every weight (max |diff| <= 1e-5) and
 every History value (<= 1e-4), and checks that the instrumented run recorded every iteration. A program's
-``# says: TEXT`` lines are messages the rewrite or the instrumented run must give (a fallback names its reason).
+``# says: TEXT`` lines are messages the rewrite or the instrumented run must give (a fallback names its reason);
+``# mechanism: loop|callback`` says what must have recorded every fit, ``# replicas: N`` that the loop trained
+it under a tf.distribute strategy over N replicas.
 """
 
 import json
@@ -68,3 +70,7 @@ def test_instrumented_program_trains_like_fit(case, tmp_path):
     assert document["iterations"] == recorded > 0
     for fit in document["fits"]:
         assert fit["epochs"] == len(fit["history"])  # one History row per epoch trained
+        for mechanism in re.findall(r"^# mechanism: (\w+)$", source, re.MULTILINE):
+            assert fit["mechanism"] == mechanism
+        for replicas in re.findall(r"^# replicas: (\d+)$", source, re.MULTILINE):
+            assert fit["distribution"]["replicas"] == int(replicas)

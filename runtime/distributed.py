@@ -68,7 +68,11 @@ def combine(strategy, statistics, sites):
 
     ``sites``: the rows' sites, as the replicas' probes named them while the step was traced.
     """
-    matrices = tf.stack([tf.convert_to_tensor(m) for m in strategy.experimental_local_results(statistics)])
+    local = [tf.convert_to_tensor(m) for m in strategy.experimental_local_results(statistics)]
+    if len({tuple(m.shape) for m in local}) > 1:  # a probe failed on one replica only: recording is off
+        nothing = tf.zeros([0, len(stats.STATS)], tf.float32)
+        return nothing, tf.fill([len(local)], 0)
+    matrices = tf.stack(local)
     mirrored = [site["phase"] in MIRRORED_PHASES for site in sites] if len(sites) == matrices.shape[1] else None
     return stats.combine(matrices, mirrored), stats.first_faults(matrices)
 

@@ -218,7 +218,7 @@ def combine(matrices, mirrored_rows=None):
     """
     column = {name: matrices[:, :, i] for i, name in enumerate(STATS)}
     count = column["count"]
-    nans, infs = column["frac_nan"] * count, column["frac_inf"] * count
+    nans, infs = tf.round(column["frac_nan"] * count), tf.round(column["frac_inf"] * count)  # element counts
     finite = count - nans - infs
     any_finite = finite > 0
     total_count = tf.reduce_sum(count, 0)

@@ -33,21 +33,23 @@ def test_replica_statistics_combine_as_the_whole_tensor():
     from dnn_instrument.runtime import stats
 
     rng = np.random.default_rng(0)
-    first = [rng.normal(size=(6, 4)), rng.normal(3.0, 2.0, size=(10,)), np.array([1.0, np.nan, 0.0, np.inf])]
-    second = [rng.normal(size=(6, 4)), rng.normal(-1.0, 0.5, size=(10,)), np.array([2.0, -5.0, np.nan, 0.0])]
+    first = [rng.normal(size=(6, 4)), rng.normal(3.0, 2.0, size=(10,)), np.array([1.0, np.nan, 0.0, np.inf]),
+             np.full(3, np.nan)]
+    second = [rng.normal(size=(6, 4)), rng.normal(-1.0, 0.5, size=(10,)), np.array([2.0, -5.0, np.nan, 0.0]),
+              np.array([4.0, -1.0, 0.5])]
     matrices = tf.constant(np.stack([_rows(first), _rows(second)]))
     combined = stats.combine(matrices).numpy()
     whole = _rows([np.concatenate([a.ravel(), b.ravel()]) for a, b in zip(first, second)])
     np.testing.assert_allclose(combined, whole, rtol=1e-4, atol=1e-5)
 
-    mirrored = stats.combine(matrices, [True, False, False]).numpy()  # a mirrored weight: the first replica's row
+    mirrored = stats.combine(matrices, [True, False, False, False]).numpy()  # a mirrored weight: the first replica's row
     np.testing.assert_array_equal(mirrored[0], _rows(first)[0])
     np.testing.assert_allclose(mirrored[1:], whole[1:], rtol=1e-4, atol=1e-5)
 
-    # the first site that held a NaN/Inf, per replica (3 = none)
-    clean = _rows([np.ones(3), np.ones(3), np.ones(3)])
+    # the first site that held a NaN/Inf, per replica (4 = none)
+    clean = _rows([np.ones(3)] * 4)
     assert stats.first_faults(matrices).numpy().tolist() == [2, 2]
-    assert stats.first_faults(tf.constant(np.stack([clean, _rows(second)]))).numpy().tolist() == [3, 2]
+    assert stats.first_faults(tf.constant(np.stack([clean, _rows(second)]))).numpy().tolist() == [4, 2]
 
 
 def _model_under(strategy):

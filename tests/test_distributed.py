@@ -104,4 +104,6 @@ def test_nan_under_mirrored_strategy_is_diagnosed_with_its_replica(tmp_path):
     distribution = fit["distribution"]
     assert distribution["strategy"] == "MirroredStrategy" and distribution["replicas"] == 2
     assert distribution["fault_replica"] in distribution["fault_replicas"] and set(distribution["fault_replicas"]) <= {0, 1}
-    assert f"the first NaN/Inf appeared on replica {distribution['fault_replica']}" in result.stderr
+    said = f"the first NaN/Inf appeared on replica {distribution['fault_replica']}"
+    assert said in result.stderr
+    assert said in (next((tmp_path / "runs").iterdir()) / "report.html").read_text()

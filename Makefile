@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 EXAMPLE ?= fixtures/examples/regression_nan.py
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: setup demo test bench fuzz clean
+.PHONY: setup demo test bench fuzz compat clean
 
 setup: $(STAMP)
 
@@ -35,9 +35,14 @@ test: setup $(CHROMIUM)
 fuzz: setup
 	DNN_INSTRUMENT_FUZZ_EXAMPLES=200 $(BIN)/python -m pytest -q tests/test_generated_programs.py
 
-# BENCH=corpus make bench: the corpus accuracy benchmark alone (both splits, with the Keras baseline).
+# The supported Keras/TensorFlow range (pyproject.toml), proven: a venv for its oldest and its newest pair under
+# .compat/, each running the equivalence programs and the end-to-end diagnosis tests (large installs, first time).
+compat:
+	$(PYTHON) tools/compat.py
+
+# BENCH=NAME make bench: one benchmark alone (corpus: accuracy on both splits with the Keras baseline; fix: repair; real: the real programs both ways).
 bench: setup
-	$(BIN)/python bench/run.py $(if $(filter corpus,$(BENCH)),--corpus-only)
+	$(BIN)/python bench/run.py $(if $(BENCH),--only $(BENCH))
 
 clean:
 	rm -rf build dnn-instrument-runs bench/results .pytest_cache

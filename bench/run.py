@@ -12,6 +12,10 @@
    process's peak resident memory.
 5. The corpus sweep (``bench/sweep.py``): the transformer over every ``.py`` file of the installed keras and
    tensorflow packages, with the counts of each outcome (crashes must be 0) and the time per 1,000 lines.
+6. Repair (``bench/fix.py``): ``dnn-instrument fix`` on every buggy script of the corpus (a verified patch?
+   does the patched script pass the case's label check?) and on every fixed twin (nothing to fix).
+7. Real programs (``bench/real_programs.py``): the tutorial-style programs of ``tests/programs/real_*.py``
+   run both ways: per program, fit calls rewritten / given the callback, max |dw|, History match, verdict.
 
 Results are printed and written to ``bench/results/bench-<timestamp>.json`` and, for the corpus,
 ``bench/results/corpus-<timestamp>.csv``, so that changes can be compared over time.
@@ -146,16 +150,27 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=30, help="epochs of the overhead workload")
     parser.add_argument("--no-corpus", action="store_true", help="skip the corpus accuracy benchmark")
-    parser.add_argument("--corpus-only", action="store_true", help="run the corpus accuracy benchmark alone (make bench BENCH=corpus)")
     parser.add_argument("--long-steps", type=int, default=100_000, help="steps of the long run of the memory benchmark")
+    parser.add_argument("--only", choices=("corpus", "fix", "real"), default=None,
+                        help="run one benchmark alone (make bench BENCH=NAME)")
     arguments = parser.parse_args()
+    if arguments.only == "fix":
+        import fix
+
+        fix.main_with([])
+        return
+    if arguments.only == "real":
+        import real_programs
+
+        print(real_programs.table(real_programs.run()))
+        return
 
     print("dnn-instrument benchmark\n")
     results = HERE / "results"
     results.mkdir(exist_ok=True)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     corpus_rows, corpus_totals = [], None
-    if not arguments.no_corpus:
+    if not arguments.no_corpus and arguments.only in (None, "corpus"):
         import corpus
 
         start = time.perf_counter()
@@ -168,7 +183,7 @@ def main():
             writer = csv.DictWriter(f, fieldnames=[k for k in corpus_rows[0] if k != "errors"], extrasaction="ignore")
             writer.writeheader()
             writer.writerows(corpus_rows)
-    if arguments.corpus_only:
+    if arguments.only == "corpus":
         path = results / f"bench-{stamp}.json"
         path.write_text(json.dumps({"corpus": {"totals": corpus_totals, "cases": corpus_rows}}, indent=1))
         print(f"written: {path.relative_to(ROOT)}")
@@ -201,9 +216,20 @@ def main():
     print("\ncorpus sweep: the transformer over every .py file of the installed keras and tensorflow")
     swept = sweep.sweep(sweep.package_files(), os.cpu_count() or 1)
     print(sweep.summary(swept))
+    import fix
+
+    print("\nrepair: dnn-instrument fix on every buggy script and fixed twin of the corpus")
+    fix_rows, fix_seconds = fix.run()
+    print(fix.table(fix_rows, fix_seconds))
+    import real_programs
+
+    print("\nreal programs (tests/programs/real_*.py), as written and instrumented:")
+    real_rows = real_programs.run()
+    print(real_programs.table(real_rows))
     path = results / f"bench-{stamp}.json"
-    document = {"transform": transform, "overhead": rows, "distributed_overhead": distributed_rows, "memory": memory_rows, "sweep": {k: v for k, v in swept.items() if k != "outcomes"},
-                "corpus": {"totals": corpus_totals, "cases": corpus_rows}}
+    document = {"fix": {"rows": fix_rows, "seconds": fix_seconds}, "transform": transform, "overhead": rows,
+                "distributed_overhead": distributed_rows, "memory": memory_rows, "sweep": {k: v for k, v in swept.items() if k != "outcomes"},
+                "corpus": {"totals": corpus_totals, "cases": corpus_rows}, "real_programs": real_rows}
     path.write_text(json.dumps(document, indent=1))
     print(f"\nwritten: {path.relative_to(ROOT)}")
 

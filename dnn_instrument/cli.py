@@ -23,9 +23,10 @@ exactly the same and records every layer's outputs, gradients and updates. Run t
 get a diagnosis.
 
 commands:
-  SOURCE...            instrument files, or every .py file in folders (the options below)
+  SOURCE...            instrument files (.py, Jupyter .ipynb), or every one in folders (the options below)
   run SCRIPT [ARG...]  instrument SCRIPT in memory and run it, as `python SCRIPT ARG...` would
   report RUN_DIR       print the diagnosis of a run folder again (--html: rewrite its report.html)
+  fix SCRIPT [ARG...]  diagnose SCRIPT, patch its root cause and verify the patch by training it
   (`dnn-instrument run --help`, `dnn-instrument report --help` for theirs; a file named run: ./run)"""
 
 EPILOG = """\
@@ -35,7 +36,9 @@ examples:
   dnn-instrument train.py --diff-html diff.html   the same side by side, each inserted line explained
   dnn-instrument src/ -o instrumented/            every .py file under src/, mirrored under instrumented/
   dnn-instrument --strip train_instrumented.py -o train.py   the original back, byte for byte
+  dnn-instrument nb.ipynb -o nb_instrumented.ipynb   a notebook (or %load_ext dnn_instrument in it)
   dnn-instrument run train.py --epochs 3          instrument, train and diagnose in one go
+  dnn-instrument run --fail-on-buggy train.py     in CI: exit status 4 when the verdict is buggy
   dnn-instrument report dnn-instrument-runs/train-20250101-120000 --html
 
 exit status: 0 done; 1 nothing to instrument (or to strip); 2 usage error, unreadable or unparseable
@@ -45,13 +48,13 @@ input (path:line:col: message); 3 internal error"""
 def _parser():
     parser = argparse.ArgumentParser(
         prog="dnn-instrument",
-        usage="%(prog)s [options] SOURCE [SOURCE ...]\n       %(prog)s run [--callback] SCRIPT [ARG ...]\n"
-        "       %(prog)s report [--html] [--json] RUN_DIR",
+        usage="%(prog)s [options] SOURCE [SOURCE ...]\n       %(prog)s run [--callback] [--fail-on-buggy] [--verbose] SCRIPT [ARG ...]\n"
+        "       %(prog)s report [--html] [--json] RUN_DIR\n       %(prog)s fix [options] SCRIPT [ARG ...]",
         description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("sources", nargs="+", metavar="SOURCE", help="Python file or folder ('-' reads standard input)")
+    parser.add_argument("sources", nargs="+", metavar="SOURCE", help="Python file, Jupyter notebook or folder ('-' reads standard input)")
     target = parser.add_mutually_exclusive_group()
     target.add_argument(
         "-o", "--output", metavar="PATH",
@@ -111,11 +114,31 @@ script; a script that cannot be instrumented runs unchanged, after a warning."""
     )
     parser.add_argument("--callback", action="store_true", help="attach the Diagnose callback instead of the explicit loop")
     parser.add_argument("-q", "--quiet", action="store_true", help="no per-call messages")
+    parser.add_argument(
+        "--fail-on-buggy", action="store_true",
+        help="exit with status 4 when the run's verdict is buggy, for CI (instrumented scripts: "
+        "DNN_INSTRUMENT_FAIL_ON_BUGGY=1)",
+    )
+    parser.add_argument(
+        "--verbose", action="store_true",
+        help="show TensorFlow's start-up log lines (absl, oneDNN), hidden by default (also shown with TF_CPP_MIN_LOG_LEVEL=0)",
+    )
     parser.add_argument("script", metavar="SCRIPT", help="the Python script to run")
     parser.add_argument("arguments", nargs=argparse.REMAINDER, metavar="ARG", help="its arguments")
     options = parser.parse_args(argv)
     if options.script == "-":
         return usage("run needs a script file, not standard input")
+    if options.script.lower().endswith(".ipynb"):
+        return usage(f"run executes Python scripts; for a notebook: dnn-instrument {options.script} -o OUT.ipynb, "
+                     "then run OUT.ipynb (or use %load_ext dnn_instrument in it)")
+    if options.fail_on_buggy:
+        from .runtime import gate
+
+        os.environ[gate.VARIABLE] = "1"  # checked when the process exits, after the last report
+    if not options.verbose and os.environ.get("TF_CPP_MIN_LOG_LEVEL", "").strip() != "0":  # 0: the user asks for all
+        from .quiet import hide_tensorflow_noise
+
+        hide_tensorflow_noise()
     from .runner import run
 
     return run(options.script, options.arguments, callback_only=options.callback, quiet=options.quiet)
@@ -176,7 +199,13 @@ def _script_of(folder):
     return os.path.basename(os.path.normpath(os.path.abspath(folder)))
 
 
-COMMANDS = {"run": run_command, "report": report_command}
+def fix_command(argv):
+    from .fixing import fix_command as fix
+
+    return fix(argv)
+
+
+COMMANDS = {"run": run_command, "report": report_command, "fix": fix_command}
 
 if __name__ == "__main__":
     sys.exit(main())

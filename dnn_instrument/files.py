@@ -10,6 +10,7 @@ import sys
 import tempfile
 
 # Folders never searched for sources: caches, virtual environments, installed packages (hidden ones too).
+SOURCE_SUFFIXES = (".py", ".ipynb")  # what a folder's sources are
 SKIPPED_FOLDERS = {"__pycache__", "site-packages", "dist-packages", "node_modules"}
 
 
@@ -40,7 +41,7 @@ def read_source(path):
 
 
 def find_sources(folder, exclude=None):
-    """The ``.py`` files under ``folder``, sorted, skipping hidden folders, caches, virtual environments and ``exclude``."""
+    """The ``.py`` files and Jupyter notebooks under ``folder``, sorted, skipping hidden folders, caches, virtual environments and ``exclude``."""
     found = []
     excluded = os.path.realpath(exclude) if exclude else None
     for root, folders, files in os.walk(folder):
@@ -52,7 +53,7 @@ def find_sources(folder, exclude=None):
             and not any(os.path.exists(os.path.join(root, name, marker)) for marker in ("pyvenv.cfg", "conda-meta"))
             and os.path.realpath(os.path.join(root, name)) != excluded
         )
-        found += [os.path.join(root, name) for name in sorted(files) if name.endswith(".py") and not name.startswith(".")]
+        found += [os.path.join(root, name) for name in sorted(files) if name.endswith(SOURCE_SUFFIXES) and not name.startswith(".")]
     return found
 
 

@@ -10,7 +10,8 @@ import os
 import sys
 from dataclasses import dataclass, field
 
-from .files import FileProblem, Progress, find_sources, read_source, same_file, write_atomically, write_target
+from .notebooks import diff_views, instrument_notebook, is_notebook, strip_notebook
+from .files import SOURCE_SUFFIXES, FileProblem, Progress, find_sources, read_source, same_file, write_atomically, write_target
 
 EXIT_OK, EXIT_NOTHING, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 PROGRESS_FROM = 20  # files; more show a progress bar on a terminal
@@ -41,10 +42,14 @@ def transform(path, source, options):
     from .transformer import InstrumentError, instrument
     from .transformer.strip import NotInstrumented, strip
 
+    notebook = is_notebook(path)
     try:
         if options.strip:
-            return Outcome("done", strip(source, path), summary="original restored")
-        result = instrument(source, path, callback_only=options.callback)
+            return Outcome("done", (strip_notebook if notebook else strip)(source, path), summary="original restored")
+        if notebook:
+            result = instrument_notebook(source, path, callback_only=options.callback)
+        else:
+            result = instrument(source, path, callback_only=options.callback)
     except NotInstrumented as error:
         return Outcome("nothing", summary="not instrumented", error=str(error))
     except InstrumentError as error:
@@ -54,7 +59,10 @@ def transform(path, source, options):
     except Exception as error:  # our bug, not the user's: say so plainly
         return Outcome("internal", error=f"dnn-instrument: internal error on {path}: {type(error).__name__}: {error}\n"
                        "please report this with the file that caused it")
-    notes = [] if options.callback else [f"{path}:{m.line}:{m.column}: {m.text}" for m in result.messages]
+    if notebook:
+        notes = [] if options.callback else [f"{path} {where}, column {column}: {text}" for where, column, text in result.messages]
+    else:
+        notes = [] if options.callback else [f"{path}:{m.line}:{m.column}: {m.text}" for m in result.messages]
     if not result.changed:
         why = "no Keras model.fit call found" if not result.messages else "no model.fit call could be instrumented"
         return Outcome("nothing", summary="nothing to instrument", error=f"{path}: nothing to instrument: {why}", notes=notes)
@@ -96,7 +104,7 @@ def _one(path, options):
         return EXIT_OF[outcome.status]
     try:
         if options.diff:
-            _print_diff(source, outcome.text, path, options)
+            _print_diff(source, outcome, path, options)
         elif destination:
             write_atomically(destination, outcome.text)
         elif not html:
@@ -104,7 +112,8 @@ def _one(path, options):
         if html:
             from .transformer.diff import html_page
 
-            write_atomically(html, html_page(source, outcome.text, path, outcome.result.inserted))
+            before, after, inserted = _compared(source, outcome, path)
+            write_atomically(html, html_page(before, after, path, inserted))
     except OSError as error:
         print(f"{error.filename or destination or html}:1:1: cannot write: {error.strerror or error}", file=sys.stderr)
         return EXIT_USAGE
@@ -121,9 +130,18 @@ def _one(path, options):
     return EXIT_OK
 
 
-def _print_diff(before, after, path, options):
+def _compared(source, outcome, path):
+    """``(before, after, inserted lines)`` as diffs show them: the texts, or for a notebook its code cells."""
+    inserted = outcome.result.inserted if outcome.result is not None else []
+    if is_notebook(path):
+        return diff_views(source, outcome.text, path)
+    return source, outcome.text, inserted
+
+
+def _print_diff(source, outcome, path, options):
     from .transformer.diff import colourise, unified_diff, use_colour
 
+    before, after, _ = _compared(source, outcome, path)
     text = unified_diff(before, after, path, "original" if options.strip else "instrumented")
     sys.stdout.write(colourise(text) if use_colour(options.color, sys.stdout) else text)
 
@@ -150,6 +168,8 @@ def _many(options):
         write_target(root, options.follow_symlinks)  # refuses a link unless followed
         if os.path.exists(root) and not os.path.isdir(root):
             return usage(f"{root}: not a folder (several sources need -o FOLDER)")
+        if not os.path.exists(root) and root.lower().endswith(SOURCE_SUFFIXES):
+            return usage(f"{root}: names a file, but several sources need -o FOLDER (a folder that mirrors them)")
     jobs = _jobs(options)
     targets = {}
     for source, output in jobs:
@@ -157,7 +177,7 @@ def _many(options):
             return usage(f"{targets[output]} and {source} would both be written to {output}")
         targets[output] = source
     if not jobs:
-        print(f"dnn-instrument: no .py files in {', '.join(options.sources)}", file=sys.stderr)
+        print(f"dnn-instrument: no .py or .ipynb files in {', '.join(options.sources)}", file=sys.stderr)
         return EXIT_NOTHING
     progress = Progress(len(jobs), len(jobs) > PROGRESS_FROM and sys.stderr.isatty() and not options.quiet)
     statuses, rewritten, with_callback = [], 0, 0
@@ -196,7 +216,7 @@ def _one_of_many(source, output, options):
             raise FileProblem(f"{output}: is the input file itself; use --in-place to overwrite it")
         outcome = transform(source, text, options)
         if options.diff and outcome.status == "done":
-            _print_diff(text, outcome.text, source, options)
+            _print_diff(text, outcome, source, options)
         elif options.in_place and outcome.status == "done":
             write_atomically(write_target(source, options.follow_symlinks), outcome.text)
         elif output and outcome.status in ("done", "nothing"):  # the mirror holds every file, done or not

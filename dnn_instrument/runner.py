@@ -24,10 +24,13 @@ def warn(message):
     print(f"dnn-instrument: {message}", file=sys.stderr)
 
 
-def run(script, arguments, callback_only=False, quiet=False):
-    """Run ``script`` with ``arguments``, instrumented if possible; return its exit status."""
+def run(script, arguments, callback_only=False, quiet=False, source=None):
+    """Run ``script`` with ``arguments``, instrumented if possible; return its exit status.
+
+    ``source``: run this text as if it were ``script``'s (``dnn-instrument fix`` runs its patches so).
+    """
     try:
-        source = read_source(script)
+        source = read_source(script) if source is None else source
     except FileProblem as problem:
         print(problem, file=sys.stderr)
         return 2

@@ -11,7 +11,9 @@ metric or weight changed), so training goes exactly as without it. The report sa
 trace cannot show (``report.unseen``).
 """
 
+import os
 import sys
+import sysconfig
 
 import keras
 import numpy as np
@@ -34,12 +36,13 @@ class Diagnose(keras.callbacks.Callback):
 
     def __init__(self, site=None, sample=None):
         super().__init__()
-        self.site = site or "fit"
+        self.site = site  # None: the user's fit call, found when training starts
         self.sample = sample_of(*sample) if sample is not None else None
         self.store = None
 
     @guarded("the Diagnose callback")
     def on_train_begin(self, logs=None):
+        self.site = self.site or fit_call_site()
         self.store = TraceStore.for_run(self.model, self.site)
         self.store.mechanism = "callback"
         self.monitor = Monitor(self.model, self.store)
@@ -96,9 +99,14 @@ class Diagnose(keras.callbacks.Callback):
     @guarded("the Diagnose callback")
     def on_train_batch_end(self, batch, logs=None):
         session.raise_pending_stop()
+        logs = logs or {}
+        if not self.store.sites and "loss" not in logs:
+            # a train_step of the model's own that reports no "loss" (a GAN's d_loss and g_loss, a Distiller's
+            # student_loss): no loss is recorded, rather than a NaN that would read as a fault
+            self._sites = [site for site in self._sites if site["phase"] != "loss"]
+        losses = [tf.constant(float(logs.get("loss", float("nan"))))] if self._sites[0]["phase"] == "loss" else []
         now = [tf.identity(w) for w in self._weights]
-        loss = tf.constant(float((logs or {}).get("loss", float("nan"))))
-        tensors = [loss] + now + [n - b for n, b in zip(now, self._before)]
+        tensors = losses + now + [n - b for n, b in zip(now, self._before)]
         block = self._statistics(tensors).numpy()
         if self._side is not None:
             side = self._side(*self.sample).numpy()
@@ -118,6 +126,24 @@ class Diagnose(keras.callbacks.Callback):
     @guarded("the Diagnose callback")
     def on_train_end(self, logs=None):
         self.store.close()
+
+
+def fit_call_site():
+    """Where the user called ``fit`` (``train.py:25``; a notebook cell's line), from the stack: the innermost frame
+    of code that is not Keras's, TensorFlow's, ours or Python's own."""
+    from . import origins
+
+    libraries = tuple(
+        os.path.dirname(os.path.abspath(path)) + os.sep
+        for path in (keras.__file__, tf.__file__, __file__, os.path.dirname(os.path.abspath(__file__)))
+    ) + (os.path.abspath(sysconfig.get_paths()["stdlib"]) + os.sep,)
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not filename.startswith("<frozen") and not os.path.abspath(filename).startswith(libraries):
+            return origins.location_of(frame) or f"{os.path.basename(filename)}:{frame.f_lineno}"
+        frame = frame.f_back
+    return "fit"
 
 
 def sample_of(x, y, size=SAMPLE_SIZE):

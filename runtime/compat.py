@@ -9,11 +9,46 @@ rather than train differently from ``fit``. Keep this in step with ``pyproject.t
 import importlib.metadata
 
 SUPPORTED = {"keras": ((3, 10), (3, 16)), "tensorflow": ((2, 18), (2, 22))}
-# The private pieces of Keras the loop depends on; checked so that a Keras that moved them fails loudly.
+# Every private piece of Keras the runtime uses (runtime/*.py and the generated loop), checked before training
+# so that a Keras that moved one refuses with a message instead of crashing mid-fit. Three kinds of entry:
+# a module's name ("name"), a class's attribute ("Class.name"), and an attribute Keras sets on instances
+# ("Class.self._name": its class's module must assign it), and a private parameter ("Class.method(_name)", also one it pops from ``**kwargs``).
 REQUIRED_KERAS_INTERNALS = (
     ("keras.src.trainers.data_adapters.array_slicing", "train_validation_split"),
+    ("keras.src.trainers.data_adapters.data_adapter_utils", "unpack_x_y_sample_weight"),
     ("keras.src.backend.tensorflow.trainer", "TFEpochIterator"),
+    ("keras.src.backend.tensorflow.trainer", "TFEpochIterator.catch_stop_iteration"),
+    ("keras.src.backend.tensorflow.trainer", "TFEpochIterator.reset"),
+    ("keras.src.backend.tensorflow.trainer", "TFEpochIterator.num_batches"),
+    ("keras.src.backend.tensorflow.trainer", "TFEpochIterator.self._distributed_dataset"),
+    ("keras.src.backend.tensorflow.trainer", "TensorFlowTrainer"),
+    ("keras.src.backend.tensorflow.trainer", "TensorFlowTrainer.self._eval_epoch_iterator"),
+    ("keras.src.backend.tensorflow.trainer", "TensorFlowTrainer.evaluate(_use_cached_eval_dataset)"),
+    ("keras.src.trainers.trainer", "Trainer._assert_compile_called"),
+    ("keras.src.trainers.trainer", "Trainer._get_metrics_result_or_logs"),
+    ("keras.src.trainers.trainer", "Trainer._should_eval"),
+    ("keras.src.trainers.trainer", "Trainer._symbolic_build"),
+    ("keras.src.trainers.trainer", "Trainer.self._loss_tracker"),
+    ("keras.src.trainers.trainer", "Trainer.self._initial_epoch"),
+    ("keras.src.backend.tensorflow.trainer", "TensorFlowTrainer._maybe_symbolic_build"),
     ("keras.src.models.functional", "operation_fn"),
+    ("keras.src.models.functional", "Functional._standardize_inputs"),
+    ("keras.src.ops.function", "Function.self._nodes_by_depth"),
+    ("keras.src.ops.function", "Function.self._outputs_struct"),
+    ("keras.src.models", "Functional"),
+    ("keras.src.models", "Sequential"),
+    ("keras.src.models.sequential", "Sequential.self._functional"),
+    ("keras.src.layers.layer", "Layer"),
+    ("keras.src.layers.layer", "Layer._get_call_context"),
+    ("keras.src.layers.layer", "Layer.self._convert_input_args"),
+    ("keras.src.optimizers", "Optimizer"),
+    ("keras.src.backend", "AutocastScope"),
+    ("keras.src.backend.config", "max_epochs"),
+    ("keras.src.backend.common.global_state", "get_global_attribute"),
+    ("keras.src.backend.common.global_state", "set_global_attribute"),
+    ("keras.src.tree", "flatten"),
+    ("keras.src.tree", "map_structure"),
+    ("keras.src.tree", "pack_sequence_as"),
 )
 
 
@@ -29,6 +64,42 @@ def _version(distribution, *alternatives):
             continue
         return text, tuple(int(part) for part in text.split(".")[:2] if part.isdigit())
     return None, None
+
+
+def missing_internals():
+    """The entries of ``REQUIRED_KERAS_INTERNALS`` this Keras lacks, as ``module.name``."""
+    import importlib
+    import inspect
+
+    missing = []
+    for module_name, name in REQUIRED_KERAS_INTERNALS:
+        try:
+            target = importlib.import_module(module_name)
+            parts = name.split(".")
+            if name.endswith(")"):  # Class.method(_parameter)
+                method, parameter = name[:-1].split("(")
+                for part in method.split("."):
+                    target = getattr(target, part)
+                if parameter not in inspect.signature(target).parameters and f'"{parameter}"' not in inspect.getsource(target):
+                    raise AttributeError(name)
+            elif len(parts) == 3:  # Class.self._name: an attribute the class's code assigns to instances
+                cls = getattr(target, parts[0])
+                source = inspect.getsource(inspect.getmodule(cls))
+                if f"self.{parts[2]} =" not in source:
+                    raise AttributeError(name)
+            else:
+                for part in parts:
+                    target = getattr(target, part)
+        except (ImportError, AttributeError, OSError, TypeError):
+            missing.append(f"{module_name}.{name}")
+    return missing
+
+
+def operation_for(function, node):
+    """The operation a functional graph's ``node`` runs (Keras 3.11 maps it through ``_get_operation_for_node``
+    for Flax NNX; Keras 3.10 has no such mapping and runs ``node.operation``)."""
+    get = getattr(function, "_get_operation_for_node", None)
+    return get(node) if get is not None else node.operation
 
 
 def check_versions():
@@ -48,9 +119,12 @@ def check_versions():
                 f"dnn-instrument supports {package} >={low[0]}.{low[1]},<{high[0]}.{high[1]}; found {text}. "
                 "Install a supported version, or run the original (uninstrumented) script."
             )
-    for module, name in REQUIRED_KERAS_INTERNALS:
-        if not hasattr(importlib.import_module(module), name):
-            raise UnsupportedVersion(f"this Keras has no {module}.{name}, which the training loop needs")
+    missing = missing_internals()
+    if missing:
+        raise UnsupportedVersion(
+            f"this Keras ({found['keras'][0]}) lacks {', '.join(missing)}, which the training loop needs; "
+            "install a supported version, or run the original (uninstrumented) script."
+        )
     import keras
 
     if keras.backend.backend() != "tensorflow":

@@ -16,8 +16,53 @@ def _activation_name(layer):
     activation = getattr(layer, "activation", None)
     if activation is None:
         names = {"Softmax": "softmax", "ReLU": "relu", "LeakyReLU": "leaky_relu"}
-        return names.get(type(layer).__name__)
+        if type(layer).__name__ in names:
+            return names[type(layer).__name__]
+        if not _is_keras(layer):  # a custom layer: the activation of its last sub-layer that has one
+            inner = [_activation_name(sub) for sub in _sublayers(layer)]
+            inner = [name for name in inner if name]
+            return inner[-1] if inner else None
+        return None
     return getattr(activation, "__name__", type(activation).__name__)
+
+
+def _sublayers(layer):
+    try:
+        return [sub for sub in layer._flatten_layers(include_self=False, recursive=False)]
+    except (AttributeError, TypeError):
+        return []
+
+
+def _inbound(layer, index_of):
+    """Indices (in ``model.layers``) of the layers whose outputs this layer reads: the model's graph."""
+    feeding = []
+    for node in getattr(layer, "_inbound_nodes", []) or []:
+        for tensor in getattr(node, "input_tensors", []) or []:
+            history = getattr(tensor, "_keras_history", None)
+            name = getattr(getattr(history, "operation", None), "name", None)
+            if name in index_of and index_of[name] not in feeding:
+                feeding.append(index_of[name])
+    return feeding
+
+
+def _output_layers(model, index_of):
+    """Names and layer indices of the model's outputs, in the order of ``model.outputs``."""
+    try:
+        outputs = list(model.outputs)
+    except (AttributeError, ValueError, TypeError):
+        return []
+    found = []
+    for tensor in outputs:
+        name = getattr(getattr(getattr(tensor, "_keras_history", None), "operation", None), "name", None)
+        found.append({"name": name, "layer_index": index_of.get(name)})
+    return found
+
+
+def _custom_train_step(model):
+    """Whether the model's class writes its own ``train_step`` (it then decides what is trained)."""
+    step = getattr(type(model), "train_step", None)
+    module = getattr(step, "__module__", "") or ""
+    return bool(step) and module.split(".")[0] not in ("keras", "tensorflow", "tf_keras")
 
 
 def _units(layer):
@@ -36,22 +81,28 @@ def _regularization(layer):
     return {k: float(v) for k, v in config.items() if k in ("l1", "l2") and v}
 
 
-def _losses(model):
+def _losses(model, outputs=()):
+    """One entry per compiled loss, with the name of the output it belongs to (``output``, None when it cannot
+    be told): a dict pairs by output name, a list by the order of the model's outputs."""
     losses = getattr(model, "loss", None)
+    names = [output["name"] for output in outputs]
     if isinstance(losses, dict):
-        losses = list(losses.values())
-    elif not isinstance(losses, (list, tuple)):
-        losses = [losses]
+        pairs = list(losses.items())
+    elif isinstance(losses, (list, tuple)):
+        pairs = [(names[i] if i < len(names) and len(losses) == len(names) else None, loss) for i, loss in enumerate(losses)]
+    else:
+        pairs = [(names[0] if len(names) == 1 else None, losses)]
     described = []
-    for loss in losses:
+    for output, loss in pairs:
         if isinstance(loss, str):
-            described.append({"name": loss, "from_logits": False, "builtin": True})
+            entry = {"name": loss, "from_logits": False, "builtin": True}
         elif loss is None:
             continue
         else:
             config = loss.get_config() if hasattr(loss, "get_config") else {}
             name = config.get("name") or getattr(loss, "__name__", type(loss).__name__)
-            described.append({"name": str(name), "from_logits": bool(config.get("from_logits", False)), "builtin": _is_keras(loss)})
+            entry = {"name": str(name), "from_logits": bool(config.get("from_logits", False)), "builtin": _is_keras(loss)}
+        described.append({**entry, "output": output})
     return described
 
 
@@ -119,29 +170,40 @@ def note_targets(facts, model, y):
 
 
 def loss_broadcasts(model, target_shape, output_shape):
-    """Whether the model's own (not Keras's) loss gives another value when the targets have the shape the
-    data has rather than the output's: then it broadcasts them, e.g. ``(b,) - (b, 1)`` to ``(b, b)``.
+    """Whether the model's loss, as the compiled model computes it (``model.compute_loss``: Keras aligns the
+    ranks of a plain function's arguments, a ``Loss`` subclass's ``call`` gets them as they are), gives another
+    value when the targets have the shape the data has rather than the output's: then it broadcasts them, e.g.
+    ``(b,) - (b, 1)`` to ``(b, b)``.
 
-    Keras's losses bring both to one rank first, so the two values agree; None when it cannot be told.
-    Runs the loss eagerly on a few made-up values, outside any graph being traced.
+    Keras's own losses bring both to one rank first, so the two values agree; None when it cannot be told.
+    Runs the loss eagerly on a few made-up values, outside any graph being traced; the metrics it updates are
+    restored.
     """
     import numpy as np
     import tensorflow as tf
 
     loss = getattr(model, "loss", None)
-    function = getattr(loss, "call", None) if hasattr(loss, "get_config") else loss
-    if not callable(function) or _is_keras(loss) or None in output_shape[1:] or None in target_shape[1:]:
+    if loss is None or _is_keras(loss) or None in output_shape[1:] or None in target_shape[1:]:
         return None
     batch = 4
     prediction = np.random.default_rng(0).uniform(0.1, 0.9, (batch, *output_shape[1:])).astype("float32")
     if int(np.prod(target_shape[1:], dtype=np.int64)) != int(np.prod(output_shape[1:], dtype=np.int64)):
         return None
     targets = np.flip(prediction, 0).reshape(batch, *target_shape[1:])
+
+    def value(y_true):
+        kept = [tf.identity(v) for v in getattr(model, "metrics_variables", [])]
+        try:
+            result = model.compute_loss(y=tf.constant(y_true), y_pred=tf.constant(prediction), training=False)
+        finally:
+            for variable, saved in zip(getattr(model, "metrics_variables", []), kept):
+                variable.assign(saved)
+        return np.mean(np.asarray(result, np.float64))
+
     try:
         with tf.init_scope():
-            as_given = np.mean(np.asarray(function(tf.constant(targets), tf.constant(prediction)), np.float64))
-            same_shape = np.mean(np.asarray(function(tf.constant(targets.reshape(prediction.shape)), tf.constant(prediction)), np.float64))
-    except Exception:  # the loss needs something else (integer labels, a structure): nothing to say
+            as_given, same_shape = value(targets), value(targets.reshape(prediction.shape))
+    except Exception:  # the loss needs something else (integer labels, a structure, x): nothing to say
         return None
     return bool(np.isfinite(as_given) and np.isfinite(same_shape) and not np.isclose(as_given, same_shape, rtol=1e-4))
 
@@ -155,6 +217,7 @@ def _is_keras(loss):
 
 def model_facts(model):
     layers = []
+    index_of = {layer.name: index for index, layer in enumerate(model.layers)}
     for index, layer in enumerate(model.layers):
         layers.append(
             {
@@ -166,10 +229,16 @@ def model_facts(model):
                 "units": _units(layer),
                 "regularization": _regularization(layer),
                 "weights": len(layer.trainable_weights),
+                "frozen": bool(layer.weights) and not layer.trainable_weights,
+                "submodel": hasattr(layer, "layers") and hasattr(layer, "compile"),
+                "inbound": _inbound(layer, index_of),
+                "sublayers": sorted({type(sub).__name__ for sub in _sublayers(layer)}) if not _is_keras(layer) else [],
             }
         )
+    outputs = _output_layers(model, index_of)
     return {
-        "layers": layers, "losses": _losses(model), "optimizer": _optimizer(model),
+        "layers": layers, "losses": _losses(model, outputs), "optimizer": _optimizer(model), "outputs": outputs,
+        "custom_train_step": _custom_train_step(model),
         "initial_kernels": initial_kernels(model) if model.built else {},
         "output_shapes": output_shapes(model) if model.built else [],
         "target_shapes": [],  # set by the probe when it sees the first batch

@@ -8,6 +8,7 @@ and optimizer symbolically, and validate through ``evaluate`` on a cached, unshu
 Reusing these pieces instead of re-deriving them is what keeps the loop's training identical to ``fit``.
 """
 
+import os
 import warnings
 
 from keras.src import optimizers
@@ -35,7 +36,7 @@ class FitData:
     ):
         self.model = model
         self.epochs = epochs
-        max_epochs = _config_max_epochs()
+        max_epochs = min(filter(None, (_config_max_epochs(), budget("DNN_INSTRUMENT_MAX_EPOCHS"))), default=None)
         if max_epochs and max_epochs < epochs:
             warnings.warn("Limiting epochs to %d" % max_epochs)
             self.epochs = max_epochs
@@ -62,6 +63,7 @@ class FitData:
             distribute_strategy=model.distribute_strategy,
             steps_per_execution=model.steps_per_execution,
         )
+        self.max_steps = budget("DNN_INSTRUMENT_MAX_STEPS")  # a cap on the steps of each epoch (dnn-instrument fix)
         model._maybe_symbolic_build(iterator=self.train)
         self.train.reset()
         # Metrics Keras builds only when it traces the first step, and so does not reset before the first
@@ -84,6 +86,8 @@ class FitData:
     @property
     def steps_per_epoch(self):
         """Batches in one epoch (None until known, for data of unknown length)."""
+        if self.max_steps and self.train.num_batches:
+            return min(self.train.num_batches, self.max_steps)
         return self.train.num_batches
 
     def first_epoch(self, initial_epoch):
@@ -96,10 +100,13 @@ class FitData:
         Run it inside ``self.train.catch_stop_iteration()``, as ``fit`` does: for data of unknown length the
         step that finds no batch raises, and that ends the epoch.
         """
-        for first_step, last_step, iterator in self.train:
+        for item in self.train:
+            first_step, last_step, iterator = _steps_of(item, self.train.steps_per_execution)
             for step in range(first_step, last_step + 1):  # one step unless steps_per_execution > 1
                 if self.train.num_batches and step >= self.train.num_batches:
                     break
+                if self.max_steps and step >= self.max_steps:
+                    return  # the budget; the next epoch starts a fresh iterator, as without steps_per_epoch
                 yield step, iterator
 
     def reset_metrics(self):
@@ -150,6 +157,24 @@ class FitData:
             model.optimizer.finalize_variable_values(model.trainable_weights)
         if getattr(model, "_eval_epoch_iterator", None) is not None:
             del model._eval_epoch_iterator
+
+
+def budget(variable):
+    """A positive integer cap from the environment (``DNN_INSTRUMENT_MAX_EPOCHS``/``_MAX_STEPS``), else None."""
+    try:
+        value = int(os.environ.get(variable, ""))
+    except ValueError:
+        return None
+    return value if value > 0 else None
+
+
+def _steps_of(item, steps_per_execution):
+    """``(first step, last step, iterator)`` of one item of Keras's epoch iterator: Keras 3.11 and later yield
+    that; Keras 3.10 yields ``(first step, iterator)``, the execution covering ``steps_per_execution`` steps."""
+    if len(item) == 2:
+        first_step, iterator = item
+        return first_step, first_step + steps_per_execution - 1, iterator
+    return item
 
 
 def _config_max_epochs():

@@ -18,6 +18,8 @@ from keras.src.backend.common import global_state
 from keras.src.models import Functional, Sequential
 from keras.src.models.functional import operation_fn
 
+from .compat import operation_for
+
 
 @dataclass
 class Node:
@@ -39,7 +41,7 @@ class Node:
             tensors["outputs"] = outputs
             return outputs
         args, kwargs = self._node.arguments.fill_in(tensors)
-        operation = self._function._get_operation_for_node(self._node)
+        operation = operation_for(self._function, self._node)
         outputs = operation_fn(operation, training=training)(*args, **kwargs)
         for reference, value in zip(self._node.outputs, tree.flatten(outputs)):
             tensors[id(reference)] = value

@@ -19,6 +19,7 @@ import math
 import os
 
 import jinja2
+import markupsafe
 import numpy as np
 from matplotlib import colormaps, rc_context
 from matplotlib.colors import LogNorm, Normalize
@@ -37,32 +38,46 @@ SVG_STYLE = {"svg.fonttype": "none", "svg.hashsalt": "dnn-instrument", "font.siz
 CALLBACK_LOSS = "with the Diagnose callback the loss is Keras' running mean over the epoch, not the batch loss"
 
 
-def render(document, stores):
-    """The page, as a string, for ``document`` and the ``TraceStore`` of each of its fits (same order)."""
+def render(document, stores, fix_diff=None):
+    """The page, as a string, for ``document`` and the ``TraceStore`` of each of its fits (same order);
+    ``fix_diff``: the verified patch of ``dnn-instrument fix``, shown under the verdict."""
     if len(stores) != len(document["fits"]):
         raise ValueError(f"{len(document['fits'])} fits in the document but {len(stores)} traces")
     findings = document["findings"]
     with rc_context(SVG_STYLE):
         fits = [_fit(fit, store, [f for f in findings if f.get("fit") == fit["site"]]) for fit, store in zip(document["fits"], stores)]
     template = _environment().get_template("report.html.j2")
-    return template.render(document=document, primary=findings[0] if findings else None, others=findings[1:], fits=fits)
+    return template.render(document=document, primary=findings[0] if findings else None, others=findings[1:], fits=fits, fix_diff=fix_diff)
 
 
 def write(folder, document, stores):
     """Write ``<folder>/report.html`` atomically (a temporary file, then ``os.replace``); returns its path."""
     path = os.path.join(folder, "report.html")
-    write_atomically(path, render(document, stores))
+    fix_path = os.path.join(folder, "fix.diff")  # written by `dnn-instrument fix` for a verified patch
+    fix_diff = None
+    if os.path.isfile(fix_path):
+        with open(fix_path, encoding="utf-8") as f:
+            fix_diff = f.read()
+    write_atomically(path, render(document, stores, fix_diff))
     return path
 
 
 def _environment():
-    return jinja2.Environment(
+    environment = jinja2.Environment(
         loader=jinja2.PackageLoader("dnn_instrument.runtime", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    environment.filters["code"] = code_spans
+    return environment
+
+
+def code_spans(text):
+    """A fix's text as HTML, its `backquoted` parts (code to write) as ``<code>``."""
+    pieces = str(markupsafe.escape(text)).split("`")
+    return markupsafe.Markup("".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(pieces)))
 
 
 # -- one fit ---------------------------------------------------------------------------------------
@@ -93,6 +108,7 @@ def _fit(fit, store, findings):
     timeline = _Iterations(store)
     figures = [
         _curves(view, timeline, fit.get("history") or [], marks, callback),
+        *[zoom for zoom in [_fault_zoom(view, timeline, marks)] if zoom is not None],
         _gradient_norms(view, timeline, marks, phases, callback),
         _update_ratios(view, timeline, marks, phases, callback),
         _dead_units(view, timeline, marks, phases, callback),
@@ -206,21 +222,98 @@ def _curves(view, timeline, history, marks, callback):
     figure = Figure(figsize=(WIDTH, 2.6 + 2.0 * len(metrics)), layout="constrained")
     axes = figure.subplots(1 + len(metrics), 1, sharex=True, squeeze=False)[:, 0]
     axes[0].plot(timeline.middle, loss, lw=0.8, color="#1f77b4", label="loss (per iteration)")
+    chance = _chance(view)
     for axis, metric in zip(axes, ["loss", *metrics]):
         for key, marker in ((metric, "o"), (f"val_{metric}", "s")):
             if key in logged:
                 x, y = zip(*logged[key])
                 axis.plot(x, y, marker=marker, ms=4, lw=1.2, label=_plain(f"{key} (epoch end)"))
         axis.set_ylabel(_plain(metric))
+        if chance is not None and "acc" in metric:
+            axis.axhline(chance[0], color="#7f7f7f", ls=":", lw=1.2, label=_plain(f"chance ({chance[1]})"))
         _mark(axis, marks, legend=True)
         axis.legend(loc="best", fontsize=8)
         axis.grid(alpha=0.3)
     values = np.concatenate([loss[np.isfinite(loss)], [y for x, y in logged.get("loss", [])]])
-    if values.size and values.min() > 0 and values.max() / values.min() > 100:
-        axes[0].set_yscale("log")
+    caption += _readable_loss(axes[0], timeline.middle, loss, values)
+    if chance is not None and any("acc" in metric for metric in metrics):
+        caption += f" Dotted grey: the accuracy of guessing ({chance[1]})."
     axes[-1].set_xlabel("iteration")
     axes[-1].set_xlim(0, timeline.total)
     return _figure("curves", "Loss and metrics", caption, svg=_svg(figure))
+
+
+SPIKE = 10  # a loss above SPIKE times its 95th percentile is a spike that would flatten the rest of the curve
+
+
+def _readable_loss(axis, x, loss, values):
+    """Keep the loss curve readable when it spans orders of magnitude or spikes: a log axis for a positive loss,
+    else an axis clipped above the spike (points beyond it drawn on the edge). Returns what the caption says."""
+    if not values.size:
+        return ""
+    low, high, typical = float(values.min()), float(values.max()), float(np.percentile(values, 95))
+    if low > 0 and high / low > 100:
+        axis.set_yscale("log")
+        axis.set_ylabel("loss (log scale)")
+        return f" The loss axis is logarithmic: the loss spans {high / low:.3g}x, which a linear axis would flatten."
+    if typical > 0 and high > SPIKE * typical:
+        top = typical * 1.5
+        bottom = min(low, 0.0)
+        axis.set_ylim(bottom, top)
+        above = np.isfinite(loss) & (loss > top)
+        axis.plot(np.asarray(x)[above], np.full(int(above.sum()), top), ls="none", marker="^", ms=5, color=FAULT,
+                  clip_on=False, label=_plain(f"above the axis (up to {high:.3g})"))
+        axis.set_ylabel("loss (clipped axis)")
+        axis.legend(loc="best", fontsize=8)
+        return (f" The loss axis is clipped at {top:.3g}: {int(above.sum())} iteration(s) above it, up to {high:.3g},"
+                " are drawn as triangles on its edge.")
+    return ""
+
+
+def _chance(view):
+    """``(accuracy of guessing, how it is reckoned)`` from the last layer's units, or None when unknown."""
+    if not view.layers:
+        return None
+    units = view.layers[-1].get("units")
+    if not isinstance(units, int) or units < 1:
+        return None
+    if units == 1:
+        return 0.5, "1/2, one sigmoid unit"
+    return 1.0 / units, f"1/{units} classes"
+
+
+ZOOM = 10  # iterations shown on each side of the first fault, at least
+
+
+def _fault_zoom(view, timeline, marks):
+    """The loss and the worst gradient norms around the first fault, enlarged (None without a fault, or when
+    the whole run is short enough to read in the main figure)."""
+    if not marks or view.all_values.shape[0] == 0 or timeline.total <= 4 * ZOOM:
+        return None
+    fault = marks[0][0]
+    half = max(ZOOM, int(timeline.total) // 40)
+    first, last = max(0, fault - half), min(int(timeline.total), fault + half + 1)
+    inside = (timeline.middle >= first) & (timeline.middle <= last)
+    if inside.sum() < 2:
+        return None
+    loss = _whole(view, view.series("loss", "mean"))
+    figure = Figure(figsize=(WIDTH, 2.4), layout="constrained")
+    axis = figure.subplots()
+    axis.plot(timeline.middle[inside], loss[inside], lw=1.0, marker=".", ms=4, color="#1f77b4", label="loss (per iteration)")
+    finite = loss[inside][np.isfinite(loss[inside])]
+    if finite.size and finite.min() > 0 and finite.max() / finite.min() > 100:
+        axis.set_yscale("log")
+        axis.set_ylabel("loss (log scale)")
+    else:
+        axis.set_ylabel("loss")
+    _mark(axis, [m for m in marks if first <= m[0] <= last], legend=True)
+    axis.set_xlim(first, last)
+    axis.set_xlabel("iteration")
+    axis.legend(loc="best", fontsize=8)
+    axis.grid(alpha=0.3)
+    caption = (f"Iterations {first} to {last}, around the first fault (iteration {fault}: {', '.join(marks[0][1])}), "
+               "enlarged from the figure above.")
+    return _figure("fault-zoom", "Around the first fault", caption, svg=_svg(figure))
 
 
 def _gradient_norms(view, timeline, marks, phases, callback):

@@ -20,6 +20,7 @@ from .safety import keep_interrupt_exit_status
 _LAYER_MODULE = "keras.src.layers.layer"
 _watched = {}  # instrumented file (absolute path) -> SourceMap
 _origins = weakref.WeakKeyDictionary()  # layer -> "train.py:14"
+_resolvers = []  # frame -> location or None, for code that is no file (notebook cells: runtime/cells.py)
 
 
 class SourceMap:
@@ -49,6 +50,17 @@ def watch(instrumented_file, source, inserted):
     """Record layer origins for layers created by ``instrumented_file`` (call it first thing in the script)."""
     _watched[os.path.abspath(instrumented_file)] = SourceMap(source, inserted)
     keep_interrupt_exit_status()  # here, first thing in the script: it must be the last exit handler to run
+    _hook()
+
+
+def resolve_with(resolver):
+    """Also record origins for layers created by frames that ``resolver(frame)`` places (a location, or None)."""
+    if resolver not in _resolvers:
+        _resolvers.append(resolver)
+    _hook()
+
+
+def _hook():
     if _LAYER_MODULE in sys.modules:
         _patch(sys.modules[_LAYER_MODULE])
     elif not any(isinstance(f, _PatchOnImport) for f in sys.meta_path):
@@ -66,11 +78,31 @@ def origin_of(layer):
 def _creation_site():
     frame = sys._getframe(2)
     while frame is not None:
-        source_map = _watched.get(frame.f_code.co_filename) or _watched.get(os.path.abspath(frame.f_code.co_filename))
-        if source_map is not None:
-            return source_map.location(frame.f_lineno)
+        if is_watched(frame):
+            return location_of(frame)
         frame = frame.f_back
     return None
+
+
+def is_watched(frame):
+    """Whether ``frame`` runs code of a watched file or of a cell a resolver places."""
+    return _source_map(frame) is not None or any(resolve(frame) is not None for resolve in _resolvers)
+
+
+def location_of(frame):
+    """``"train.py:14"`` (the original line) for a frame of a watched file's code, or as a resolver places it."""
+    source_map = _source_map(frame)
+    if source_map is not None:
+        return source_map.location(frame.f_lineno)
+    for resolve in _resolvers:
+        location = resolve(frame)
+        if location is not None:
+            return location
+    return None
+
+
+def _source_map(frame):
+    return _watched.get(frame.f_code.co_filename) or _watched.get(os.path.abspath(frame.f_code.co_filename))
 
 
 def _patch(layer_module):

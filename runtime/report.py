@@ -5,18 +5,21 @@ import math
 from . import analysis
 from .stats import COLUMN
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def build(script, stores):
     """The report document for the ``fit`` calls of one script run."""
-    fits, findings = [], []
+    fits, groups = [], []
     for index, store in enumerate(stores):
         fit_findings = analysis.analyse(store) if store.closed else []
         for finding in fit_findings:
             finding["fit"] = store.site
             finding["fit_index"] = index
-        findings.extend(fit_findings)
+            if finding.get("consequence_of") is None:
+                groups.append([finding])
+            else:
+                groups[-1].append(finding)  # analyse lists each root followed by its consequences
         fits.append(
             {
                 "site": store.site,
@@ -33,15 +36,29 @@ def build(script, stores):
         )
         if store.distribution is not None:
             fits[-1]["distribution"] = store.distribution
+    findings = _ordered(groups)
     return {
         "schema": SCHEMA_VERSION,
         "script": script,
-        "verdict": "buggy" if findings else "ok",
+        "verdict": analysis.causes.verdict(findings),
         "checks": [rule.__name__ for rule in analysis.RULES],
         "findings": findings,
         "iterations": sum(fit["iterations"] for fit in fits),
         "fits": fits,
     }
+
+
+def _ordered(groups):
+    """The findings of every fit, the groups (a root and its consequences) of faults first; ``consequence_of``
+    re-pointed to the root's index in the report's list."""
+    findings = []
+    for group in sorted(groups, key=lambda g: g[0].get("severity") != "fault"):  # stable: fits keep their order
+        root = len(findings)
+        for finding in group:
+            if finding.get("consequence_of") is not None:
+                finding["consequence_of"] = root
+            findings.append(finding)
+    return findings
 
 
 #: What each group of symptoms needs to be seen, by phase recorded.
@@ -101,12 +118,20 @@ def _layer_summary(store):
 def terminal(document, folder):
     """A short plain-text report for stderr."""
     lines = [f"\ndnn-instrument: {document['iterations']} iterations recorded; verdict: {document['verdict'].upper()}"]
-    for i, finding in enumerate(document["findings"]):
+    findings, named = document["findings"], False
+    for finding in findings:
         where = f"layer {finding['layer']!r}" if finding["layer"] else "the model"
         if finding.get("source"):
             where += f" ({finding['source']})"
-        lead = "  cause: " if i == 0 else "  also:  "
-        lines.append(f"{lead}{finding['symptom']} in {where}, {finding['phase']} phase, iteration {finding['iteration']}")
+        at = f"{where}, {finding['phase']} phase, iteration {finding['iteration']}"
+        if finding.get("consequence_of") is not None:  # follows from a root above: no fix of its own
+            lines.append(f"    consequence: {finding['symptom']} in {at}")
+            lines.append(f"         {finding['evidence']}")
+            continue
+        severity = finding.get("severity", "fault")
+        lead = ("  also:  " if named else "  cause: ") if severity == "fault" else "  warning: "
+        named = named or severity == "fault"
+        lines.append(f"{lead}{finding.get('cause') or finding['symptom']} (symptom: {finding['symptom']} in {at})")
         lines.append(f"         {finding['evidence']}")
         lines.append(f"    fix: {finding['fix']}")
     fit = document["fits"][-1]

@@ -19,7 +19,7 @@ import signal
 import sys
 import threading
 
-from . import report
+from . import gate, report
 from .safety import failed, guarded, keep_interrupt_exit_status
 from .trace import Journal, load as load_trace, write_atomically
 
@@ -34,6 +34,7 @@ class Session:
         self._folder = None
         self._exit_hooked = False
         self._views = None  # the thread writing report.html and the TensorBoard events
+        self.verdict = None  # of the report last written
 
     @property
     def folder(self):
@@ -65,6 +66,7 @@ class Session:
     def _fit_ended(self, store):
         store.journal.finish(store)
         document = report.build(self.script, self.stores)
+        self.verdict = document.get("verdict")
         text = json.dumps(document, indent=1, allow_nan=False)
         paths = [os.path.join(self.folder, "report.json")]
         if os.environ.get("DNN_INSTRUMENT_REPORT"):
@@ -94,7 +96,7 @@ class Session:
             try:
                 from . import tensorboard
 
-                tensorboard.write_fit(self.folder, stores.index(ended), ended)
+                tensorboard.write_fit(self.folder, stores.index(ended), ended, document)
             except Exception as error:
                 failed("writing the TensorBoard events", error, "the run has no TensorBoard events")
 
@@ -113,6 +115,7 @@ class Session:
                 store.close()
         if self._views is not None:
             self._views.join()
+        gate.at_exit(self.verdict, self._folder)
 
 
 def current():

@@ -4,8 +4,10 @@
 which records weights only) shows, under the ``diagnosis/`` prefix, one scalar tag per layer and
 statistic (``diagnosis/<layer>/gradient_norm``, ``.../update_ratio``, ``.../dead_fraction``...) and, per
 step, histograms of each statistic across the layers (``diagnosis/by_layer/<statistic>``: how gradient
-norms or update ratios spread over depth). The step is the optimizer's iteration count, as in Keras's own
-logs. Values come from the trace (``TraceView``, the same series the rules and the HTML figures read):
+norms or update ratios spread over depth). The step is the report's iteration number (0: the fit's first
+step), so that a finding's "iteration 12" is step 12 here; each fit is a TensorBoard run of its own. The
+verdict and the fit's findings are there too, as text (``diagnosis/verdict`` at step 0, each finding under
+``diagnosis/findings`` at its iteration). Values come from the trace (``TraceView``, the same series the rules and the HTML figures read):
 the iterations before the first NaN/Inf, whose fraction has its own tag over the whole run.
 
 The events are written by one compiled ``tf.summary`` loop per fit: a Python call per scalar costs far
@@ -69,8 +71,9 @@ def write(folder, stores):
     return os.path.join(folder, "tensorboard")
 
 
-def write_fit(folder, number, store):
-    """Write the event files of the ``number``-th fit (once: a second writer would repeat every event)."""
+def write_fit(folder, number, store, document=None):
+    """Write the event files of the ``number``-th fit (once: a second writer would repeat every event), with
+    the verdict and this fit's findings of the report ``document`` as text."""
     tags = series(store)
     if not tags or store.values.shape[0] == 0:
         return
@@ -78,11 +81,37 @@ def write_fit(folder, number, store):
     matrix = np.stack([tags[name] for name in names], axis=1)
     groups = {stat: [i for i, name in enumerate(names) if name.endswith("/" + stat)] for stat in BY_LAYER}
     groups = {stat: members for stat, members in groups.items() if members}
-    first = int(store.facts.get("optimizer", {}).get("iterations") or 0)
-    steps = first + np.asarray(store.row_iterations, np.int64) + 1  # the count after each row's update
+    steps = np.asarray(store.row_iterations, np.int64)  # the report's iteration numbers
     writer = tf.summary.create_file_writer(os.path.join(folder, "tensorboard", f"fit-{number}"))
     _write_events(writer, names, groups, tf.constant(matrix), tf.constant(steps))
+    if document is not None:
+        _write_text(writer, document, store.site)
     writer.close()
+
+
+def _write_text(writer, document, site):
+    """The verdict (step 0) and each finding of the fit at ``site`` (at its iteration), as markdown text."""
+    findings = [f for f in document.get("findings", []) if f.get("fit") == site]
+    verdict = f"**{str(document.get('verdict', '')).upper()}**"
+    if findings:
+        first = findings[0]
+        verdict += f": {_finding_text(first)}"
+    else:
+        verdict += f": no fault found in {document.get('iterations')} iterations"
+    text = _metadata("text")  # what tf.summary.text writes (it needs the tensorboard package; this does not)
+    with writer.as_default():
+        tf.summary.write("diagnosis/verdict", tf.constant(verdict), step=0, metadata=text)
+        for finding in findings:
+            tf.summary.write("diagnosis/findings", tf.constant(_finding_text(finding)),
+                             step=int(finding.get("iteration") or 0), metadata=text)
+
+
+def _finding_text(finding):
+    where = f"layer `{finding['layer']}`" if finding.get("layer") else "the model"
+    if finding.get("source"):
+        where += f" ({finding['source']})"
+    return (f"{finding['symptom'].replace('_', ' ')} in {where}, {finding.get('phase')} phase, iteration "
+            f"{finding.get('iteration')}: {finding.get('evidence', '')}. Fix: {finding.get('fix', '')}")
 
 
 def _metadata(plugin):

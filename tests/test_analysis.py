@@ -210,8 +210,10 @@ def test_findings_are_ranked_root_cause_first():
     store = trace(MLP)
     set_series(store, "input", None, "abs_max", 300.0)
     set_series(store, "forward", 1, "frac_zero", 1.0, start=5)
-    causes = [f["cause"] for f in analysis.analyse(store)]
-    assert causes[0] == "input_normalization" and "dead_relu" in causes
+    findings = analysis.analyse(store)
+    assert [(f["symptom"], f["severity"], f.get("consequence_of")) for f in findings] == [
+        ("unnormalized_input", "fault", None), ("dead_relu", "fault", 0)]  # the smell is the failure's root
+    assert findings[1]["cause"] == "input_normalization" and findings[1]["fix"] == ""
 
 
 def test_inf_born_in_backward_is_blamed_on_the_custom_layer_reading_it():
@@ -346,3 +348,246 @@ def test_a_loss_that_broadcasts_is_told_from_one_that_does_not():
     for loss, expected in ((RootMeanSquaredError(), True), (wrapped, False), ("mse", None)):
         model.compile(loss=loss)
         assert loss_broadcasts(model, [None], [None, 1]) is expected, loss
+
+
+# -- task type, graph, intent (issue 13) ------------------------------------------------------------------
+from dnn_instrument.runtime.analysis.view import task_type  # noqa: E402
+
+
+@pytest.mark.parametrize("loss, activation, units, targets, expected", [
+    ("sparse_categorical_crossentropy", "softmax", 10, (0, 9), "multiclass"),
+    ("categorical_crossentropy", "linear", 3, (0, 1), "multiclass"),
+    ("binary_crossentropy", "sigmoid", 1, (0, 1), "binary"),
+    ("binary_crossentropy", "sigmoid", 5, (0, 1), "multilabel"),
+    ("mse", "linear", 1, (-3.0, 250.0), "regression"),
+    ("mean_absolute_error", "relu", 1, (0.0, 10.0), "regression"),
+    ("mse", "softmax", 10, (0, 1), "multiclass"),  # a classifier trained with MSE is still a classifier
+    ("mse", "sigmoid", 1, (0, 1), "binary"),
+    ("mse", "sigmoid", 1, (0, 100), "regression"),  # targets a sigmoid cannot reach: a regression
+    ("contrastive_loss", "linear", 1, (0, 1), None),  # a custom loss on a linear output: unknown
+    ("focal", "softmax", 4, None, "multiclass"),
+])
+def test_task_type(loss, activation, units, targets, expected):
+    assert task_type(loss, activation, units, targets) == expected
+
+
+def test_accuracy_on_a_regression_is_a_meaningless_metric_not_one_class():
+    store = trace([layer(0, "dense"), layer(1, "out", activation="linear", units=1)], loss="mse")
+    set_series(store, "target", None, "min", -40.0)
+    set_series(store, "target", None, "max", 300.0)
+    set_series(store, "target", None, "std", 50.0)  # variance 2500: the loss (2.3 -> 0.3) is far below it
+    store.epoch_logs = [{"epoch": i, "loss": 900.0 / (i + 1), "accuracy": 0.0} for i in range(4)]
+    findings = analysis.analyse(store)
+    assert [(f["symptom"], f["severity"]) for f in findings] == [("meaningless_metric", "warning")]
+
+
+def test_standalone_activation_layers_are_the_activation_of_the_layer_before():
+    """Dense(50); Activation('relu') ... Dense(3); Activation('softmax'): the Stack Overflow style."""
+    layers = [layer(0, "dense", activation="linear"), layer(1, "activation", cls="Activation", activation="relu", weights=0),
+              layer(2, "dense_1", activation="linear", units=3), layer(3, "activation_1", cls="Activation", activation="softmax", weights=0, units=3)]
+    store = trace(layers)
+    view = analysis.TraceView(store)
+    assert view.activation_of(0) == "relu" and view.owner(1) == 0 and view.output_layer["name"] == "activation_1"
+    assert analysis.analyse(store) == []  # no "missing activation", no output mismatch
+    set_series(store, "forward", 1, "frac_zero", 1.0, start=5)
+    dead = training.dead_relu(analysis.TraceView(store))
+    assert [(f["layer"], f["source"]) for f in dead] == [("dense", "train.py:10")]  # the line to change
+
+
+def test_weightless_layers_never_enter_update_ratios():
+    """A healthy model with RMSprop's small steps and standalone activations: no 'raise the learning rate'."""
+    layers = [layer(0, "dense", activation="linear"), layer(1, "activation", cls="Activation", activation="relu", weights=0),
+              layer(2, "out", activation="softmax", units=3)]
+    store = trace(layers, optimizer={"class": "RMSprop", "learning_rate": 0.001})
+    set_series(store, "update", 0, "norm", 0.0, start=30)  # a layer that stopped moving late does not decide alone
+    assert training.learning_rate(analysis.TraceView(store)) == []
+
+
+@pytest.mark.parametrize("ratio, text", [(0.98, "from 5 to about 0.05"), (20.0, "from 5 to about 0.003")])
+def test_learning_rate_fix_is_computed_from_the_update_ratio(ratio, text):
+    store = trace(MLP, optimizer={"class": "SGD", "learning_rate": 5.0})
+    for index in (0, 1, 2):
+        set_series(store, "update", index, "norm", 5.0 * ratio)
+    set_series(store, "forward", 1, "frac_zero", 1.0, start=5)
+    findings = analysis.analyse(store)
+    assert findings[0]["cause"] == "learning_rate" and text in findings[0]["fix"]
+    dead = next(f for f in findings if f["symptom"] == "dead_relu")
+    if ratio > 1:  # updates larger than the weights: the learning rate is a finding of its own, the root
+        assert findings[0]["symptom"] == "learning_rate_too_high" and dead["consequence_of"] == 0 and dead["fix"] == ""
+    else:  # the dead layer names the learning rate as its cause, with the value
+        assert findings == [dead]
+
+
+def test_saturation_after_huge_first_updates_is_the_learning_rate_with_a_value():
+    layers = [layer(0, "dense", activation="tanh"), layer(1, "dense_1", activation="tanh"), MLP[2]]
+    store = trace(layers, optimizer={"class": "Adam", "learning_rate": 1.0})
+    for index in (0, 1, 2):
+        set_series(store, "update", index, "norm", 1.0)  # 0.2x the weights
+    set_series(store, "forward", 0, "frac_saturated", 0.99, start=2)
+    finding = training.saturation(analysis.TraceView(store))[0]
+    assert finding["cause"] == "learning_rate" and "from 1 to about 0.05" in finding["fix"]
+
+
+def test_all_layers_frozen_is_nothing_to_train():
+    layers = [{**layer(0, "dense", weights=0), "frozen": True}, {**layer(1, "out", activation="softmax", units=3, weights=0), "frozen": True}]
+    findings = analysis.analyse(trace(layers))
+    assert findings[0]["symptom"] == "nothing_to_train" and findings[0]["severity"] == "fault"
+    partly = [{**layer(0, "dense", weights=0), "frozen": True}, layer(1, "out", activation="softmax", units=3)]
+    assert training.nothing_to_train(analysis.TraceView(trace(partly))) == []  # fine-tuning a head
+
+
+def test_a_sub_model_the_train_step_leaves_alone_is_a_design():
+    layers = [{**layer(0, "teacher", cls="Functional"), "submodel": True}, layer(1, "student"), MLP[2]]
+    store = trace(layers)
+    set_series(store, "update", 0, "norm", 0.0)
+    assert [(f["symptom"], f["severity"]) for f in analysis.analyse(store)] == [("frozen_by_design", "warning")]
+    store.facts["custom_train_step"] = True
+    layers[0]["submodel"] = False
+    assert [f["severity"] for f in analysis.analyse(store)] == ["warning"]
+
+
+def test_a_train_step_without_a_loss_key_is_not_nan():
+    """A GAN's train_step returns d_loss/g_loss: the callback reads NaN for `loss`, which is no fault."""
+    store = trace(MLP)
+    store.mechanism = "callback"
+    set_series(store, "loss", None, "frac_nan", 1.0)
+    set_series(store, "loss", None, "mean", np.nan)
+    store.epoch_logs = [{"epoch": i, "d_loss": 0.6, "g_loss": 0.9} for i in range(3)]
+    assert [f for f in analysis.analyse(store) if f["severity"] == "fault"] == []
+
+
+def test_validation_rising_is_progress_even_when_the_step_loss_is_flat():
+    store = trace(MLP)
+    set_series(store, "loss", None, "mean", 2.3)
+    assert training.loss_not_decreasing(analysis.TraceView(store))
+    store.epoch_logs = [{"epoch": i, "loss": 2.3, "val_accuracy": a} for i, a in enumerate([0.5, 0.5, 0.55, 0.9])]
+    assert training.loss_not_decreasing(analysis.TraceView(store)) == []
+
+
+def test_callback_loss_is_judged_per_epoch_not_as_a_running_mean():
+    store = trace(MLP)
+    store.mechanism = "callback"
+    set_series(store, "loss", None, "mean", 0.5)  # flat per step: Keras's running mean
+    store.epoch_logs = [{"epoch": i, "loss": v} for i, v in enumerate([0.554, 0.484, 0.409])]
+    assert training.loss_not_decreasing(analysis.TraceView(store)) == []
+
+
+@pytest.mark.parametrize("end, fires", [(1.09, True), (0.4, False)])
+def test_loss_at_chance_level(end, fires):
+    layers = [layer(0, "dense"), layer(1, "out", activation="softmax", units=3)]
+    store = trace(layers)
+    set_series(store, "loss", None, "mean", np.linspace(9.0, end, 40)[:, None])  # falls from 9 ...
+    set_series(store, "loss", None, "mean", end, start=20)  # ... to ln 3 (uniform over 3 classes), or below
+    findings = training.loss_at_chance_level(analysis.TraceView(store))
+    assert bool(findings) == fires
+
+
+def test_unnormalized_images_alone_are_a_warning_with_the_number():
+    store = trace(MLP)
+    set_series(store, "input", None, "abs_max", 255.0)
+    set_series(store, "input", None, "min", 0.0)
+    findings = analysis.analyse(store)
+    assert [(f["symptom"], f["severity"]) for f in findings] == [("unnormalized_input", "warning")]
+    assert "divide the images by 255 (values reach 255)" in findings[0]["fix"] and "train.py:10" in findings[0]["fix"]
+
+
+def graph(layers, inbound, outputs, losses):
+    store = trace(layers)
+    for index, feeding in inbound.items():
+        layers[index]["inbound"] = feeding
+    store.facts["outputs"] = [{"name": layers[i]["name"], "layer_index": i} for i in outputs]
+    store.facts["losses"] = losses
+    return store
+
+
+def test_parallel_heads_are_not_a_chain_and_losses_pair_by_list_order():
+    layers = [layer(0, "input", cls="InputLayer", activation=None, weights=0), layer(1, "trunk"),
+              layer(2, "priority", activation="sigmoid", units=1), layer(3, "department", activation="softmax", units=4)]
+    losses = [{"name": "mse", "from_logits": False, "output": "priority"},
+              {"name": "sparse_categorical_crossentropy", "from_logits": False, "output": "department"}]
+    store = graph(layers, {1: [0], 2: [1], 3: [1]}, [2, 3], losses)
+    view = analysis.TraceView(store)
+    assert [(o["name"], l["name"]) for o, l in view.output_loss_pairs()] == [("priority", "mse"), ("department", "sparse_categorical_crossentropy")]
+    assert static.output_activation_and_loss(view) == [] and static.missing_activation(view) == []
+
+
+def test_losses_pair_by_dict_name():
+    layers = [layer(0, "trunk"), layer(1, "a", activation="softmax", units=3), layer(2, "b", activation="linear", units=1)]
+    losses = [{"name": "mse", "from_logits": False, "output": "b"},  # a dict in another order than the outputs
+              {"name": "categorical_crossentropy", "from_logits": False, "output": "a"}]
+    store = graph(layers, {1: [0], 2: [0]}, [1, 2], losses)
+    assert static.output_activation_and_loss(analysis.TraceView(store)) == []
+    losses[0]["output"], losses[1]["output"] = "a", "b"  # mse on the softmax, cce on the linear head
+    assert {f["layer"] for f in static.output_activation_and_loss(analysis.TraceView(store))} == {"a", "b"}
+
+
+def test_a_linear_dense_feeding_a_dense_in_the_graph_is_found():
+    layers = [layer(0, "dense", activation="linear"), layer(1, "dense_1"), layer(2, "out", activation="softmax", units=3)]
+    store = graph(layers, {1: [0], 2: [1]}, [2], [{"name": "sparse_categorical_crossentropy", "from_logits": False, "output": "out"}])
+    assert [f["layer"] for f in static.missing_activation(analysis.TraceView(store))] == ["dense"]
+
+
+def test_token_ids_into_an_embedding_inside_a_custom_layer_are_not_unnormalized():
+    layers = [{**layer(0, "encoder", cls="TokenEncoder", activation=None), "sublayers": ["Embedding", "Dense"]}, *MLP[1:]]
+    store = trace(layers)
+    set_series(store, "input", None, "abs_max", 9000.0)
+    assert training.input_scale(analysis.TraceView(store)) == []
+
+
+def test_a_loss_falling_to_chance_with_accuracy_at_the_base_rate_learned_nothing():
+    """Binary, balanced: the epoch loss falls from a bad start to ln 2 and accuracy creeps to 0.52."""
+    store = trace([layer(0, "dense"), layer(1, "out", activation="sigmoid", units=1)], loss="binary_crossentropy")
+    set_series(store, "target", None, "min", 0.0)
+    set_series(store, "target", None, "max", 1.0)
+    set_series(store, "target", None, "mean", 0.5)
+    set_series(store, "loss", None, "mean", np.linspace(0.75, 0.69, 40)[:, None])
+    store.epoch_logs = [{"epoch": i, "loss": l, "accuracy": a} for i, (l, a) in enumerate([(0.716, 0.465), (0.696, 0.49), (0.69, 0.5), (0.689, 0.517)])]
+    findings = training.loss_at_chance_level(analysis.TraceView(store))
+    assert [f["symptom"] for f in findings] == ["loss_at_chance_level"]
+    store.epoch_logs[-1]["accuracy"] = 0.8  # well above the base rate: it learns
+    assert training.loss_at_chance_level(analysis.TraceView(store)) == []
+
+
+def test_model_facts_read_the_graph_the_outputs_and_the_losses():
+    import keras
+    from keras import layers
+
+    from dnn_instrument.runtime.facts import model_facts
+
+    class Head(layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.hidden, self.out = layers.Dense(4, activation="relu"), layers.Dense(1, activation="sigmoid")
+
+        def call(self, x):
+            return self.out(self.hidden(x))
+
+    inputs = keras.Input((3,))
+    trunk = layers.Dense(8, activation="relu", name="trunk")(inputs)
+    a = Head()(trunk)
+    b = layers.Dense(2, activation="softmax", name="b")(layers.Dense(4, name="b_hidden")(trunk))
+    model = keras.Model(inputs, [a, b])
+    model.compile(loss={"b": "sparse_categorical_crossentropy", model.output_names[0]: "binary_crossentropy"})
+    facts = model_facts(model)
+    by_name = {layer["name"]: layer for layer in facts["layers"]}
+    head = next(layer for layer in facts["layers"] if layer["class"] == "Head")
+    assert head["activation"] == "sigmoid" and "Dense" in head["sublayers"]
+    assert by_name["b"]["inbound"] == [by_name["b_hidden"]["index"]] and by_name["b_hidden"]["inbound"] == [by_name["trunk"]["index"]]
+    assert [o["layer_index"] for o in facts["outputs"]] == [head["index"], by_name["b"]["index"]]
+    assert {(loss["output"], loss["name"]) for loss in facts["losses"]} == {
+        (model.output_names[0], "binary_crossentropy"), ("b", "sparse_categorical_crossentropy")}
+    assert by_name["trunk"]["frozen"] is False
+
+    sequential = keras.Sequential([keras.Input((3,)), layers.Dense(4), layers.Activation("relu"), layers.Dense(1)])
+    sequential.layers[0].trainable = False
+    layers_facts = model_facts(sequential)["layers"]
+    assert layers_facts[1]["inbound"] == [0] and layers_facts[0]["frozen"] and not layers_facts[2]["frozen"]
+
+
+def test_gradients_exploding_after_huge_first_updates_are_the_learning_rate():
+    store = trace(MLP, optimizer={"class": "SGD", "learning_rate": 0.5})
+    for index in (0, 1, 2):
+        set_series(store, "update", index, "norm", 2.0)  # 0.4x the weights from the first step
+    set_series(store, "gradient", 1, "norm", 5e4, start=20)
+    finding = training.exploding_gradient(analysis.TraceView(store))[0]
+    assert finding["cause"] == "learning_rate" and "from 0.5 to about 0.01" in finding["fix"] and finding["iteration"] == 20

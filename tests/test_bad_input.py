@@ -246,14 +246,14 @@ def test_enormous_file(tmp_path):
 @pytest.mark.parametrize(
     "program, why",
     [
-        ("import keras\n\ndef train(model, x, y):\n    model.compile(loss='mse')\n    return model.fit(x, y, epochs=2)\n",
+        ("import keras\n\nfor model in zoo:\n    model.compile(loss='mse')\n    model.fit(x, y, epochs=2)\n",
          "'model' is bound by something other than an assignment"),
         ("import pickle\n\nwith open('model.pkl', 'rb') as f:\n    model = pickle.load(f)\nmodel.fit(x, y, epochs=2)\n",
          "the model comes from pickle.load(), defined outside this file"),
         ("import keras\n\nmodel = getattr(keras, 'Sequential')([keras.layers.Dense(1)])\nmodel.fit(x, y, epochs=2)\n",
          "the model comes from getattr(keras, 'Sequential')(), defined outside this file"),
     ],
-    ids=["parameter", "pickle", "getattr"],
+    ids=["loop-target", "pickle", "getattr"],
 )
 def test_model_cannot_be_resolved(tmp_path, program, why):
     """The loop needs to know the model is a plain Keras model: otherwise fit stays, with the callback."""
@@ -293,10 +293,10 @@ def test_fit_arguments_passed_through(tmp_path, call, expected):
     [
         (SEQUENTIAL + "model.fit(x, y, epochs=2, use_multiprocessing=True)\n", 4, 1,
          "fit() arguments the loop does not know: use_multiprocessing; left unchanged"),
-        ("def train(model, **options):\n    model.fit(x, y, epochs=2, **options)\n", 2, 5,
-         "'model' is bound by something other than an assignment, and **kwargs may already hold callbacks; left unchanged"),
-        ("def train(model, *arguments):\n    model.fit(*arguments, epochs=2)\n", 2, 5,
-         "'model' is bound by something other than an assignment, and callbacks are passed by position; left unchanged"),
+        ("def train(trainer, **options):\n    trainer.model.fit(x, y, epochs=2, **options)\n", 2, 5,
+         "the model is an attribute; its assignment cannot be followed, and **kwargs may already hold callbacks; left unchanged"),
+        ("def train(trainer, *arguments):\n    trainer.model.fit(*arguments, epochs=2)\n", 2, 5,
+         "the model is an attribute; its assignment cannot be followed, and callbacks are passed by position; left unchanged"),
     ],
     ids=["unknown-keyword", "kwargs-unknown-model", "args-unknown-model"],
 )

@@ -329,7 +329,7 @@ def test_run_trains_and_writes_a_run_folder(trained_run):
     document = json.loads((run_folder / "report.json").read_text())
     assert document["script"].endswith("tiny.py") and document["fits"][0]["site"] == "tiny.py:16"
     assert any(f["source"] == "tiny.py:12" for f in document["findings"])  # the user's lines, not the instrumented ones
-    assert "cause: unnormalized_input in layer 'dense' (tiny.py:12)" in result.stderr
+    assert "cause: input_normalization (symptom: unnormalized_input in layer 'dense' (tiny.py:12)" in result.stderr
 
 
 def test_report_reads_a_run_folder_back(trained_run, capsys):

@@ -39,7 +39,9 @@ CALLBACK_SEES = {
     "b09_constant_kernel_symmetry": "weight_initialization",  # initial weights
     "b13_lambda_log_zero": "numerical_operation",  # the layer outputs on the sample
     "b10_conv_negative_bias_dead_relu": "dead_relu",  # likewise
-    "b16_deep_sigmoid_vanishing": None,  # gradients on the sample in inference mode stay above the threshold
+    # gradients on the sample in inference mode stay above the threshold; the epoch losses show a loss that does
+    # not fall, which the callback names with the generic cause
+    "b16_deep_sigmoid_vanishing": "learning_rate",
     "b18_rnn_large_recurrent_init": "exploding_gradient",
 }
 

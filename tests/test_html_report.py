@@ -147,7 +147,8 @@ def test_buggy_run_report_in_a_browser(trained, tmp_path):
     verdict = dom.index('id="verdict"')
     assert verdict < dom.index('id="fit-0"')
     assert f"BUGGY: {primary['symptom'].replace('_', ' ')} in " in dom[verdict:]
-    assert html.escape(primary["fix"], quote=False) in dom[verdict : dom.index('id="fit-0"')]
+    fix = html.escape(primary["fix"], quote=False).split("`")  # its `code` as <code>
+    assert "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(fix)) in dom[verdict : dom.index('id="fit-0"')]
 
     # Every faulty layer is marked, and only those; the XSS-named one among them.
     fit = document["fits"][0]
@@ -171,12 +172,12 @@ def test_buggy_run_report_in_a_browser(trained, tmp_path):
     assert re.findall(r'(?:src|href)\s*=\s*["\'](?!data:|#)', page) == []
     assert "<link" not in page and "@import" not in page and os.path.getsize(path) < 2_000_000
 
-    # The figures: six for the buggy fit, five for the healthy one (no ReLU layer).
+    # The figures: seven for the buggy fit (its first fault enlarged), five for the healthy one (no ReLU layer).
     shown = figures(dom, 0)
-    assert set(shown) == {"curves", "gradient-norm", "update-ratio", "dead-units", "saturation", "nan-inf"}
+    assert set(shown) == {"curves", "fault-zoom", "gradient-norm", "update-ratio", "dead-units", "saturation", "nan-inf"}
     assert all(markup.count("<svg") == 1 for markup in shown.values())
     assert "Not available: the model has no ReLU layer." in figures(dom, 1)["dead-units"]
-    assert dom.count("<svg") == 11
+    assert dom.count("<svg") == 12
     assert f"fault: {primary['symptom'].replace('_', ' ')} (iteration {primary['iteration']})" in shown["curves"]
     assert escaped in shown["gradient-norm"] and escaped in shown["dead-units"]  # row labels, as SVG text
     for name in ("gradient-norm", "update-ratio", "dead-units", "nan-inf"):  # ~1050 iterations, binned

@@ -97,6 +97,35 @@ def test_killed_run_is_rebuilt_from_its_journal(tmp_path):
 
 
 @pytest.mark.slow
+def test_killed_while_checkpointing_then_reloaded_and_trained_on(tmp_path):
+    """Saving during instrumented training (ModelCheckpoint to .keras), a SIGKILL, then the checkpoint reloaded
+    and trained on, instrumented: the same weights as plain fit continuing from the same checkpoint."""
+    script = PROGRAMS / "checkpointed_training.py"
+    process, _ = start(script, tmp_path, "train")
+    deadline = time.monotonic() + 120
+    while len(list(tmp_path.glob("ckpt-*.keras"))) < 2 and time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()[1][-3000:]
+        time.sleep(0.2)
+    process.kill()
+    process.communicate(timeout=60)
+    checkpoints = sorted(tmp_path.glob("ckpt-*.keras"))
+    assert len(checkpoints) >= 2, "no checkpoint written in 120 s"
+    checkpoint = checkpoints[-2]  # complete: the next one was begun after it was written
+    plain = run_python(script, "resume", checkpoint, tmp_path / "plain.npz", cwd=tmp_path)
+    assert plain.returncode == 0, plain.stderr[-3000:]
+    resumed = tmp_path / "resume" / script.name
+    resumed.parent.mkdir()
+    resumed.write_text(instrument(script.read_text(), str(script)).code)
+    runs = tmp_path / "resume" / "runs"
+    result = run_python(resumed, "resume", checkpoint, tmp_path / "probed.npz", cwd=resumed.parent, env={"DNN_INSTRUMENT_DIR": str(runs)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    a, b = np.load(tmp_path / "plain.npz"), np.load(tmp_path / "probed.npz")
+    assert len(a.files) == len(b.files) == 4 and all(np.array_equal(a[k], b[k]) for k in a.files)
+    document = json.loads(next(runs.glob("*/report.json")).read_text())
+    assert document["iterations"] == 2 * 32  # the two epochs trained on, each of 32 steps, in the loop
+
+
+@pytest.mark.slow
 def test_a_script_that_raises_during_fit_keeps_its_report(tmp_path):
     instrumented = tmp_path / LONG.name
     instrumented.write_text(instrument(LONG.read_text(), str(LONG)).code)

@@ -1,6 +1,7 @@
 """TensorBoard export: event files read back with TensorFlow's own reader, with the expected tags and steps."""
 
 import collections
+import json
 
 import numpy as np
 import tensorflow as tf
@@ -24,7 +25,7 @@ def read(folder):
 
 def test_events_have_one_tag_per_layer_and_statistic(tmp_path):
     store = trace(MLP)  # 40 iterations of a 3-layer MLP
-    store.facts["optimizer"]["iterations"] = 100  # a second fit: steps continue the optimizer's count
+    store.facts["optimizer"]["iterations"] = 100  # a second fit: its steps are still the report's iterations
     set_series(store, "loss", None, "frac_nan", 1.0, start=30)  # NaN from iteration 30
     set_series(store, "forward", 1, "frac_zero", 0.75)
     root = tensorboard.write(str(tmp_path), [store])
@@ -37,10 +38,10 @@ def test_events_have_one_tag_per_layer_and_statistic(tmp_path):
     assert plugins["diagnosis/by_layer/update_ratio"] == "histograms"
     assert root == str(tmp_path / "tensorboard")
     gradient = values["diagnosis/dense_1/gradient_norm"]
-    assert [step for step, _ in gradient] == list(range(101, 131))  # up to the first NaN, at optimizer steps
+    assert [step for step, _ in gradient] == list(range(0, 30))  # up to the first NaN, at the report's iterations
     assert np.isclose(gradient[0][1], 0.5)
     assert [float(v) for _, v in values["diagnosis/dense_1/dead_fraction"]][:3] == [0.75] * 3
-    assert [step for step, _ in values["diagnosis/dense/nan_inf_fraction"]] == list(range(101, 141))
+    assert [step for step, _ in values["diagnosis/dense/nan_inf_fraction"]] == list(range(0, 40))
     histogram = values["diagnosis/by_layer/update_ratio"][0][1]
     assert histogram.shape == (tensorboard.HISTOGRAM_BUCKETS, 3) and histogram[:, 2].sum() == 3  # one per layer
     assert float(values["diagnosis/loss"][0][1]) == float(store.values[0, -1, COLUMN["mean"]])
@@ -61,7 +62,7 @@ model.fit(x, x.sum(1), epochs=1, verbose=0)
 
 
 def test_a_script_with_two_fits_writes_each_step_once(tmp_path):
-    """Each fit's events are written when it ends, once, with steps that continue the optimizer's count."""
+    """Each fit's events are written when it ends, once, at the report's iteration numbers, with its verdict as text."""
     from dnn_instrument.transformer import instrument
 
     from conftest import run_python
@@ -71,10 +72,18 @@ def test_a_script_with_two_fits_writes_each_step_once(tmp_path):
     result = run_python(script, cwd=tmp_path, env={"DNN_INSTRUMENT_DIR": str(tmp_path / "runs")})
     assert result.returncode == 0, result.stderr[-3000:]
     root = next((tmp_path / "runs").iterdir()) / "tensorboard"
-    for fit, steps in (("fit-0", [1, 2]), ("fit-1", [3, 4])):
+    report = json.loads((root.parent / "report.json").read_text())
+    for fit, steps in (("fit-0", [0, 1]), ("fit-1", [0, 1])):
         assert len(list((root / fit).glob("events.out.*"))) == 1
-        values, _ = read(root / fit)
+        values, plugins = read(root / fit)
         assert [step for step, _ in values["diagnosis/loss"]] == steps
+        assert plugins["diagnosis/verdict"] == "text"
+        (verdict,) = values["diagnosis/verdict"]
+        assert verdict[0] == 0 and verdict[1].item().decode().startswith(f"**{report['verdict'].upper()}**")
+    findings = [f for f in report["findings"] if f["fit"] == report["fits"][0]["site"]]
+    assert findings  # two steps per fit: too few updates, found at iteration 0
+    values, _ = read(root / "fit-0")
+    assert sorted(step for step, _ in values["diagnosis/findings"]) == sorted(f["iteration"] for f in findings)
 
 
 def test_many_fits_print_no_retracing_warning(tmp_path, caplog):

@@ -75,6 +75,7 @@ INSERTED_NOTES = [
     (r"probe\.backward\(", "records the gradient reaching each layer's output"),
     (r"probe\.snapshot\(", "keeps the weights before the update, to measure it"),
     (r"apply_gradients\(", "the optimizer step, exactly as model.fit takes it"),
+    (r"^\s+if weights:|trainable weights\.\"\)", "no optimizer step when nothing is trainable, as in Keras's train_step"),
     (r"probe\.update\(", "records each weight's gradient, value and update"),
     (r"probe\.loss\(", "records the loss"),
     (r"compute_metrics\(|probe\.statistics\(", "returns the metrics and this step's recorded statistics"),

@@ -3,7 +3,9 @@
 Each call becomes a ``FitSite`` with an ``action``:
 
 - ``"rewrite"``: the receiver is a Keras model whose training the generated loop reproduces; the call
-  is replaced by a call of the loop.
+  is replaced by a call of the loop. Also a function's parameter (``def compile_and_fit(model, ...)``)
+  when the call is recognisably Keras: the loop decides at run time (``runtime.loop_supports``) whether it
+  can train the object it gets, and otherwise calls its own ``fit`` with the ``Diagnose`` callback.
 - ``"callback"``: it is Keras, but not safely rewritable (its own ``train_step``, an origin that cannot
   be followed, arguments the loop does not take): ``fit`` stays and gets the ``Diagnose`` callback.
 - ``"skip"``: Keras, but nothing can be attached safely: left unchanged, with a message.
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 import libcst as cst
 from libcst.metadata import PositionProvider
 
-from .models import ModelOrigins
+from .models import REWRITABLE, ModelOrigins
 
 # fit's parameters, in order (keras/src/trainers/trainer.py); the generated loop takes the same.
 FIT_PARAMETERS = (
@@ -67,8 +69,8 @@ def classify(call, origins, callback_only=False):
         return "skip", f"fit() arguments the loop does not know: {', '.join(unknown)}; left unchanged"
     if len(positional) > len(FIT_PARAMETERS):
         return "skip", "fit() has more positional arguments than Keras's fit takes; left unchanged"
-    if origin.kind in ("sequential", "functional", "loaded", "subclass") and not callback_only:
-        return "rewrite", f"{origin.kind} model"
+    if origin.kind in REWRITABLE and not callback_only:
+        return "rewrite", origin.detail if origin.kind == "parameter" else f"{origin.kind} model"
     why = "--callback asked for" if callback_only else origin.detail or "the model's origin cannot be resolved"
     if any(arg.star == "**" for arg in call.args) and "callbacks" not in keywords:
         return "skip", f"{why}, and **kwargs may already hold callbacks; left unchanged"

@@ -3,19 +3,23 @@
 ``ModelOrigins`` reads a module once (with libcst's scope metadata) and then answers
 ``origin(expression)`` for a ``fit`` receiver: a Keras ``Sequential``, a functional ``Model``, a loaded
 model, an instance of a ``keras.Model`` subclass (with or without its own ``train_step``), or unknown.
-It follows names to their assignments (in every scope that binds them), and calls of functions and
-classes defined in the same module to what they return, so ``model = build_model()`` is resolved.
-Nothing is executed or imported.
+It follows names to the assignments that reach them in the flow of the file (``reaching``: a script
+that rebinds ``model`` many times resolves each ``model.fit`` to the binding made before it, not to any
+binding anywhere), and calls of functions and classes defined in the same module to what they return, so
+``model = build_model()`` is resolved. A function parameter (``def compile_and_fit(model, ...)``) is a
+model known only at run time. Nothing is executed or imported.
 """
 
 from dataclasses import dataclass
 
 import libcst as cst
-from libcst.metadata import ScopeProvider
+from libcst.metadata import ParentNodeProvider, PositionProvider, ScopeProvider
 
 from .keras_names import is_model_class, keras_path, model_kind
+from .reaching import Flow
 
-REWRITABLE = ("sequential", "functional", "loaded", "subclass")
+# "parameter": a function's parameter; the generated loop checks at run time that it can train the object.
+REWRITABLE = ("sequential", "functional", "loaded", "subclass", "parameter")
 
 
 @dataclass(frozen=True)
@@ -25,7 +29,8 @@ class Origin:
 
     @property
     def is_keras(self):
-        return self.kind in REWRITABLE or self.kind == "custom_train_step"
+        """Known to be a Keras model from the file alone (a parameter may be anything until run time)."""
+        return self.kind in REWRITABLE and self.kind != "parameter" or self.kind == "custom_train_step"
 
 
 UNKNOWN = Origin("unknown")
@@ -125,6 +130,7 @@ class ModelOrigins:
         self._data = _Collector(wrapper.resolve(ScopeProvider))
         wrapper.module.visit(self._data)
         self.fit_calls = self._data.fit_calls
+        self._flow = Flow(wrapper.resolve(ParentNodeProvider), wrapper.resolve(PositionProvider))
 
     def is_compiled(self, name):
         return name in self._data.compiled
@@ -171,7 +177,9 @@ class ModelOrigins:
         values = []
         for assignment in self._assignments(name):
             node = getattr(assignment, "node", None)  # builtins have none
-            if isinstance(node, cst.Name) and id(node) in self._data.values:
+            if isinstance(node, cst.Param):
+                values.append(Origin("parameter", f"{name.value!r} is a parameter of {self._flow.function_of(node)}()"))
+            elif isinstance(node, cst.Name) and id(node) in self._data.values:
                 value = self._data.values[id(node)]
                 if isinstance(value, cst.Name) and value.value == "None":
                     continue  # `model = None` placeholders do not decide the origin
@@ -183,10 +191,11 @@ class ModelOrigins:
         return _agree(values)
 
     def _assignments(self, name):
+        """The bindings of ``name`` that can reach this use of it (see ``reaching.Flow``)."""
         scope = self._data.scopes.get(name)
         if scope is None:
             return []
-        return list(scope[name.value])
+        return self._flow.reaching(name, scope, list(scope[name.value]))
 
     def _definitions(self, name):
         return [getattr(a, "node", None) for a in self._assignments(name) if isinstance(getattr(a, "node", None), (cst.FunctionDef, cst.ClassDef))]
@@ -195,7 +204,10 @@ class ModelOrigins:
 def _agree(origins):
     """All the ways a value can be bound must be models of one rewritable kind, else the most cautious."""
     for origin in origins:
-        if not origin.is_keras:
+        if origin.kind == "unknown":
+            return origin
+    for origin in origins:
+        if origin.kind == "parameter":
             return origin
     for origin in origins:
         if origin.kind == "custom_train_step":

@@ -2,16 +2,18 @@
 
 Each rule is a function ``view -> list of findings`` in a module named after what it looks at
 (``static``: the model and compile configuration; ``numerical``: NaN and Inf; ``training``: activations,
-gradients, updates and progress). ``RULES`` lists them in order of precedence: when several fire, the
-earlier rule names the more likely root cause (a wrong output activation explains a stuck loss; a learning
-rate explains NaN in every layer). Thresholds are in ``thresholds.py``.
+gradients, updates and progress). ``causes.py`` then gives each finding its severity (fault or warning) and
+links the findings by the causal graph of symptoms and their onsets: a later symptom that an earlier one
+explains is its consequence. ``RULES``' order only breaks ties between unrelated findings seen at the same
+iteration. Thresholds are in ``thresholds.py``.
 """
 
 from ..safety import failed
-from . import numerical, static, training
+from . import causes, numerical, static, training
 from .view import TraceView
 
 RULES = (
+    training.nothing_to_train,
     static.output_activation_and_loss,
     static.target_shape,
     static.optimizer_settings,
@@ -32,11 +34,12 @@ RULES = (
     training.oscillating_loss,
     training.loss_not_decreasing,
     training.accuracy_not_increasing,
+    training.loss_at_chance_level,
 )
 
 
 def analyse(trace):
-    """All findings for one ``fit``'s trace, most likely root cause first."""
+    """All findings for one ``fit``'s trace: faults first, each root cause followed by its consequences."""
     view = TraceView(trace)
     findings = []
     for rule in RULES:
@@ -44,4 +47,4 @@ def analyse(trace):
             findings.extend(rule(view))
         except Exception as error:  # one broken rule must not cost the rest of the diagnosis
             failed(f"the analysis rule {rule.__name__}", error, "its symptom is not checked")
-    return findings
+    return causes.attribute(findings)

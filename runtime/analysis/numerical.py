@@ -4,6 +4,7 @@ import numpy as np
 
 from ..stats import COLUMN
 from . import thresholds
+from .training import lower_learning_rate
 
 # Within one iteration values are born in this order: the batch, the forward pass layer by layer, the
 # loss, the backward pass from the last layer down, then the optimizer's update of each weight.
@@ -108,11 +109,9 @@ def numerical_error(view):
     exploded = _exploded_before(view, iteration)
     if exploded is not None:
         grown, growth, ratio = exploded
-        learning_rate = view.optimizer.get("learning_rate")
-        lower = f" from {learning_rate:g} to about {learning_rate / 100:g}" if learning_rate else ""
         return [view.finding(
             "numerical_error", "learning_rate", "update",
-            f"lower the learning rate{lower}: updates were {ratio:.3g}x the weights before the overflow",
+            f"{lower_learning_rate(view, ratio)}: updates were {ratio:.3g}x the weights before the overflow",
             evidence + f"; before it, the weights of {view.where(grown)} grew {growth:.3g}x", layer_index=grown,
             iteration=iteration)]
     cause = "exploding_gradient" if phase in ("backward", "gradient", "forward") else "learning_rate"

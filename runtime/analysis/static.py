@@ -8,33 +8,33 @@ import numpy as np
 
 from ..facts import PROBABILISTIC_LOSSES, REGRESSION_LOSSES
 from . import thresholds
+from .view import PASS_THROUGH, _target_range
 
 BOUNDED_OUTPUTS = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0), "relu": (0.0, np.inf), "softmax": (0.0, 1.0)}
 DEFAULTS = {"beta_1": 0.9, "beta_2": 0.999, "momentum": 0.9}  # Keras's defaults, suggested as the fix
-PASS_THROUGH = {"Dropout", "Flatten", "Reshape", "GaussianNoise", "AlphaDropout", "SpatialDropout1D", "SpatialDropout2D"}
-
-
-def _target_range(view):
-    minimum, maximum = view.series("target", "min"), view.series("target", "max")
-    if minimum is None or len(minimum) == 0:
-        return None
-    finite_min, finite_max = minimum[np.isfinite(minimum)], maximum[np.isfinite(maximum)]
-    if finite_min.size == 0:
-        return None
-    return float(finite_min.min()), float(finite_max.max())
 
 
 def output_activation_and_loss(view):
-    """The output layer's activation must produce what the loss reads, in the targets' range."""
-    output = view.output_layer
-    if output is None or not view.losses:
-        return []
-    index, activation, units = output["index"], output["activation"] or "linear", output["units"]
-    loss = view.losses[0]
+    """Each output's activation must produce what its loss reads, in the targets' range.
+
+    Losses are paired with the outputs they belong to (by name for a dict, by the order of the model's
+    outputs for a list); the targets' range is read only for a model with one output."""
+    pairs = view.output_loss_pairs()
+    findings = []
+    for output, loss in pairs:
+        findings.extend(_output_and_loss(view, output, loss, single=len(view.output_layers()) == 1))
+    return findings
+
+
+def _output_and_loss(view, output, loss, single):
+    activation = view.activation_of(output["index"])
+    if activation is None and output["class"] not in view_standard():
+        return []  # a custom layer whose activation cannot be read: nothing to say
+    index, activation, units = output["index"], activation or "linear", output["units"]
     name, from_logits = loss["name"], loss["from_logits"]
     where = view.where(index)
-    found = lambda symptom, cause, fix, evidence, phase="static": [
-        view.finding(symptom, cause, phase, fix, evidence, layer_index=index)
+    found = lambda symptom, cause, fix, evidence, phase="static", severity=None: [
+        view.finding(symptom, cause, phase, fix, evidence, layer_index=index, severity=severity)
     ]
     if units == 1 and name == "categorical_crossentropy":
         return found(
@@ -55,14 +55,15 @@ def output_activation_and_loss(view):
             f"{where}: add `activation='{right}'`, or keep the raw scores and pass `from_logits=True` to the loss",
             f"{name} with from_logits=False reads probabilities, but the output activation is {activation!r}",
         )
-    if name in REGRESSION_LOSSES and activation == "softmax":
+    if name in REGRESSION_LOSSES and activation == "softmax":  # it learns, slowly: a risk until training fails
         return found(
             "loss_mismatch", "loss_function",
             f"{where}: train a softmax classifier with `categorical_crossentropy` (one-hot) or "
             "`sparse_categorical_crossentropy` (integer labels)",
             f"{name} through a softmax output: its gradients are small and the classes are not separated",
+            severity="warning",
         )
-    targets = _target_range(view)
+    targets = _target_range(view) if single else None
     if targets is None:
         return []
     low, high = targets
@@ -107,18 +108,18 @@ def optimizer_settings(view):
     """Optimizer hyper-parameters outside their valid range."""
     optimizer = view.optimizer
     problems = []
-    for key in ("beta_1", "beta_2", "momentum"):
+    for key in ("beta_1", "beta_2", "momentum"):  # outside [0, 1) the moment estimates diverge: a fault
         if key in optimizer and not 0.0 <= optimizer[key] < 1.0:
-            problems.append((f"{key}={optimizer[key]:g}", f"{key} must lie in [0, 1): keep the default ({DEFAULTS[key]})"))
-    for key in ("clipnorm", "clipvalue", "global_clipnorm"):
+            problems.append(("optimizer_misconfigured", f"{key}={optimizer[key]:g}", f"{key} must lie in [0, 1): keep the default ({DEFAULTS[key]})"))
+    for key in ("clipnorm", "clipvalue", "global_clipnorm"):  # slows training down: a risk until it stalls it
         if key in optimizer and 0.0 < optimizer[key] < thresholds.TINY_CLIP:
-            problems.append((f"{key}={optimizer[key]:g}", f"{key} clips every gradient to almost nothing: use {key}=1.0"))
+            problems.append(("tiny_gradient_clipping", f"{key}={optimizer[key]:g}", f"{key} clips every gradient to almost nothing: use {key}=1.0"))
     return [
         view.finding(
-            "optimizer_misconfigured", "optimizer", "static", fix,
+            symptom, "optimizer", "static", fix,
             f"{optimizer.get('class', 'the optimizer')} with {setting}",
         )
-        for setting, fix in problems
+        for symptom, setting, fix in problems
     ]
 
 
@@ -142,14 +143,17 @@ def regularization(view):
 
 
 def missing_activation(view):
-    """Dense layers without activation stacked on each other collapse into one linear map."""
-    layers = view.layers
-    output = view.output_layer
+    """Dense layers without activation feeding another Dense collapse into one linear map (read from the
+    model's graph: parallel heads listed one after the other do not feed each other)."""
+    outputs = {layer["index"] for layer in view.output_layers()}
     findings = []
-    for position, layer in enumerate(layers):
-        if layer["class"] != "Dense" or (layer["activation"] or "linear") != "linear" or layer is output:
+    for layer in view.layers:
+        if layer["class"] != "Dense" or (view.activation_of(layer["index"]) or "linear") != "linear" or layer["index"] in outputs:
             continue
-        following = next((l for l in layers[position + 1 :] if l["class"] not in PASS_THROUGH), None)
+        following = view.feeds(layer["index"])
+        while len(following) == 1 and following[0]["class"] in PASS_THROUGH:
+            following = view.feeds(following[0]["index"])
+        following = following[0] if len(following) == 1 else None
         if following is not None and following["class"] == "Dense":
             findings.append(
                 view.finding(
@@ -189,6 +193,12 @@ def target_shape(view):
             f"{loss['name']} broadcasts the label over every output unit",
             layer_index=output["index"])]
     return []
+
+
+def view_standard():
+    from .numerical import STANDARD_LAYERS
+
+    return STANDARD_LAYERS | {"Dense"}
 
 
 def _shape(shape):

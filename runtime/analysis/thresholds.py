@@ -40,6 +40,11 @@ EXPLODING_NORM = 1e4
 UPDATE_RATIO_HIGH = 0.1
 #: Updates larger than the weights themselves are too large whatever follows.
 UPDATE_RATIO_EXCESSIVE = 1.0
+#: The healthy range of that ratio, used to compute the learning rate a fix suggests: a rate too high is
+#: brought to the top of the range (updates scale with the learning rate, for SGD and Adam alike), a rate
+#: too low to its middle.
+UPDATE_RATIO_HEALTHY_HIGH = 1e-2
+UPDATE_RATIO_HEALTHY = 1e-3
 #: Below this the weights effectively do not move.
 UPDATE_RATIO_LOW = 1e-6
 #: Weights whose largest magnitude grows by this factor from the first step have exploded.
@@ -86,6 +91,15 @@ ACCURACY_EPOCHS = 3
 #: ... and it sits at the base rate (the majority class share) within this, or is exactly constant: a
 #: model that predicts one class for every sample scores the majority share, epoch after epoch.
 BASE_RATE_TOLERANCE = 0.02
+
+#: A loss that ends at this fraction or more of the loss of the best constant prediction (the class shares
+#: for a classifier: entropy of the base rate, or ln K for K classes; the targets' variance for a mean
+#: squared error) has learned nothing from the inputs: a model that learned anything ends well below it.
+CHANCE_LOSS_FRACTION = 0.95
+#: Any epoch-level signal (epoch loss, validation loss, a validation or training metric) improving by this
+#: much relative to its first epoch (or, for metrics in [0, 1], by this many points) shows the model learns:
+#: then a flat per-step loss is not "stuck".
+PROGRESS_GAIN = 0.05
 
 # -- configuration -------------------------------------------------------------------------------
 #: An L1/L2 factor above this makes the penalty dominate any data loss of order 1.

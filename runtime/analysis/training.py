@@ -11,15 +11,32 @@ SCALE_INVARIANT_INPUTS = {"Embedding", "Rescaling", "Normalization", "TextVector
                           "IntegerLookup", "CategoryEncoding", "Hashing", "Discretization"}
 
 
+def learning_rate_change(view, ratio, target):
+    """`` from 5 to about 0.05``: the learning rate that brings a measured update/weight ``ratio`` to
+    ``target`` (updates scale with the learning rate, for SGD and for Adam alike); empty when unknown."""
+    learning_rate = view.optimizer.get("learning_rate")
+    if not learning_rate or not (math.isfinite(ratio) and ratio > 0):
+        return ""
+    suggested = learning_rate * target / ratio
+    return f" from {learning_rate:g} to about {float(f'{suggested:.1g}'):g}"
+
+
+def lower_learning_rate(view, ratio):
+    """``lower the learning rate from 5 to about 0.05``, computed from the first updates' ratio."""
+    return "lower the learning rate" + learning_rate_change(view, ratio, thresholds.UPDATE_RATIO_HEALTHY_HIGH)
+
+
 def _median(series):
     series = series[np.isfinite(series)] if series is not None else None
     return float(np.median(series)) if series is not None and series.size else math.nan
 
 
 def input_scale(view):
-    """Unnormalised input features (hundreds, thousands) saturate or blow up the first layer."""
-    if any(layer["class"] in SCALE_INVARIANT_INPUTS for layer in view.layers):
-        return []  # token ids, or a model that normalises its own inputs
+    """Unnormalised input features (hundreds, thousands) saturate or blow up the first layer (a warning: it
+    becomes the fault's root when a failure it explains follows, see causes.py)."""
+    if any(layer["class"] in SCALE_INVARIANT_INPUTS or SCALE_INVARIANT_INPUTS & set(layer.get("sublayers") or ())
+           for layer in view.layers):
+        return []  # token ids (also into an Embedding inside a custom layer), or a model that normalises its inputs
     abs_max = view.series("input", "abs_max")
     if abs_max is None or abs_max.size == 0:
         return []
@@ -28,10 +45,15 @@ def input_scale(view):
     if not largest > thresholds.INPUT_ABS_MAX:
         return []
     first_layer = view.weighted_layers()[0] if view.weighted_layers() else None
+    low = view.series("input", "min")
+    pixels = low is not None and np.nanmin(view.early(low)) >= 0 and largest <= 255
+    fix = (f"divide the images by 255 (values reach {largest:g}), or add `keras.layers.Rescaling(1/255)` as the "
+           "first layer" if pixels else
+           f"standardise the input features (values reach |x| = {largest:.4g}): e.g. "
+           "`sklearn.preprocessing.StandardScaler`, or `keras.layers.Normalization` as the first layer")
     return [view.finding(
         "unnormalized_input", "input_normalization", "input",
-        "standardise the input features (e.g. `sklearn.preprocessing.StandardScaler`, or "
-        "`keras.layers.Normalization` as the first layer); images: divide by 255",
+        (f"{view.where(first_layer)} reads them: " if first_layer is not None else "") + fix,
         f"input features reach |x| = {largest:.4g} (expected of order 1)", layer_index=first_layer)]
 
 
@@ -77,8 +99,18 @@ def initialization(view):
 
 
 def _layers_with(view, activations, hidden_only=False):
-    output = view.output_layer
-    return [l for l in view.layers if (l["activation"] in activations) and not (hidden_only and l is output)]
+    """Layers whose outputs pass through one of ``activations``: their own, or a standalone activation layer's
+    (measured on that layer's outputs; reported on the weighted layer it belongs to, see ``view.owner``)."""
+    outputs = {layer["index"] for layer in view.output_layers()}
+    found = []
+    for l in view.layers:
+        if l["activation"] not in activations:
+            continue
+        owner = view.owner(l["index"])
+        if hidden_only and (l["index"] in outputs or owner in outputs):
+            continue
+        found.append((l, owner))
+    return found
 
 
 def batch_size(view):
@@ -94,7 +126,7 @@ def batch_size(view):
 def dead_relu(view):
     """ReLU layers whose outputs are all zero, batch after batch: they pass no gradient and cannot recover."""
     findings = []
-    for layer in _layers_with(view, {"relu"}, hidden_only=True):
+    for layer, owner in _layers_with(view, {"relu"}, hidden_only=True):
         zeros = view.series("forward", "frac_zero", layer["index"])
         if zeros is None or zeros.size < thresholds.MIN_WINDOW:
             continue
@@ -103,40 +135,48 @@ def dead_relu(view):
             continue
         first = int(np.flatnonzero(zeros >= thresholds.DEAD_FRACTION)[0])
         ratio = view.early_update_ratio
-        if ratio > thresholds.UPDATE_RATIO_HIGH and batch_size(view) == 1:
+        after_updates = first > 0  # dead at the very first forward pass: no update made it so
+        if after_updates and ratio > thresholds.UPDATE_RATIO_HIGH and batch_size(view) == 1:
             cause, fix = "batch_size", (
                 f"use mini-batches (e.g. `batch_size=32`): with one example per batch the updates were {ratio:.3g}x "
-                f"the weights and pushed {view.where(layer['index'])} into the dead region")
-        elif ratio > thresholds.UPDATE_RATIO_HIGH:
+                f"the weights and pushed {view.where(owner)} into the dead region")
+        elif after_updates and ratio > thresholds.UPDATE_RATIO_HIGH:
             cause, fix = "learning_rate", (
-                f"lower the learning rate: the first updates were {ratio:.3g}x the weights and pushed "
-                f"{view.where(layer['index'])} into the dead region")
+                f"{lower_learning_rate(view, ratio)}: the first updates were {ratio:.3g}x the weights and pushed "
+                f"{view.where(owner)} into the dead region")
         else:
             cause, fix = "dead_relu", (
-                f"{view.where(layer['index'])}: check its bias and initialisation (a large negative bias kills ReLUs); "
+                f"{view.where(owner)}: check its bias and initialisation (a large negative bias kills ReLUs); "
                 "use `he_normal`, zero biases, or `LeakyReLU`")
         findings.append(view.finding(
             "dead_relu", cause, "forward", fix,
             f"{dead:.0%} of its outputs are exactly 0 over the last iterations (dead from iteration {view.iteration_of(first)})",
-            layer_index=layer["index"], iteration=first))
+            layer_index=owner, iteration=first))
     return findings
 
 
 def saturation(view):
     """Hidden sigmoid/tanh layers pinned at their bounds: their derivative is ~0, so they stop learning."""
     findings = []
-    for layer in _layers_with(view, {"sigmoid", "tanh", "hard_sigmoid"}, hidden_only=True):
+    for layer, owner in _layers_with(view, {"sigmoid", "tanh", "hard_sigmoid"}, hidden_only=True):
         saturated = view.series("forward", "frac_saturated", layer["index"])
         if saturated is None or saturated.size < thresholds.MIN_WINDOW:
             continue
         share = _median(view.late(saturated))
         if share >= thresholds.SATURATED_FRACTION:
+            ratio, onset = view.early_update_ratio, int(np.flatnonzero(saturated >= thresholds.SATURATED_FRACTION)[0])
+            if onset > 0 and ratio > thresholds.UPDATE_RATIO_HIGH:  # the first steps threw the pre-activations out of range
+                cause, fix = "learning_rate", (
+                    f"{lower_learning_rate(view, ratio)}: the first updates were {ratio:.3g}x the weights and drove "
+                    f"{view.where(owner)} into saturation")
+            else:
+                cause, fix = "saturated_activation", (
+                    f"{view.where(owner)}: its {layer['activation']} units are saturated; check its bias and "
+                    "initialisation and normalise its inputs, or use relu")
             findings.append(view.finding(
-                "saturated_activation", "saturated_activation", "forward",
-                f"{view.where(layer['index'])}: its {layer['activation']} units are saturated; check its bias and "
-                "initialisation and normalise its inputs, or use relu",
+                "saturated_activation", cause, "forward", fix,
                 f"{share:.0%} of its outputs lie within 1% of the {layer['activation']} bounds",
-                layer_index=layer["index"], iteration=int(np.flatnonzero(saturated >= thresholds.SATURATED_FRACTION)[0])))
+                layer_index=owner, iteration=onset))
     return findings
 
 
@@ -148,13 +188,19 @@ def vanishing_gradient(view):
     first, last = _median(view.late(view.norm("gradient", layers[0]))), _median(view.late(view.norm("gradient", layers[-1])))
     if not (last > 0 and first / last < thresholds.VANISHING_RATIO):
         return []
-    activations = {view.layers[i]["activation"] for i in layers[:-1]}
+    activations = {view.activation_of(i) for i in layers[:-1]}
     hint = "use relu (with he_normal) in the hidden layers" if activations & {"sigmoid", "tanh"} else "add BatchNormalization or residual connections"
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = view.norm("gradient", layers[0]) / view.norm("gradient", layers[-1])
+    # onset: from where the gradient stays vanished to the end (a dip on the way, e.g. while units above
+    # die one after the other, is not yet the trained state the rule judges)
+    above = np.flatnonzero(~(ratio < thresholds.VANISHING_RATIO))
+    onset = int(above[-1]) + 1 if above.size else 0
     return [view.finding(
         "vanishing_gradient", "vanishing_gradient", "backward",
         f"{view.where(layers[0])} receives almost no gradient: {hint}",
         f"gradient norm {first:.3g} at the first layer against {last:.3g} at the last ({first / last:.2g}x)",
-        layer_index=layers[0])]
+        layer_index=layers[0], iteration=min(onset, max(view.iterations - 1, 0)))]
 
 
 def exploding_gradient(view):
@@ -169,11 +215,19 @@ def exploding_gradient(view):
             continue
         growth = float(np.max(finite) / finite[0])
         if growth > thresholds.WEIGHT_GROWTH and np.max(finite) > thresholds.EXPLODING_NORM:
+            onset = int(np.flatnonzero(gradient > thresholds.EXPLODING_NORM)[0])
+            ratio = view.early_update_ratio
+            if onset > 0 and ratio > thresholds.UPDATE_RATIO_HIGH:  # the first steps were as large as the weights
+                cause, fix = "learning_rate", (
+                    f"{lower_learning_rate(view, ratio)}: the first updates were {ratio:.3g}x the weights, and the "
+                    f"gradients of {view.where(index)} grew from there")
+            else:
+                cause, fix = "exploding_gradient", (
+                    f"{view.where(index)}: clip gradients (`clipnorm=1.0`), lower the learning rate, or check the initialisation")
             findings.append(view.finding(
-                "exploding_gradient", "exploding_gradient", "backward",
-                f"{view.where(index)}: clip gradients (`clipnorm=1.0`), lower the learning rate, or check the initialisation",
+                "exploding_gradient", cause, "backward", fix,
                 f"its gradient norm grew {growth:.3g}x to {np.max(finite):.3g}",
-                layer_index=index, iteration=int(np.argmax(gradient))))
+                layer_index=index, iteration=onset))
             break
     return findings
 
@@ -186,34 +240,46 @@ def learning_rate(view):
     learning_rate = view.optimizer.get("learning_rate")
     early = view.early_update_ratio
     if early > thresholds.UPDATE_RATIO_EXCESSIVE or (early > thresholds.UPDATE_RATIO_HIGH and _loss_stuck(view)):
-        lower = f" from {learning_rate:g} to about {learning_rate / 100:g}" if learning_rate else ""
         return [view.finding(
             "learning_rate_too_high", "learning_rate", "update",
-            f"lower the learning rate{lower}: updates are {early:.3g}x the weights (about 1e-3 is healthy)",
+            f"{lower_learning_rate(view, early)}: updates are {early:.3g}x the weights (about 1e-3 is healthy)",
             f"median update/weight norm ratio over the first iterations: {early:.3g}")]
-    late = max((_median(view.late(view.update_ratio(i))) for i in layers), default=math.nan)
+    # layers that never move at all are unchanged_weights' (or frozen on purpose), not the learning rate's
+    moving = [i for i in layers if np.any(view.update_ratio(i)[np.isfinite(view.update_ratio(i))] > 0)]
+    late = max((_median(view.late(view.update_ratio(i))) for i in moving), default=math.nan)
     if late < thresholds.UPDATE_RATIO_LOW:
-        first = max((view.update_ratio(i)[0] for i in layers), default=math.nan)
+        first = max((view.update_ratio(i)[0] for i in moving), default=math.nan)
         if "schedule" in view.optimizer and first > 100 * late:
             return [view.finding(
                 "updates_vanish", "optimizer", "update",
                 f"the {view.optimizer['schedule']} learning-rate schedule decays to ~0: slow its decay (larger "
                 "decay_steps, decay_rate closer to 1)",
                 f"update/weight ratio fell from {first:.3g} at the first step to {late:.3g}")]
-        higher = f" from {learning_rate:g} to about {learning_rate * 1000:g}" if learning_rate else ""
         return [view.finding(
             "learning_rate_too_low", "learning_rate", "update",
-            f"raise the learning rate{higher}: the weights barely move",
-            f"median update/weight norm ratio {late:.3g} (about 1e-3 is healthy)")]
+            f"raise the learning rate{learning_rate_change(view, late, thresholds.UPDATE_RATIO_HEALTHY)}: the weights barely move",
+            f"median update/weight norm ratio {late:.3g} (about 1e-3 is healthy)", iteration=_stuck_onset(view))]
     return []
 
 
 def unchanged_weights(view):
     """Layers with weights whose update is exactly zero at every step."""
     findings = []
+    custom_step = view.trace.facts.get("custom_train_step")
     for index in view.weighted_layers():
         update = view.norm("update", index)
         if update is not None and update.size >= thresholds.MIN_WINDOW and np.all(update == 0):
+            layer = view.layers[index]
+            if custom_step or layer.get("submodel"):
+                # the model's own train_step chooses what it updates (a teacher in distillation, a GAN's other
+                # half): a sub-model it leaves alone is a design, said as a warning
+                findings.append(view.finding(
+                    "frozen_by_design", "architecture", "update",
+                    f"{view.where(index)} is not updated by this training step; if it should learn, add its "
+                    "`trainable_variables` to the ones the train_step applies gradients to",
+                    "its update is exactly 0 at every iteration (the model's train_step decides what is trained)",
+                    layer_index=index, severity="warning"))
+                continue
             findings.append(view.finding(
                 "unchanged_weights", "architecture", "update",
                 f"{view.where(index)} never changes: no gradient reaches it; look at what is between it and the loss",
@@ -221,17 +287,85 @@ def unchanged_weights(view):
     return findings
 
 
+def nothing_to_train(view):
+    """A model whose every weight is frozen (``trainable = False``): fit changes nothing."""
+    frozen = [layer for layer in view.layers if layer.get("frozen")]
+    if not frozen or any(layer["weights"] for layer in view.layers):
+        return []
+    names = ", ".join(f"`{layer['name']}`" for layer in frozen[:4]) + (", ..." if len(frozen) > 4 else "")
+    return [view.finding(
+        "nothing_to_train", "frozen_model", "static",
+        f"set `trainable = True` on the layers to train (now frozen: {names}), or on the model, then compile again",
+        f"the model has no trainable weight: all {len(frozen)} layers with weights are frozen",
+        layer_index=frozen[0]["index"])]
+
+
 def _loss_stuck(view):
     """``(start, late)`` medians of the loss when it has not fallen from its start (thresholds.STUCK_LOSS_RATIO),
     else None. The start is the first few iterations (thresholds.START_WINDOW), not a share of the run: a model
-    that learned quickly and then converged has a flat loss over most of a long run, at a much lower level."""
-    loss = view.series("loss", "mean")
-    if loss is None or loss.size < 4 * thresholds.MIN_WINDOW:
+    that learned quickly and then converged has a flat loss over most of a long run, at a much lower level.
+
+    Progress is judged on every signal: the per-step loss when the trace has it (the generated loop; the
+    callback's loss is Keras's running mean over the epoch, so it judges epoch losses instead), and no
+    epoch-level signal (epoch loss, validation loss, metrics) may show learning (see ``learning_elsewhere``)."""
+    if learning_elsewhere(view):
         return None
-    early, late = _median(loss[: thresholds.START_WINDOW]), _median(view.late(loss))
+    if getattr(view.trace, "mechanism", "loop") == "callback":
+        losses = [e.get("loss") for e in view.trace.epoch_logs if isinstance(e.get("loss"), float)]
+        if len(losses) < 3:
+            return None
+        early, late = losses[0], losses[-1]
+    else:
+        loss = view.series("loss", "mean")
+        if loss is None or loss.size < 4 * thresholds.MIN_WINDOW:
+            return None
+        early, late = _median(loss[: thresholds.START_WINDOW]), _median(view.late(loss))
     if not (math.isfinite(early) and math.isfinite(late)) or early <= 0 or late / early < thresholds.STUCK_LOSS_RATIO:
         return None
     return early, late
+
+
+LOWER_IS_BETTER = ("loss", "error", "mse", "mae", "crossentropy")
+
+
+def learning_elsewhere(view, exclude=(), metrics_only=False):
+    """The first epoch-level signal that shows the model learning, as text, or None: an epoch loss or
+    validation loss falling, or a metric (accuracy, AUC, ...) rising, by thresholds.PROGRESS_GAIN.
+    ``metrics_only``: metrics alone (a loss falling from a bad start to the chance level learned nothing)."""
+    history = view.trace.epoch_logs
+    if len(history) < 2:
+        return None
+    keys = [k for k in history[0] if k != "epoch" and k not in exclude and isinstance(history[0].get(k), float)]
+    for key in keys:
+        values = np.array([e.get(key, math.nan) for e in history], np.float64)
+        if not np.isfinite(values).all():
+            continue
+        first, last = values[0], values[-1]
+        if any(word in key for word in LOWER_IS_BETTER):
+            if not metrics_only and first > 0 and last < (1 - thresholds.PROGRESS_GAIN) * first:
+                return f"{key} fell from {first:.4g} to {last:.4g}"
+        elif 0 <= first <= 1 and 0 <= last <= 1 and last > max(first, _metric_at_chance(view, key)) + thresholds.PROGRESS_GAIN:
+            return f"{key} rose from {first:.4g} to {last:.4g}"
+    return None
+
+
+def _metric_at_chance(view, key):
+    """What a metric scores without learning: AUC 0.5; accuracy the majority share (binary targets) or 1/K."""
+    if "auc" in key:
+        return 0.5
+    if "acc" not in key:
+        return 0.0
+    base = _binary_base_rate(view)
+    if base is not None:
+        return base
+    pairs = view.output_loss_pairs()
+    units = pairs[0][0].get("units") if len(pairs) == 1 else None
+    return 1.0 / units if view.task == "multiclass" and units else 0.0
+
+
+def _stuck_onset(view):
+    """Where a stuck loss is seen: the start of the late window it is judged on."""
+    return max(view.iterations - len(view.late(np.zeros(view.iterations))), 0) if view.iterations else 0
 
 
 def _oscillation(view):
@@ -248,13 +382,15 @@ def oscillating_loss(view):
     stuck, swing = _loss_stuck(view), _oscillation(view)
     if stuck is None or not swing > thresholds.OSCILLATION:
         return []
-    learning_rate = view.optimizer.get("learning_rate")
-    lower = f" from {learning_rate:g} to about {learning_rate / 10:g}" if learning_rate else " about 10x"
+    early = view.early_update_ratio
+    lower = (lower_learning_rate(view, early) if early > thresholds.UPDATE_RATIO_HEALTHY_HIGH
+             else "lower the learning rate about 10x")
     return [view.finding(
         "oscillating_loss", "learning_rate", "loss",
-        f"lower the learning rate{lower} (or use larger batches): each step overshoots",
+        f"{lower} (or use larger batches): each step overshoots",
         f"over the last iterations the loss changes by {swing:.0%} of its value from one step to the next "
-        f"and does not fall (median {stuck[0]:.4g} at the start, {stuck[1]:.4g} at the end)")]
+        f"and does not fall (median {stuck[0]:.4g} at the start, {stuck[1]:.4g} at the end)",
+        iteration=_stuck_onset(view))]
 
 
 def loss_not_decreasing(view):
@@ -266,7 +402,48 @@ def loss_not_decreasing(view):
     return [view.finding(
         "loss_not_decreasing", "learning_rate", "loss",
         "the loss does not fall: check the learning rate (try 10x lower and 10x higher) and the data pipeline",
-        f"median loss {early:.4g} over the first iterations, {late:.4g} over the last")]
+        f"median loss {early:.4g} over the first iterations, {late:.4g} over the last",
+        iteration=_stuck_onset(view))]
+
+
+def chance_loss(view):
+    """``(loss, what)``: the loss of the best constant prediction for this task, or None when unknown."""
+    task, loss = view.task, (view.loss_names or [None])[0]
+    if len(view.output_loss_pairs()) != 1:
+        return None
+    mean, std, count = (view.series("target", stat) for stat in ("mean", "std", "count"))
+    if task == "binary" and loss == "binary_crossentropy" and mean is not None and mean.size:
+        share = float(np.clip(np.nanmean(mean), 1e-6, 1 - 1e-6))
+        return -(share * math.log(share) + (1 - share) * math.log(1 - share)), f"the entropy of the base rate {share:.2f}"
+    if task == "multiclass" and loss in ("sparse_categorical_crossentropy", "categorical_crossentropy"):
+        units = view.output_loss_pairs()[0][0].get("units")
+        if units and units > 1:
+            return math.log(units), f"ln {units}, a uniform guess over {units} classes"
+    if task == "regression" and loss in ("mean_squared_error", "mse") and std is not None and count is not None:
+        if std.size and np.median(count) >= 8:  # a batch's spread estimates the targets' variance
+            return float(np.nanmean(std.astype(np.float64) ** 2)), "the targets' variance (predicting their mean)"
+    return None
+
+
+def loss_at_chance_level(view):
+    """The loss ends where a model that ignores its inputs would be: nothing was learned from the data."""
+    chance = chance_loss(view)
+    loss = view.series("loss", "mean")
+    if chance is None or loss is None or loss.size < thresholds.MIN_WINDOW or chance[0] <= 0:
+        return []
+    if getattr(view.trace, "mechanism", "loop") == "callback":
+        epochs = [e.get("loss") for e in view.trace.epoch_logs if isinstance(e.get("loss"), float)]
+        late = epochs[-1] if epochs else math.nan
+    else:
+        late = _median(view.late(loss))
+    if not (late >= thresholds.CHANCE_LOSS_FRACTION * chance[0]) or learning_elsewhere(view, metrics_only=True):
+        return []
+    return [view.finding(
+        "loss_at_chance_level", "learning_rate", "loss",
+        "the model learns nothing from its inputs: check the learning rate (try 10x lower and 10x higher), that "
+        "the inputs are normalised and that inputs and labels match",
+        f"the loss ends at {late:.4g}, the level of a constant prediction ({chance[0]:.4g}: {chance[1]})",
+        iteration=_stuck_onset(view))]
 
 
 ACCURACY_KEYS = ("accuracy", "acc", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy")
@@ -278,6 +455,12 @@ def accuracy_not_increasing(view):
     key = next((k for k in ACCURACY_KEYS if history and isinstance(history[0].get(k), float)), None)
     if key is None or len(history) < thresholds.ACCURACY_EPOCHS or view.iterations != view.all_values.shape[0]:
         return []
+    if view.task == "regression":  # accuracy compares predictions with targets for equality: meaningless here
+        return [view.finding(
+            "meaningless_metric", "metric", "static",
+            "accuracy means nothing for a regression: use `metrics=['mae']` (or `'mse'`) instead",
+            f"{key} on a regression model (loss {view.loss_names[0]}, {view.activation_of(view.output_layer['index']) or 'linear'} "
+            "output): it counts exact matches of real values", severity="warning")]
     accuracy = np.array([epoch.get(key, math.nan) for epoch in history], np.float64)
     if not np.all(np.isfinite(accuracy)) or accuracy[1:].max() > accuracy[0] + thresholds.ACCURACY_GAIN:
         return []
@@ -289,6 +472,13 @@ def accuracy_not_increasing(view):
     else:
         return []
     imbalanced = base is not None and base >= 0.75
+    learning = learning_elsewhere(view, exclude=ACCURACY_KEYS + tuple(f"val_{k}" for k in ACCURACY_KEYS))
+    if learning:  # the model learns (its loss or AUC improves); accuracy alone sits at the majority share
+        return [view.finding(
+            "accuracy_at_base_rate", "data", "loss",
+            "accuracy is not the measure of this model: the classes are imbalanced and the threshold 0.5 gives "
+            "the majority class; watch AUC/precision/recall, or pass `class_weight` to fit if the minority matters",
+            evidence + f", while {learning}", iteration=max(view.iterations - 1, 0), severity="warning")]
     return [view.finding(
         "accuracy_not_increasing", "data" if imbalanced else "learning_rate", "loss",
         "the classes are imbalanced: pass `class_weight` to fit (or resample) so the minority class counts"
@@ -335,6 +525,14 @@ def validation_gap(view):
     for key in ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy"):
         train, validation = last.get(key), last.get(f"val_{key}")
         if isinstance(train, float) and isinstance(validation, float) and train > 0.8 and validation < thresholds.VALIDATION_GAP * train:
+            if any(layer["class"] == "BatchNormalization" for layer in view.layers) and len(history) <= thresholds.ACCURACY_EPOCHS:
+                return [view.finding(
+                    "validation_mismatch", "data", "loss",
+                    "train longer (BatchNormalization's moving statistics, used at validation, are still near their "
+                    "initial values after a short run; or lower its `momentum`), then check the validation split",
+                    f"{key} {train:.2f} on training data but {validation:.2f} on validation data after "
+                    f"{len(history)} epochs, in a model with BatchNormalization",
+                    iteration=max(view.iterations - 1, 0), severity="warning")]
             return [view.finding(
                 "validation_mismatch", "data", "loss",
                 "shuffle the data before `validation_split` (it takes the last samples, unshuffled) or split with "

@@ -35,6 +35,48 @@ def _window(length):
     return max(thresholds.MIN_WINDOW, int(math.ceil(length * thresholds.LATE_FRACTION)))
 
 
+#: Layers that pass their input on unchanged in kind (no weights, no nonlinearity).
+PASS_THROUGH = {"Dropout", "Flatten", "Reshape", "GaussianNoise", "AlphaDropout", "SpatialDropout1D", "SpatialDropout2D",
+                "GaussianDropout", "ActivityRegularization"}
+PROBABILISTIC = {"binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy",
+                 "binary_focal_crossentropy", "categorical_focal_crossentropy", "categorical_hinge", "hinge",
+                 "squared_hinge", "kl_divergence", "kld", "poisson"}
+
+
+def task_type(loss, activation, units, targets=None, from_logits=False):
+    """What is learned, from the loss first, then the output activation and the targets:
+
+    - sparse/categorical cross-entropy: ``multiclass``;
+    - binary cross-entropy: ``binary`` with one output unit, ``multilabel`` with several;
+    - a regression loss (MSE, MAE, ...): ``regression``, unless the output is a softmax/sigmoid over targets in
+      [0, 1] (a classifier trained with MSE: still a classification, of the kind its output says);
+    - any other (custom) loss: from the output (softmax: multiclass; sigmoid: binary/multilabel), else None.
+    """
+    from ..facts import REGRESSION_LOSSES
+
+    loss = (loss or "").lower()
+    units = units or 1
+    in_unit_range = targets is not None and targets[0] >= 0 and targets[1] <= 1
+    if "sparse_categorical" in loss or loss.startswith("categorical"):
+        return "multiclass"
+    if loss.startswith("binary"):
+        return "binary" if units == 1 else "multilabel"
+    by_output = {"softmax": "multiclass", "sigmoid": "binary" if units == 1 else "multilabel"}.get(activation)
+    if loss in REGRESSION_LOSSES:
+        return by_output if by_output and in_unit_range else "regression"
+    return by_output
+
+
+def _target_range(view):
+    minimum, maximum = view.series("target", "min"), view.series("target", "max")
+    if minimum is None or len(minimum) == 0:
+        return None
+    finite_min, finite_max = minimum[np.isfinite(minimum)], maximum[np.isfinite(maximum)]
+    if finite_min.size == 0 or finite_max.size == 0:
+        return None
+    return float(finite_min.min()), float(finite_max.max())
+
+
 class TraceView:
     def __init__(self, trace):
         self.trace = trace
@@ -43,7 +85,12 @@ class TraceView:
         # is poisoned (ReLU(NaN) even reads as a dead unit). The numerical rule reads ``all_values``.
         optimizer = trace.facts.get("optimizer", {})
         self.bad = faults(self.all_values, trace.sites, optimizer)  # NaN/Inf elements: where one is born
-        broken = np.flatnonzero(faults(self.all_values, trace.sites, optimizer, statistics=True).any(axis=1))
+        broken = faults(self.all_values, trace.sites, optimizer, statistics=True)
+        if self.loss_unreported:  # a train_step returning d_loss/g_loss, no `loss`: the callback read NaN for it
+            unknown = [i for i, site in enumerate(trace.sites) if site["phase"] == "loss"]
+            self.bad[:, unknown] = False
+            broken[:, unknown] = False
+        broken = np.flatnonzero(broken.any(axis=1))
         self.values = self.all_values[: broken[0]] if broken.size else self.all_values
         self.iterations = self.values.shape[0]
         self.layers = trace.facts["layers"]
@@ -52,6 +99,13 @@ class TraceView:
         self._rows = {}
         for i, site in enumerate(trace.sites):
             self._rows.setdefault((site["phase"], site["layer_index"]), []).append(i)
+
+    @property
+    def loss_unreported(self):
+        """The callback reads ``logs["loss"]``; a train_step that reports other keys only has no loss to read."""
+        logs = self.trace.epoch_logs
+        return (getattr(self.trace, "mechanism", "loop") == "callback" and bool(logs)
+                and not any("loss" in epoch for epoch in logs))
 
     # -- series ------------------------------------------------------------------------------------
     def rows(self, phase, layer_index=None):
@@ -113,16 +167,95 @@ class TraceView:
     # -- configuration -----------------------------------------------------------------------------
     @property
     def output_layer(self):
+        """The layer making the (first) output: from the model's outputs when known, else the last layer with
+        weights or an activation."""
+        outputs = self.trace.facts.get("outputs") or []
+        if outputs and outputs[0].get("layer_index") is not None and len(outputs) == 1:
+            return self.layers[outputs[0]["layer_index"]]
         candidates = [layer for layer in self.layers if layer["weights"] or layer["activation"]]
         return candidates[-1] if candidates else None
+
+    def output_layers(self):
+        """The layers that make the model's outputs (several for a multi-output model)."""
+        outputs = [o["layer_index"] for o in self.trace.facts.get("outputs") or [] if o.get("layer_index") is not None]
+        if outputs:
+            return [self.layers[i] for i in outputs]
+        return [self.output_layer] if self.output_layer else []
+
+    def output_loss_pairs(self):
+        """``(output layer, loss)`` for each loss whose output is known: by name (a dict of losses) or by the
+        order of the model's outputs (a list); one output and one loss pair up."""
+        outputs = self.trace.facts.get("outputs") or []
+        by_name = {o["name"]: o["layer_index"] for o in outputs if o.get("layer_index") is not None}
+        pairs = []
+        for loss in self.losses:
+            if loss.get("output") in by_name:
+                pairs.append((self.layers[by_name[loss["output"]]], loss))
+        if not pairs and len(self.losses) == 1 and len(self.output_layers()) == 1:
+            pairs.append((self.output_layers()[0], self.losses[0]))
+        return pairs
+
+    def feeds(self, index):
+        """The layers that read layer ``index``'s output (from the model's graph; the next layer when unknown)."""
+        if any(layer.get("inbound") for layer in self.layers):
+            return [layer for layer in self.layers if index in (layer.get("inbound") or [])]
+        return self.layers[index + 1 : index + 2]
+
+    def fed_by(self, index):
+        layer = self.layers[index]
+        if any(l.get("inbound") for l in self.layers):
+            return [self.layers[i] for i in layer.get("inbound") or []]
+        return self.layers[index - 1 : index] if index > 0 else []
+
+    def owner(self, index):
+        """The layer whose activation a weightless activation layer (``Activation('relu')``, ``ReLU()``) is:
+        the weighted layer that feeds it (through pass-through layers); else the layer itself."""
+        start, layer = index, self.layers[index]
+        seen = set()
+        while not layer["weights"] and index not in seen:
+            seen.add(index)
+            before = self.fed_by(index)
+            if len(before) != 1:
+                return start
+            index, layer = before[0]["index"], before[0]
+        return index if layer["weights"] else start
+
+    @functools.cached_property
+    def task(self):
+        """``binary``, ``multiclass``, ``multilabel``, ``regression`` or None: from the loss, the output
+        activation and the targets (see ``task_type``)."""
+        pairs = self.output_loss_pairs()
+        if not pairs:
+            return None
+        output, loss = pairs[0]
+        return task_type(loss["name"], self.activation_of(output["index"]), output.get("units"),
+                         _target_range(self), loss.get("from_logits", False))
+
+    def activation_of(self, index):
+        """A layer's activation, or that of the standalone activation layer it feeds (``Dense(50)`` then
+        ``Activation('relu')``), through pass-through layers."""
+        layer = self.layers[index]
+        own = layer["activation"]
+        if own and own != "linear":
+            return own
+        following = self.feeds(index)
+        while len(following) == 1 and not following[0]["weights"]:
+            nxt = following[0]
+            if nxt["activation"] and nxt["activation"] != "linear":
+                return nxt["activation"]
+            if nxt["class"] not in PASS_THROUGH:
+                break
+            following = self.feeds(nxt["index"])
+        return own
 
     @property
     def loss_names(self):
         return [loss["name"] for loss in self.losses]
 
     # -- findings ----------------------------------------------------------------------------------
-    def finding(self, symptom, cause, phase, fix, evidence, layer_index=None, iteration=0):
-        """A finding; ``iteration`` is the row of the trace where the symptom is first seen."""
+    def finding(self, symptom, cause, phase, fix, evidence, layer_index=None, iteration=0, severity=None):
+        """A finding; ``iteration`` is the row of the trace where the symptom is first seen (its onset);
+        ``severity`` ``fault`` or ``warning`` (by default from the symptom, see causes.py)."""
         layer = self.layers[layer_index] if layer_index is not None and layer_index < len(self.layers) else None
         return {
             "symptom": symptom,
@@ -135,6 +268,7 @@ class TraceView:
             "cause": cause,
             "fix": fix,
             "evidence": evidence,
+            **({"severity": severity} if severity else {}),
         }
 
     def where(self, layer_index):

@@ -1,5 +1,5 @@
 import dnn_instrument.runtime.origins  # dnn-instrument: instrumented copy of functional_two_inputs.py; regenerate, do not edit
-dnn_instrument.runtime.origins.watch(__file__, 'functional_two_inputs.py', inserted=[(1, 2), (15, 110)])  # original: sha256 127e16e7f00b36d6; dnn-instrument --strip restores it
+dnn_instrument.runtime.origins.watch(__file__, 'functional_two_inputs.py', inserted=[(1, 2), (15, 115)])  # original: sha256 127e16e7f00b36d6; dnn-instrument --strip restores it
 import tensorflow as tf
 
 left = tf.keras.Input(shape=(4,), name="left")
@@ -24,6 +24,8 @@ def instrumented_fit(site, model, x=None, y=None, batch_size=None, epochs=1, ver
     History. `site` is the line of functional_two_inputs.py this call replaces.
     """
     from builtins import Exception, range, zip  # names the script may rebind (`with ZipFile(f) as zip:`)
+
+    import warnings
 
     import keras
     import tensorflow as tf
@@ -62,7 +64,10 @@ def instrumented_fit(site, model, x=None, y=None, batch_size=None, epochs=1, ver
         gradients, output_gradients = tape.gradient(scaled_loss, (weights, probe.outputs))
         probe.backward(output_gradients)
         weights_before = probe.snapshot(weights)
-        model.optimizer.apply_gradients(zip(gradients, weights))
+        if weights:
+            model.optimizer.apply_gradients(zip(gradients, weights))
+        else:  # as Keras's own train_step: no optimizer step
+            warnings.warn("The model does not have any trainable weights.")
         probe.update(weights, gradients, weights_before)
         probe.loss(runtime.unscaled_loss(loss))
         return model.compute_metrics(x, y, y_pred, sample_weight), probe.statistics()

@@ -1,7 +1,7 @@
 """Train a small classifier on the digits (a Sequential given as a list)."""
 from __future__ import annotations
 import dnn_instrument.runtime.origins  # dnn-instrument: instrumented copy of sequential_list.py; regenerate, do not edit
-dnn_instrument.runtime.origins.watch(__file__, 'sequential_list.py', inserted=[(3, 4), (22, 116)])  # original: sha256 1204970c240ee96c; dnn-instrument --strip restores it
+dnn_instrument.runtime.origins.watch(__file__, 'sequential_list.py', inserted=[(3, 4), (22, 121)])  # original: sha256 1204970c240ee96c; dnn-instrument --strip restores it
 
 import keras
 from keras import layers
@@ -31,6 +31,8 @@ def instrumented_fit(site, model, x=None, y=None, batch_size=None, epochs=1, ver
     History. `site` is the line of sequential_list.py this call replaces.
     """
     from builtins import Exception, range, zip  # names the script may rebind (`with ZipFile(f) as zip:`)
+
+    import warnings
 
     import keras
     import tensorflow as tf
@@ -69,7 +71,10 @@ def instrumented_fit(site, model, x=None, y=None, batch_size=None, epochs=1, ver
         gradients, output_gradients = tape.gradient(scaled_loss, (weights, probe.outputs))
         probe.backward(output_gradients)
         weights_before = probe.snapshot(weights)
-        model.optimizer.apply_gradients(zip(gradients, weights))
+        if weights:
+            model.optimizer.apply_gradients(zip(gradients, weights))
+        else:  # as Keras's own train_step: no optimizer step
+            warnings.warn("The model does not have any trainable weights.")
         probe.update(weights, gradients, weights_before)
         probe.loss(runtime.unscaled_loss(loss))
         return model.compute_metrics(x, y, y_pred, sample_weight), probe.statistics()

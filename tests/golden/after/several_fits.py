@@ -1,5 +1,5 @@
 import dnn_instrument.runtime.origins  # dnn-instrument: instrumented copy of several_fits.py; regenerate, do not edit
-dnn_instrument.runtime.origins.watch(__file__, 'several_fits.py', inserted=[(1, 2), (12, 106)])  # original: sha256 c4b5b1eb21b6b437; dnn-instrument --strip restores it
+dnn_instrument.runtime.origins.watch(__file__, 'several_fits.py', inserted=[(1, 2), (12, 111)])  # original: sha256 c4b5b1eb21b6b437; dnn-instrument --strip restores it
 from keras.models import Sequential
 from keras.layers import Dense
 from sklearn.linear_model import LogisticRegression
@@ -21,6 +21,8 @@ def instrumented_fit(site, model, x=None, y=None, batch_size=None, epochs=1, ver
     History. `site` is the line of several_fits.py this call replaces.
     """
     from builtins import Exception, range, zip  # names the script may rebind (`with ZipFile(f) as zip:`)
+
+    import warnings
 
     import keras
     import tensorflow as tf
@@ -59,7 +61,10 @@ def instrumented_fit(site, model, x=None, y=None, batch_size=None, epochs=1, ver
         gradients, output_gradients = tape.gradient(scaled_loss, (weights, probe.outputs))
         probe.backward(output_gradients)
         weights_before = probe.snapshot(weights)
-        model.optimizer.apply_gradients(zip(gradients, weights))
+        if weights:
+            model.optimizer.apply_gradients(zip(gradients, weights))
+        else:  # as Keras's own train_step: no optimizer step
+            warnings.warn("The model does not have any trainable weights.")
         probe.update(weights, gradients, weights_before)
         probe.loss(runtime.unscaled_loss(loss))
         return model.compute_metrics(x, y, y_pred, sample_weight), probe.statistics()

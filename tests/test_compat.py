@@ -1,0 +1,85 @@
+"""The supported Keras/TensorFlow range: one claim (pyproject.toml) that runtime/compat.py and ``make compat``
+read, every private Keras name the runtime uses checked at start-up, and Keras 3.10's epoch iterator adapted."""
+
+import ast
+import re
+import sys
+
+import pytest
+
+from dnn_instrument.runtime import compat, fitting
+
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "tools"))
+import compat as make_compat  # noqa: E402  (tools/compat.py, what `make compat` runs)
+
+OURS = {"self", "sys", "os", "session", "store", "origins", "wrapped", "probe", "graph", "monitor", "data", "other", "run", "stores"}
+
+
+def _private_names():
+    """``._name`` attributes the runtime and the generated loop read on objects that are not ours."""
+    names = set()
+    for path in list((ROOT / "runtime").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and re.fullmatch(r"_[a-z]\w*", node.attr):
+                receiver = node.value
+                if isinstance(receiver, ast.Name) and receiver.id in OURS:
+                    continue
+                if isinstance(receiver, ast.Attribute) and isinstance(receiver.value, ast.Name) and receiver.value.id == "self":
+                    if receiver.attr in ("function", "_function", "model", "train", "layer"):  # Keras objects we hold
+                        names.add(node.attr)
+                    continue
+                names.add(node.attr)
+    for path in (ROOT / "transformer" / "templates").glob("*.j2"):
+        code = "\n".join(line.split("#")[0] for line in path.read_text().splitlines())
+        names.update(m.group(2) for m in re.finditer(r"\b(\w+)\.(_[a-z]\w*)", code) if m.group(1) not in OURS)
+    return names - {"_dnn_instrument", "_getframe", "_exit", "_current"}
+
+
+def test_every_private_keras_name_used_is_checked_at_start_up():
+    listed = {re.split(r"[.(]", name.rstrip(")"))[-1] for _, name in compat.REQUIRED_KERAS_INTERNALS}
+    used = _private_names()
+    assert "_loss_tracker" in used and "_nodes_by_depth" in used  # the search finds them
+    assert used - listed == set()
+
+
+def test_every_keras_src_import_is_checked():
+    listed = {(module, name.split(".")[0]) for module, name in compat.REQUIRED_KERAS_INTERNALS}
+    imported = set()
+    for path in (ROOT / "runtime").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("keras.src"):
+                for alias in node.names:
+                    imported.add((node.module, alias.name))
+    modules = {module for module, _ in compat.REQUIRED_KERAS_INTERNALS}
+    for module, name in imported:  # `from keras.src import tree`: a module, checked through its names
+        assert (module, name) in listed or f"{module}.{name}" in modules, (module, name)
+
+
+def test_this_keras_has_them_all_and_a_missing_one_is_refused_clearly(monkeypatch):
+    assert compat.missing_internals() == []
+    compat.check_versions()
+    monkeypatch.setattr(compat, "REQUIRED_KERAS_INTERNALS", compat.REQUIRED_KERAS_INTERNALS + (
+        ("keras.src.trainers.trainer", "Trainer.self._not_in_any_keras"),
+        ("keras.src.models.functional", "no_such_function"),
+    ))
+    with pytest.raises(compat.UnsupportedVersion, match=r"lacks keras\.src\.trainers\.trainer\.Trainer\.self\._not_in_any_keras, "
+                       r"keras\.src\.models\.functional\.no_such_function, which the training loop needs"):
+        compat.check_versions()
+
+
+def test_the_claim_is_read_from_pyproject_by_both():
+    ranges = make_compat.supported()
+    as_tuples = {package: tuple(tuple(int(p) for p in v.split(".")) for v in bounds) for package, bounds in ranges.items()}
+    assert as_tuples == {"keras": compat.SUPPORTED["keras"], "tensorflow-cpu": compat.SUPPORTED["tensorflow"]}
+    pairs = make_compat.pairs()
+    low_keras, low_tf = ranges["keras"][0], ranges["tensorflow-cpu"][0]
+    assert sorted(pairs["oldest"]) == sorted([f"keras~={low_keras}.0", f"tensorflow-cpu~={low_tf}.0"])
+
+
+def test_keras_3_10_epoch_items_are_adapted():
+    iterator = object()
+    assert fitting._steps_of((4, iterator), 1) == (4, 4, iterator)  # Keras 3.10: (step, iterator)
+    assert fitting._steps_of((4, iterator), 3) == (4, 6, iterator)
+    assert fitting._steps_of((4, 6, iterator), 3) == (4, 6, iterator)  # Keras 3.11 and later

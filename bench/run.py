@@ -50,7 +50,8 @@ def run_timed(script, env):
     raise RuntimeError(f"{script} failed:\n{result.stderr[-2000:]}")
 
 
-def overhead(repeats, epochs):
+def overhead(repeats, epochs, models=("mlp", "conv"), strategy=None):
+    """``fit`` against the loop on ``bench/overhead_program.py``; ``strategy="mirrored"``: under MirroredStrategy."""
     from dnn_instrument.transformer import instrument
 
     program = HERE / "overhead_program.py"
@@ -58,8 +59,9 @@ def overhead(repeats, epochs):
     with tempfile.TemporaryDirectory() as folder:
         instrumented = Path(folder) / "overhead_program.py"
         instrumented.write_text(instrument(program.read_text(), str(program)).code)
-        for model in ("mlp", "conv"):
-            env = {"BENCH_MODEL": model, "BENCH_EPOCHS": str(epochs), "DNN_INSTRUMENT_DIR": str(Path(folder) / "runs")}
+        for model in models:
+            env = {"BENCH_MODEL": model, "BENCH_EPOCHS": str(epochs), "DNN_INSTRUMENT_DIR": str(Path(folder) / "runs"),
+                   "BENCH_STRATEGY": strategy or ""}
             plain, probed = [], []
             for _ in range(repeats):
                 plain.append(run_timed(program, env))
@@ -67,6 +69,7 @@ def overhead(repeats, epochs):
             rows.append(
                 {
                     "model": model,
+                    "strategy": strategy,
                     "epochs": epochs,
                     "fit_seconds": plain,
                     "instrumented_seconds": probed,
@@ -195,6 +198,10 @@ def main():
         print(f"  {row['model']:<6} {row['epochs']:>6} {statistics.median(row['fit_seconds']):>8.2f} "
               f"{statistics.median(row['instrumented_seconds']):>15.2f} {row['ratio']:>6.2f}x")
     print("  (bar: <= 1.3x)")
+    import distributed
+
+    distributed_rows = distributed.overhead(arguments.repeats, arguments.epochs)
+    print(distributed.table(distributed_rows))
     print("\nmemory of long runs (a tiny model, one sample per batch):")
     memory_rows = memory([1000, arguments.long_steps])
     print(f"  {'steps':>7} {'trace rows':>10} {'trace MB':>9} {'disk MB':>8} {'peak RSS MB':>12}")
@@ -220,7 +227,8 @@ def main():
     real_rows = real_programs.run()
     print(real_programs.table(real_rows))
     path = results / f"bench-{stamp}.json"
-    document = {"fix": {"rows": fix_rows, "seconds": fix_seconds}, "transform": transform, "overhead": rows, "memory": memory_rows, "sweep": {k: v for k, v in swept.items() if k != "outcomes"},
+    document = {"fix": {"rows": fix_rows, "seconds": fix_seconds}, "transform": transform, "overhead": rows,
+                "distributed_overhead": distributed_rows, "memory": memory_rows, "sweep": {k: v for k, v in swept.items() if k != "outcomes"},
                 "corpus": {"totals": corpus_totals, "cases": corpus_rows}, "real_programs": real_rows}
     path.write_text(json.dumps(document, indent=1))
     print(f"\nwritten: {path.relative_to(ROOT)}")

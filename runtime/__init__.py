@@ -13,6 +13,8 @@ _EXPORTS = {
     "Diagnose": "callback",
     "TraceStore": "trace",
     "check_versions": "compat",
+    "on_replicas": "distributed",
+    "unscaled_loss": "distributed",
     "loop_supports": "fallback",
     "with_diagnose": "fallback",
     "diagnosed": "fallback",

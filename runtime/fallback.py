@@ -17,15 +17,18 @@ def loop_supports_quietly(model):
 
 
 def _strategy(model):
-    """The name of the ``tf.distribute`` strategy ``model`` trains under, or None for the default (none).
+    """The name of the ``tf.distribute`` strategy ``model`` trains under when the loop cannot run under it, else None.
 
-    ``fit`` runs its step through ``strategy.run`` and reduces across replicas; the loop does not (yet), so a
-    model created in a strategy's scope, or trained inside one, keeps its own ``fit``.
+    The loop runs its step through ``strategy.run`` and reduces across replicas as ``fit`` does
+    (``distributed.py``) for the strategies in ``distributed.SUPPORTED``; a model created in the scope of
+    any other strategy, or trained inside one, keeps its own ``fit``.
     """
-    strategy = getattr(model, "_distribute_strategy", None)
-    if strategy is None and tf.distribute.has_strategy():
-        strategy = tf.distribute.get_strategy()
-    return None if strategy is None else type(strategy).__name__
+    from .distributed import SUPPORTED, name_of, strategy_of
+
+    strategy = strategy_of(model)
+    if strategy is None or name_of(strategy) in SUPPORTED:
+        return None
+    return name_of(strategy)
 
 
 def _own_training(model):
@@ -43,7 +46,8 @@ def loop_supports(model):
 
     The loop stands for Keras's own ``train_step``. A model that overrides ``train_step``,
     ``compute_loss``'s signature, ``make_train_function`` or ``fit`` itself trains its own way, and is left to
-    its own ``fit`` (with the callback attached), and so does a model under a ``tf.distribute`` strategy.
+    its own ``fit`` (with the callback attached), and so does a model under a ``tf.distribute`` strategy other
+    than MirroredStrategy and OneDeviceStrategy.
     """
     if not isinstance(model, keras.Model):
         return False
@@ -51,7 +55,8 @@ def loop_supports(model):
     if own:
         reason = f"{type(model).__name__} defines its own {', '.join(own)}"
     elif strategy is not None:
-        reason = f"the model trains under tf.distribute's {strategy}, which the explicit loop does not support yet"
+        reason = (f"the model trains under tf.distribute's {strategy}, which the explicit loop does not support "
+                  "(it supports MirroredStrategy and OneDeviceStrategy)")
     else:
         return True
     print(f"dnn-instrument: {reason}; training it with its own fit and the Diagnose callback instead of the explicit loop",

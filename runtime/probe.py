@@ -11,9 +11,14 @@ A *site* is one row of that matrix: ``(phase, layer index, layer name, tensor)``
 ``forward`` (a layer's output), ``backward`` (the gradient of the loss with respect to that output),
 ``gradient`` (a weight's gradient), ``weight`` (a weight after the update), ``update`` (the change the
 optimizer made to it), ``loss``, and the batch itself: ``input`` (x) and ``target`` (y).
+
+Under a ``tf.distribute`` strategy every replica traces the step (MirroredStrategy: each in its own thread),
+so what a trace collects is kept per thread; ``distributed.py`` reduces the replicas' matrices into one, and
+hands ``record`` each replica's first faulty site with it, which names the replica where a NaN/Inf appeared.
 """
 
 import os
+import threading
 
 import tensorflow as tf
 
@@ -26,14 +31,40 @@ from .trace import TraceStore
 FLUSH_EVERY = int(os.environ.get("DNN_INSTRUMENT_FLUSH_EVERY", "32"))
 
 
+class _Traced:
+    """An attribute of the trace in progress, kept per thread (each replica traces the step in its own)."""
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, probe, owner=None):
+        if probe is None:
+            return self
+        if not hasattr(probe._traced, self.name):
+            probe._begin_trace()
+        return getattr(probe._traced, self.name)
+
+    def __set__(self, probe, value):
+        setattr(probe._traced, self.name, value)
+
+
 class Probe:
+    _loss_scale = _Traced()
+    _sites, _tensors, _saturation, _same_shape_as = _Traced(), _Traced(), _Traced(), _Traced()
+    outputs, _output_sites = _Traced(), _Traced()
+
     def __init__(self, model, site, store=None):
+        from .distributed import describe
+
+        self._traced = threading.local()
         self.model = model
         self.site = site  # "train.py:31": the fit call this loop stands for
         self.store = store if store is not None else TraceStore.for_run(model, site)
         self.monitor = Monitor(model, self.store)
         self._owner = _weight_owners(model)
         self._pending = []  # host side: statistics of steps not yet flushed, with their (epoch, step)
+        self._faults = []  # host side, under a strategy: each pending step's first faulty site per replica
+        self.store.distribution = describe(model)
         self._begin_trace()
 
     # -- inside the compiled step (these run while TensorFlow traces it) --------------------------
@@ -130,6 +161,9 @@ class Probe:
     def record(self, epoch, step, statistics):
         """Keep one step's statistics; they reach the trace store every ``FLUSH_EVERY`` steps."""
         session.raise_pending_stop()
+        if isinstance(statistics, tuple):  # under a strategy: (matrix, first faulty site per replica)
+            statistics, faults = statistics
+            self._faults.append(faults)
         self._pending.append((epoch, step, statistics))
         if len(self._pending) >= FLUSH_EVERY:
             self.flush()
@@ -139,9 +173,24 @@ class Probe:
         if self._pending:
             epochs, steps, matrices = zip(*self._pending)
             block = tf.stack(matrices).numpy()
+            self._note_fault_replica(block)
             self.store.append(epochs, steps, block)
             self._pending = []
             self.monitor.after(block)
+
+    def _note_fault_replica(self, block):
+        """Name, in the store's ``distribution``, the replica(s) that saw the first NaN/Inf of the run."""
+        faults, self._faults = self._faults, []
+        distribution = self.store.distribution
+        if not faults or distribution is None or "fault_replica" in distribution:
+            return
+        sites = block.shape[1]
+        for first_sites in tf.stack(faults).numpy():
+            if first_sites.min() < sites:
+                distribution["fault_replica"] = int(first_sites.argmin())
+                distribution["fault_replicas"] = [int(r) for r in (first_sites < sites).nonzero()[0]]
+                distribution["fault_site"] = dict(self.store.sites[int(first_sites.min())])
+                return
 
     @guarded("a dnn-instrument probe")
     def epoch_end(self, epoch, logs):

@@ -34,6 +34,8 @@ def build(script, stores):
                 "summary": _layer_summary(store),
             }
         )
+        if store.distribution is not None:
+            fits[-1]["distribution"] = store.distribution
     findings = _ordered(groups)
     return {
         "schema": SCHEMA_VERSION,
@@ -135,6 +137,14 @@ def terminal(document, folder):
     fit = document["fits"][-1]
     if fit["stopped"]:
         lines.append(f"  training stopped early: {fit['stopped']}")
+    distribution = fit.get("distribution") or {}
+    if "fault_replica" in distribution:
+        site = distribution["fault_site"]
+        lines.append(
+            f"  under {distribution['strategy']} ({distribution['replicas']} replicas): the first NaN/Inf appeared on"
+            f" replica {distribution['fault_replica']}, {site['phase']} phase{' of ' + site['layer'] if site['layer'] else ''}"
+            f" (replicas that saw it in that iteration: {', '.join(map(str, distribution['fault_replicas']))})"
+        )
     if fit["unseen"]:
         lines.append(f"  not visible to the {fit['mechanism']} (fit at {fit['site']}): {'; '.join(fit['unseen'])}")
     if fit["summary"]:

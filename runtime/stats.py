@@ -206,3 +206,60 @@ def _careful(blocks, bounds):
         total(saturated),
         scale=scale,
     )
+
+
+def combine(matrices, mirrored_rows=None):
+    """One ``[sites, STATS]`` matrix from the ``[replicas, sites, STATS]`` matrices of a distributed step.
+
+    Each row becomes that of all the replicas' elements together: counts, zeros, NaN, Inf and saturated
+    elements add, minimum and maximum reduce, mean, standard deviation and norm come from the added sums
+    (scaled by the largest norm, so the squares do not overflow). ``mirrored_rows[i]`` true: row i is the same
+    tensor on every replica (a mirrored weight, its update), and is the first replica's row.
+    """
+    column = {name: matrices[:, :, i] for i, name in enumerate(STATS)}
+    count = column["count"]
+    nans, infs = tf.round(column["frac_nan"] * count), tf.round(column["frac_inf"] * count)  # element counts
+    finite = count - nans - infs
+    any_finite = finite > 0
+    total_count = tf.reduce_sum(count, 0)
+    total_finite = tf.reduce_sum(finite, 0)
+    every, n = tf.maximum(total_count, 1.0), tf.maximum(total_finite, 1.0)
+    mean = tf.reduce_sum(tf.where(any_finite, column["mean"] * finite, 0.0), 0) / n
+    norms = tf.where(any_finite, column["norm"], 0.0)
+    scale = tf.reduce_max(norms, 0)
+    scale = tf.where(scale > 0, scale, 1.0)
+    squares = tf.reduce_sum(tf.square(norms / scale), 0)
+    minimum = tf.reduce_min(tf.where(any_finite, column["min"], float("inf")), 0)
+    maximum = tf.reduce_max(tf.where(any_finite, column["max"], float("-inf")), 0)
+    none_finite = total_finite <= 0
+    minimum = tf.where(none_finite, float("nan"), minimum)
+    maximum = tf.where(none_finite, float("nan"), maximum)
+
+    def fraction(name):
+        return tf.reduce_sum(column[name] * count, 0) / every
+
+    combined = {
+        "count": total_count,
+        "mean": mean,
+        "std": scale * tf.sqrt(tf.maximum(squares / n - tf.square(mean / scale), 0.0)),
+        "min": minimum,
+        "max": maximum,
+        "abs_max": tf.maximum(tf.abs(minimum), tf.abs(maximum)),
+        "norm": scale * tf.sqrt(squares),
+        "frac_zero": fraction("frac_zero"),
+        "frac_nan": tf.reduce_sum(nans, 0) / every,
+        "frac_inf": tf.reduce_sum(infs, 0) / every,
+        "frac_saturated": fraction("frac_saturated"),
+    }
+    rows = tf.stack([combined[name] for name in STATS], axis=1)
+    if mirrored_rows is not None and any(mirrored_rows):
+        rows = tf.where(tf.constant(mirrored_rows)[:, None], matrices[0], rows)
+    return rows
+
+
+def first_faults(matrices):
+    """Per replica, the first site (row) that held a NaN or Inf in this step, or the number of sites if none."""
+    faulty = (matrices[:, :, COLUMN["frac_nan"]] > 0) | (matrices[:, :, COLUMN["frac_inf"]] > 0)
+    sites = tf.shape(matrices)[1]
+    positions = tf.where(faulty, tf.range(sites)[None, :], sites)
+    return tf.reduce_min(positions, axis=1)

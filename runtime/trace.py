@@ -47,6 +47,7 @@ class TraceStore:
         self.seconds = None  # wall time of the fit, set on close
         self.stopped = None  # why dnn-instrument stopped training early, if it did
         self.mechanism = "loop"  # or "callback": the Diagnose callback recorded it
+        self.distribution = None  # under tf.distribute: strategy, replicas, the replica a NaN/Inf appeared on
         self.journal = None  # the files on disk, once attached to a run
         self._started = time.perf_counter()
         self._on_close = []
@@ -151,7 +152,8 @@ class TraceStore:
     def meta(self):
         return {"site": self.site, "facts": self.facts, "sites": self.sites, "epoch_logs": self.epoch_logs,
                 "seconds": self.seconds, "closed": self.closed, "stopped": self.stopped,
-                "mechanism": self.mechanism, "iterations": self.iterations}
+                "mechanism": self.mechanism, "iterations": self.iterations,
+                "distribution": self.distribution}
 
     def save(self, path):
         """Write the whole store to ``path`` (``.npz``); ``load`` reads it back."""
@@ -173,6 +175,7 @@ class TraceStore:
         store.closed = meta["closed"]
         store.stopped = meta.get("stopped")
         store.mechanism = meta.get("mechanism", "loop")
+        store.distribution = meta.get("distribution")
         return store
 
 

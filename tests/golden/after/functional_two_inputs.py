@@ -1,5 +1,5 @@
 import dnn_instrument.runtime.origins  # dnn-instrument: instrumented copy of functional_two_inputs.py; regenerate, do not edit
-dnn_instrument.runtime.origins.watch(__file__, 'functional_two_inputs.py', inserted=[(1, 2), (15, 112)])  # original: sha256 127e16e7f00b36d6; dnn-instrument --strip restores it
+dnn_instrument.runtime.origins.watch(__file__, 'functional_two_inputs.py', inserted=[(1, 2), (15, 115)])  # original: sha256 127e16e7f00b36d6; dnn-instrument --strip restores it
 import tensorflow as tf
 
 left = tf.keras.Input(shape=(4,), name="left")
@@ -56,8 +56,9 @@ def instrumented_fit(site, model, x=None, y=None, batch_size=None, epochs=1, ver
                 for node in graph.nodes:  # the forward pass, one layer at a time
                     probe.forward(node, node.call(tensors, training=True))
                 y_pred = graph.result(tensors)
-            loss = model.compute_loss(x, y, y_pred, sample_weight, training=True)
-            model._loss_tracker.update_state(loss, sample_weight=tf.shape(tf.nest.flatten(x)[0])[0])
+            loss = model.compute_loss(x, y, y_pred, sample_weight, training=True)  # scaled to the global batch
+            samples = tf.shape(tf.nest.flatten(x)[0])[0]
+            model._loss_tracker.update_state(runtime.unscaled_loss(loss), sample_weight=samples)
             scaled_loss = model.optimizer.scale_loss(loss)
         weights = model.trainable_weights
         gradients, output_gradients = tape.gradient(scaled_loss, (weights, probe.outputs))
@@ -68,8 +69,10 @@ def instrumented_fit(site, model, x=None, y=None, batch_size=None, epochs=1, ver
         else:  # as Keras's own train_step: no optimizer step
             warnings.warn("The model does not have any trainable weights.")
         probe.update(weights, gradients, weights_before)
-        probe.loss(loss)
+        probe.loss(runtime.unscaled_loss(loss))
         return model.compute_metrics(x, y, y_pred, sample_weight), probe.statistics()
+
+    train_step = runtime.on_replicas(model, train_step, probe)  # under a tf.distribute strategy, as fit runs it
 
     def next_step(iterator):  # the batch is read inside the compiled function, as in Keras
         return train_step(iterator.get_next())

@@ -1,7 +1,7 @@
 # A notebook exported as one script: `model` is rebound cell after cell. Each fit trains the model bound
 # last before it; the late rebinding to a model with its own train_step decides only the fit after it.
 import dnn_instrument.runtime.origins  # dnn-instrument: instrumented copy of notebook_rebinding.py; regenerate, do not edit
-dnn_instrument.runtime.origins.watch(__file__, 'notebook_rebinding.py', inserted=[(3, 4), (14, 111)])  # original: sha256 0174d62c279827c6; dnn-instrument --strip restores it
+dnn_instrument.runtime.origins.watch(__file__, 'notebook_rebinding.py', inserted=[(3, 4), (14, 114)])  # original: sha256 0174d62c279827c6; dnn-instrument --strip restores it
 import keras
 import numpy as np
 import tensorflow as tf
@@ -55,8 +55,9 @@ def instrumented_fit(site, model, x=None, y=None, batch_size=None, epochs=1, ver
                 for node in graph.nodes:  # the forward pass, one layer at a time
                     probe.forward(node, node.call(tensors, training=True))
                 y_pred = graph.result(tensors)
-            loss = model.compute_loss(x, y, y_pred, sample_weight, training=True)
-            model._loss_tracker.update_state(loss, sample_weight=tf.shape(tf.nest.flatten(x)[0])[0])
+            loss = model.compute_loss(x, y, y_pred, sample_weight, training=True)  # scaled to the global batch
+            samples = tf.shape(tf.nest.flatten(x)[0])[0]
+            model._loss_tracker.update_state(runtime.unscaled_loss(loss), sample_weight=samples)
             scaled_loss = model.optimizer.scale_loss(loss)
         weights = model.trainable_weights
         gradients, output_gradients = tape.gradient(scaled_loss, (weights, probe.outputs))
@@ -67,8 +68,10 @@ def instrumented_fit(site, model, x=None, y=None, batch_size=None, epochs=1, ver
         else:  # as Keras's own train_step: no optimizer step
             warnings.warn("The model does not have any trainable weights.")
         probe.update(weights, gradients, weights_before)
-        probe.loss(loss)
+        probe.loss(runtime.unscaled_loss(loss))
         return model.compute_metrics(x, y, y_pred, sample_weight), probe.statistics()
+
+    train_step = runtime.on_replicas(model, train_step, probe)  # under a tf.distribute strategy, as fit runs it
 
     def next_step(iterator):  # the batch is read inside the compiled function, as in Keras
         return train_step(iterator.get_next())

@@ -1,6 +1,8 @@
-# A model built and compiled in MirroredStrategy's scope over two logical CPUs: the loop does not support
-# tf.distribute yet, so the call keeps fit (with the Diagnose callback and a message) and trains as fit does.
-# says: the model trains under tf.distribute's MirroredStrategy, which the explicit loop does not support yet
+# A model built and compiled in MultiWorkerMirroredStrategy's scope (one worker, no TF_CONFIG, two logical CPUs):
+# the loop does not run under that strategy, so the call keeps fit (with the Diagnose callback and a message)
+# and trains as fit does.
+# says: the model trains under tf.distribute's MultiWorkerMirroredStrategy, which the explicit loop does not support
+# mechanism: callback
 import numpy as np
 import tensorflow as tf
 
@@ -15,7 +17,7 @@ keras.utils.set_random_seed(4)
 rng = np.random.default_rng(0)
 X = rng.normal(size=(256, 8)).astype("float32")
 y = (X[:, :2].sum(axis=1) > 0).astype("float32")
-strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+strategy = tf.distribute.MultiWorkerMirroredStrategy()
 with strategy.scope():
     model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation="relu"),
                               keras.layers.Dropout(0.2), keras.layers.Dense(1, activation="sigmoid")])

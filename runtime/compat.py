@@ -41,6 +41,8 @@ REQUIRED_KERAS_INTERNALS = (
     ("keras.src.layers.layer", "Layer"),
     ("keras.src.layers.layer", "Layer._get_call_context"),
     ("keras.src.layers.layer", "Layer._flatten_layers"),
+    ("keras.src.backend.tensorflow.trainer", "reduce_per_replica"),
+    ("keras.src.losses.loss", "unscale_loss_for_distribution"),
     ("keras.src.layers.layer", "Layer.self._convert_input_args"),
     ("keras.src.optimizers", "Optimizer"),
     ("keras.src.backend", "AutocastScope"),

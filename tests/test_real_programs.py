@@ -14,6 +14,7 @@ instrumented run's stderr (a helper's parameter that turns out to be a model wit
 every message of the rewrite must be one of them.
 """
 
+import os
 import re
 
 import pytest
@@ -40,15 +41,27 @@ EXPECTED = {
     "real_vae": (0, 1),
 }
 CASES = sorted(p.stem for p in PROGRAMS.glob("real_*.py"))
+# One program per kind of break seen in real programs, so that the suite stays within CI's time; ``make bench``
+# (bench/real_programs.py) runs them all, and so does this test with DNN_INSTRUMENT_ALL_PROGRAMS=1.
+IN_SUITE = {
+    "real_checkpoint_resume",  # .keras saving, ModelCheckpoint, load_model and training on
+    "real_custom_layers",  # a Layer subclass without __init__ (Keras's config introspection)
+    "real_imbalanced_metrics",  # metric objects shared between models
+    "real_notebook_export",  # `model` rebound many times, a rebound builtin
+    "real_compile_and_fit",  # fit on a helper's parameter, decided at run time
+    "real_gan",  # a train_step of its own that logs no loss
+    "real_multi_io_losses",  # loss lists and dicts on several outputs
+}
+RUN = CASES if os.environ.get("DNN_INSTRUMENT_ALL_PROGRAMS") else sorted(IN_SUITE)
 
 
 def test_every_real_program_has_its_expectations():
     assert CASES == sorted(EXPECTED)
-    assert len(CASES) >= 12
+    assert len(CASES) >= 12 and IN_SUITE <= set(CASES)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("case", RUN)
 def test_real_program_trains_like_fit(case, tmp_path):
     source_path = PROGRAMS / f"{case}.py"
     source = source_path.read_text()

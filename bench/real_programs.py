@@ -4,12 +4,14 @@ Each ``tests/programs/real_*.py`` (training programs in the styles of public tut
 and books; see ``tests/test_real_programs.py``) is instrumented and run as written and instrumented, with
 the harness of the equivalence tests (``tests/program_pairs.py``). One row per program: the ``fit`` calls
 rewritten into the loop and those given the callback, the largest weight difference over the models it
-saves, whether every History matches, and a verdict: ``same`` (weights within 1e-5, History within 1e-4),
-``DIFFERS``, or ``CRASH`` (which run exited non-zero, and its last line). As in the tests, the instrumented
+saves, whether every History matches, dnn-instrument's diagnosis of the run (these programs are cut to seconds:
+most make a few dozen updates, and ``buggy`` for too few updates is then what the trace shows), and the training verdict: ``same`` (weights within 1e-5, History within 1e-4), ``DIFFERS``,
+or ``CRASH`` (which run exited non-zero, and its last line). As in the tests, the instrumented
 runs are strict (``DNN_INSTRUMENT_STRICT=1``, set by ``tests/conftest.py``): a failure of ours shows as a
 crash here instead of being switched off with a warning.
 """
 
+import json
 import sys
 import tempfile
 import time
@@ -46,6 +48,7 @@ def run_one(path):
         row["max_weight_diff"] = max(c.max_weight_diff for c in comparisons)
         row["history_match"] = all(c.max_history_diff <= HISTORY_TOLERANCE for c in comparisons)
         row["verdict"] = "same" if all(c.same for c in comparisons) else "DIFFERS"
+        row["diagnosis"] = json.loads(pair.report.read_text())["verdict"] if pair.report.exists() else None
         return row
 
 
@@ -57,14 +60,16 @@ def run(names=None):
 
 
 def table(rows):
-    lines = [f"  {'program':<32} {'rewritten':>9} {'callback':>8} {'max |dw|':>9} {'History':>8}  verdict"]
+    lines = [f"  {'program':<32} {'rewritten':>9} {'callback':>8} {'max |dw|':>9} {'History':>8} {'diagnosis':>9}  training"]
     for row in rows:
         dw = "-" if row["max_weight_diff"] is None else f"{row['max_weight_diff']:.1e}"
         history = "-" if row["history_match"] is None else ("match" if row["history_match"] else "DIFFERS")
-        lines.append(f"  {row['program']:<32} {row['rewritten']:>9} {row['callback']:>8} {dw:>9} {history:>8}  {row['verdict']}")
+        diagnosis = row.get("diagnosis") or "-"
+        lines.append(f"  {row['program']:<32} {row['rewritten']:>9} {row['callback']:>8} {dw:>9} {history:>8} {diagnosis:>9}  {row['verdict']}")
     same = sum(row["verdict"] == "same" for row in rows)
     lines.append(f"  {same} of {len(rows)} programs train the same both ways; "
-                 f"{sum(r['rewritten'] for r in rows)} fit calls rewritten, {sum(r['callback'] for r in rows)} given the callback")
+                 f"{sum(r['rewritten'] for r in rows)} fit calls rewritten, {sum(r['callback'] for r in rows)} given the callback; "
+                 f"diagnosed buggy: {sum(r.get('diagnosis') == 'buggy' for r in rows)} (runs cut to seconds: too few updates for the loss to converge)")
     return "\n".join(lines)
 
 

@@ -5,7 +5,6 @@ import inspect
 import sys
 
 import keras
-import tensorflow as tf
 from keras.src.backend.tensorflow.trainer import TensorFlowTrainer
 
 from .callback import Diagnose
@@ -55,8 +54,10 @@ def loop_supports(model):
     if own:
         reason = f"{type(model).__name__} defines its own {', '.join(own)}"
     elif strategy is not None:
+        from .distributed import SUPPORTED
+
         reason = (f"the model trains under tf.distribute's {strategy}, which the explicit loop does not support "
-                  "(it supports MirroredStrategy and OneDeviceStrategy)")
+                  f"(it supports {' and '.join(SUPPORTED)})")
     else:
         return True
     print(f"dnn-instrument: {reason}; training it with its own fit and the Diagnose callback instead of the explicit loop",

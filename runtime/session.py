@@ -145,7 +145,7 @@ def _stop_on_signals():
             if message:
                 sys.stderr.write(message)
             _pending_stop = make_exception()
-            raise make_exception()
+            raise _pending_stop
 
         return handler
 

@@ -29,7 +29,7 @@ demo: setup
 	cd build && DNN_INSTRUMENT_DIR=runs ../$(BIN)/python instrumented_example.py
 
 test: setup $(CHROMIUM)
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 # A longer run of the property-based equivalence test (random models, both ways, weights compared).
 fuzz: setup

@@ -39,3 +39,10 @@ def runs_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("DNN_INSTRUMENT_DIR", str(folder))
     monkeypatch.setattr(session, "_current", None)
     return folder
+
+
+def pytest_collection_modifyitems(items):
+    """Long work first: the tests that train (``slow``) or share a run (``xdist_group``) are handed out before the
+    quick ones, so that under ``-n 2`` the quick tests fill the gaps at the end instead of one worker waiting
+    for a long test started last. The order within each kind is the collection order."""
+    items.sort(key=lambda item: not (item.get_closest_marker("slow") or item.get_closest_marker("xdist_group")))

@@ -254,11 +254,19 @@ def test_validation_gap(validation, fires):
     assert bool(training.validation_gap(analysis.TraceView(store))) == fires
 
 
-@pytest.mark.parametrize("iterations, fires", [(10, True), (200, False)])
-def test_too_few_updates(iterations, fires):
+@pytest.mark.parametrize("iterations, epochs, severity", [
+    (10, 10, "fault"),    # one step an epoch: the batch is the whole training set
+    (20, 2, "warning"),   # ten steps an epoch, two epochs: a short run, too short to judge
+    (200, 4, None),       # enough updates
+])
+def test_too_few_updates(iterations, epochs, severity):
     store = trace(MLP, iterations=iterations)
+    store._epochs = list(np.repeat(np.arange(epochs), iterations // epochs))
     set_series(store, "loss", None, "mean", 2.0)
-    assert bool(training.too_few_updates(analysis.TraceView(store))) == fires
+    findings = training.too_few_updates(analysis.TraceView(store))
+    assert [f.get("severity", "fault") for f in findings] == ([severity] if severity else [])
+    if severity == "fault":
+        assert findings[0]["cause"] == "batch_size" and "smaller batches" in findings[0]["fix"]
 
 
 @pytest.mark.parametrize("growth, fires", [(1e5, True), (10.0, False)])

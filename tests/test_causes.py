@@ -103,3 +103,15 @@ def test_report_puts_every_fits_faults_before_warnings_and_repoints_consequences
     ordered = report._ordered([first_fit, second_fit[:2]])
     assert [(f["symptom"], f.get("consequence_of")) for f in ordered] == [
         ("learning_rate_too_high", None), ("dead_relu", 0), ("missing_activation", None)]
+
+
+def test_a_run_too_short_to_judge_is_no_failure():
+    """A short run's loss is still near chance level: that follows from the few updates, and stays a warning."""
+    short = [finding("loss_at_chance_level", 15), finding("too_few_updates", 0, severity="warning")]
+    ordered = causes.attribute(short)
+    assert [f["symptom"] for f in ordered] == ["too_few_updates", "loss_at_chance_level"]
+    assert [f["severity"] for f in ordered] == ["warning", "warning"]
+    assert causes.verdict(ordered) == "warnings"
+    # the same failure under the full-batch fault (the rule's severity: fault) stays a failure
+    full_batch = causes.attribute([finding("loss_at_chance_level", 15), finding("too_few_updates", 0)])
+    assert causes.verdict(full_batch) == "buggy"

@@ -322,6 +322,7 @@ def trained_run(tmp_path_factory):
     return result, runs[0] if len(runs) == 1 else None
 
 
+@pytest.mark.xdist_group("trained_run")  # the module-scoped run once, on one worker
 def test_run_trains_and_writes_a_run_folder(trained_run):
     result, run_folder = trained_run
     assert result.returncode == 5, result.stderr
@@ -332,6 +333,7 @@ def test_run_trains_and_writes_a_run_folder(trained_run):
     assert "cause: input_normalization (symptom: unnormalized_input in layer 'dense' (tiny.py:12)" in result.stderr
 
 
+@pytest.mark.xdist_group("trained_run")  # the module-scoped run once, on one worker
 def test_report_reads_a_run_folder_back(trained_run, capsys):
     from dnn_instrument.cli import main
 
@@ -466,6 +468,7 @@ def test_strip_round_trip_and_refusals(tmp_path):
 
 
 # Last: `report --html` needs runtime/html_report.py, written in parallel with this command.
+@pytest.mark.xdist_group("trained_run")  # the module-scoped run once, on one worker
 def test_report_html_rewrites_the_page(trained_run, capsys):
     pytest.importorskip("dnn_instrument.runtime.html_report")
     from dnn_instrument.cli import main

@@ -28,6 +28,10 @@ from conftest import ROOT, run_cli, run_python
 from generated_programs import Worker, expected_steps, programs
 from program_pairs import _load
 
+# one xdist worker runs this module's tests (`make test` uses --dist loadgroup), so that its module-scoped
+# fixture (a real run) runs once
+pytestmark = pytest.mark.xdist_group("generated_programs")
+
 FUZZ = os.environ.get("DNN_INSTRUMENT_FUZZ_EXAMPLES")
 SHRINK = bool(FUZZ) or bool(os.environ.get("DNN_INSTRUMENT_FUZZ_SHRINK"))
 REGRESSIONS = ROOT / "tests" / "regressions"

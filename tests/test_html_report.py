@@ -31,6 +31,10 @@ PROGRAM = """\
 import keras
 from sklearn.datasets import load_digits
 
+# one xdist worker runs this module's tests (`make test` uses --dist loadgroup), so that its module-scoped
+# fixture (a real run) runs once
+pytestmark = pytest.mark.xdist_group("html_report")
+
 keras.utils.set_random_seed(1)
 X, y = load_digits(return_X_y=True)
 X = (X / 16.0).astype("float32")

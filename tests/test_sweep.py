@@ -21,6 +21,10 @@ from conftest import ROOT, run_cli
 sys.path.insert(0, str(ROOT / "bench"))
 import sweep  # noqa: E402  (bench/sweep.py)
 
+# one xdist worker runs this module's tests (`make test` uses --dist loadgroup), so that its module-scoped
+# fixture (a real run) runs once
+pytestmark = pytest.mark.xdist_group("sweep")
+
 SAMPLE = 150
 MAX_LINES = 400
 FIT_CALL = re.compile(rb"\.fit\(")

@@ -10,6 +10,10 @@ from dnn_instrument.transformer import instrument
 
 from conftest import PROGRAMS, ROOT, run_python
 
+# one xdist worker runs this module's tests (`make test` uses --dist loadgroup), so that its module-scoped
+# fixture (a real run) runs once
+pytestmark = pytest.mark.xdist_group("verdicts")
+
 SCHEMA = json.loads((ROOT / "runtime" / "report.schema.json").read_text())
 
 

@@ -23,6 +23,10 @@ FAILURES = {
     "validation_mismatch", "unchanged_weights", "learning_rate_too_low", "updates_vanish",
 }
 
+#: Symptoms that say the run is too short to judge (when the rule itself calls them a warning): the failures of
+#: progress they explain are what a short run shows, so those stay warnings and do not make their root a fault.
+INCONCLUSIVE = {"too_few_updates"}
+
 _STUCK = ("loss_not_decreasing", "oscillating_loss", "accuracy_not_increasing", "loss_at_chance_level", "too_few_updates")
 _CONFIGURATION = ("output_activation_mismatch", "loss_mismatch", "label_range", "target_out_of_range",
                   "target_shape_mismatch")
@@ -53,7 +57,8 @@ EXPLAINS = {
     "exploding_gradient": ("numerical_error", *_STUCK),
     "missing_activation": _STUCK,
     "unshuffled_data": ("validation_mismatch", *_STUCK),
-    "too_few_updates": ("accuracy_not_increasing", "loss_at_chance_level"),
+    # a short run has not converged yet: its loss is still high, and its late window is noise
+    "too_few_updates": ("loss_not_decreasing", "oscillating_loss", "accuracy_not_increasing", "loss_at_chance_level"),
     "loss_not_decreasing": ("accuracy_not_increasing", "loss_at_chance_level"),
     "oscillating_loss": ("accuracy_not_increasing", "loss_at_chance_level"),
     "loss_at_chance_level": ("accuracy_not_increasing",),
@@ -119,6 +124,10 @@ def attribute(findings):
     roots = [f for f in findings if root(f) is f]
     followers = {id(r): [f for f in findings if f is not r and root(f) is r] for r in roots}
     for r in roots:  # a smell that a failure follows is the fault's root: it becomes a fault
+        if r["severity"] == "warning" and r["symptom"] in INCONCLUSIVE:
+            for follower in followers[id(r)]:
+                follower["severity"] = "warning"
+            continue
         failures = [f for f in followers[id(r)] if f["severity"] == "fault"]
         if r["severity"] == "warning" and failures:
             r["severity"] = "fault"

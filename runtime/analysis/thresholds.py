@@ -72,6 +72,8 @@ VALIDATION_GAP = 0.5
 #: Networks need hundreds of updates; fewer than this, with the loss still far from converged, means the
 #: batches are too large (or the epochs too few) for the data.
 FEW_UPDATES = 50
+#: ... and a fault when an epoch has at most this many steps: the batch is (almost) the whole training set.
+FULL_BATCH_STEPS = 2
 
 # -- progress --------------------------------------------------------------------------------------
 #: The loss has not decreased when its median over the last quarter of iterations is above this fraction

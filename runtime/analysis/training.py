@@ -545,16 +545,28 @@ def validation_gap(view):
 def too_few_updates(view):
     """So few optimizer steps that the loss cannot converge: batches too large or epochs too few.
 
-    Only for a run that ended by itself: one stopped at a NaN has other problems (see numerical_error).
+    Batches of (almost) the whole training set, one or two steps an epoch, are a configuration fault: more epochs
+    only repeat the same few averaged steps. Otherwise the run was short: too short to judge whether the model
+    learns, which is a warning and no failure (a short run's loss is still high, near chance level). Only for a run
+    that ended by itself: one stopped at a NaN has other problems (see numerical_error).
     """
     loss = view.series("loss", "mean")
     if loss is None or view.iterations != view.all_values.shape[0] or not 0 < loss.size < thresholds.FEW_UPDATES:
         return []
     if not (loss[0] > 0 and loss[-1] > 0.5 * loss[0]):
         return []
+    evidence = f"only {loss.size} optimizer steps; the loss went from {loss[0]:.4g} to {loss[-1]:.4g}"
+    epochs = view.trace.epochs[: view.iterations]
+    per_epoch = int(np.count_nonzero(epochs == epochs[0])) if epochs.size else loss.size
     size = batch_size(view)
-    smaller = f"smaller batches (`batch_size={size}` now; 32 is usual)" if size and size > 32 else "more epochs"
+    if per_epoch <= thresholds.FULL_BATCH_STEPS:
+        batches = f"`batch_size={size}` now" if size else "one batch is (almost) the whole training set"
+        return [view.finding(
+            "too_few_updates", "batch_size", "static",
+            f"train with smaller batches ({batches}; 32 is usual): {per_epoch} update(s) an epoch are too few "
+            "for the loss to converge, and more epochs repeat the same averaged steps",
+            f"{evidence}, {per_epoch} an epoch")]
     return [view.finding(
-        "too_few_updates", "batch_size", "update",
-        f"train with {smaller}: {loss.size} updates are too few for the loss to converge",
-        f"only {loss.size} optimizer steps; the loss went from {loss[0]:.4g} to {loss[-1]:.4g}")]
+        "too_few_updates", "epochs", "static",
+        f"train longer (more epochs): {loss.size} updates are too few to judge whether the model learns",
+        evidence, severity="warning")]

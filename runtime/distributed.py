@@ -89,6 +89,21 @@ def reduce_logs(logs, strategy):
     return reduce_per_replica(logs, strategy, reduction="auto")
 
 
+def check_validation(model, validates):
+    """Refuse, before any training, a ``fit`` that validates (``validates``) across workers, with the reason.
+
+    Validation runs Keras's ``evaluate``, which has both bugs above across workers (its build and its test
+    step): it would fail at the end of the first epoch, as ``fit`` itself fails at its start.
+    """
+    if validates and across_workers(strategy_of(model)):
+        raise ValueError(
+            "dnn-instrument: validation (validation_split or validation_data) cannot run across the workers of a "
+            "MultiWorkerMirroredStrategy: Keras's evaluate fails there (Keras 3.10 to 3.15 reduce the batch and "
+            "each scalar log in ways the strategy rejects across workers), and so does Keras's own fit. Train "
+            "without validation and evaluate the model afterwards outside the cluster."
+        )
+
+
 def unscaled_loss(loss):
     """The loss the loss tracker and the probe see: a replica's loss before it was scaled to the global batch."""
     return unscale_loss_for_distribution(loss)
@@ -124,6 +139,15 @@ def combine(strategy, statistics, sites):
     matrices = tf.stack(local)
     mirrored = [site["phase"] in MIRRORED_PHASES for site in sites] if len(sites) == matrices.shape[1] else None
     return stats.combine(matrices, mirrored), stats.first_faults(matrices)
+
+
+def replica_in_cluster(model, local):
+    """The cluster-wide index of this worker's ``local``-th replica, as ``replica_id_in_sync_group`` counts it
+    (worker ``w`` of a MultiWorkerMirroredStrategy cluster holds replicas ``w * local replicas`` on); on one
+    worker, ``local`` itself."""
+    extended = getattr(strategy_of(model), "extended", None)
+    to_cluster = getattr(extended, "_get_replica_id_in_sync_group", None)
+    return int(to_cluster(local)) if to_cluster is not None else int(local)
 
 
 def describe(model):

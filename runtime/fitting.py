@@ -44,6 +44,7 @@ class FitData:
             self.epochs = max_epochs
         model._assert_compile_called("fit")
         model._eval_epoch_iterator = None
+        distributed.check_validation(model, bool(validation_split) or validation_data is not None)
         if validation_split and validation_data is None:
             (x, y, sample_weight), validation_data = array_slicing.train_validation_split(
                 (x, y, sample_weight), validation_split=validation_split

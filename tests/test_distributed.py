@@ -111,6 +111,41 @@ def test_unsupported_strategy_falls_back_to_fit_with_a_message(name, capsys):
             in capsys.readouterr().err)
 
 
+def test_validation_across_workers_is_refused_before_training(monkeypatch):
+    """Keras's evaluate fails across workers (README, Under tf.distribute): the loop says so before any step."""
+    import keras
+
+    from dnn_instrument.runtime import distributed
+    from dnn_instrument.runtime.fitting import FitData
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.zeros((8, 3), "float32"), np.zeros(8, "float32")
+    monkeypatch.setattr(distributed, "across_workers", lambda strategy: True)
+    with pytest.raises(ValueError, match="validation .* cannot run across the workers"):
+        FitData(model, x, y, batch_size=4, validation_split=0.25)
+    with pytest.raises(ValueError, match="cannot run across the workers"):
+        FitData(model, x, y, batch_size=4, validation_data=(x, y))
+    monkeypatch.undo()
+    FitData(model, x, y, batch_size=4, validation_split=0.25)  # one worker: validates
+
+
+def test_a_workers_replicas_are_named_as_the_cluster_counts_them():
+    import tensorflow as tf
+    from tensorflow.python.distribute.collective_all_reduce_strategy import CollectiveAllReduceExtended
+
+    from dnn_instrument.runtime.distributed import replica_in_cluster
+
+    assert replica_in_cluster(_model_under(tf.distribute.MirroredStrategy(["/cpu:0"])), 0) == 0
+    # worker 1 of a cluster with two replicas per worker, counted by MultiWorkerMirroredStrategy's own method
+    # (set up by hand: a real one would set up collective ops in this process)
+    model = _model_claiming(tf.distribute.MultiWorkerMirroredStrategy)
+    extended = object.__new__(CollectiveAllReduceExtended)
+    extended._id_in_cluster, extended._devices = 1, ("/cpu:0", "/cpu:1")
+    model._distribute_strategy._extended = extended
+    assert [replica_in_cluster(model, r) for r in (0, 1)] == [2, 3]
+
+
 def test_only_the_chief_of_a_cluster_owns_the_run(monkeypatch):
     """``TF_CONFIG``'s task: the chief (the chief task, else worker 0) keeps the plain run folder and writes
     $DNN_INSTRUMENT_REPORT; any other task names its folder after itself."""

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import jsonschema
 import numpy as np
@@ -204,36 +205,42 @@ def _free_ports(count):
 
 def _start_cluster(script, folder, env):
     """The two workers of a MultiWorkerMirroredStrategy cluster on loopback ports, each running ``script``;
-    worker ``i`` saves under ``$EQ_OUT`` = ``<env's EQ_OUT><i>``."""
+    worker ``i`` saves under ``$EQ_OUT`` = ``<env's EQ_OUT><i>`` and writes its stderr to ``<EQ_OUT><i>.stderr``."""
     cluster = {"worker": [f"localhost:{port}" for port in _free_ports(2)]}
     workers = []
     for index in range(2):
         tf_config = {"cluster": cluster, "task": {"type": "worker", "index": index}}
+        out = f"{env['EQ_OUT']}{index}"
         worker_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(PROGRAMS), **env,
-                      "TF_CONFIG": json.dumps(tf_config), "EQ_OUT": f"{env['EQ_OUT']}{index}"}
-        workers.append(subprocess.Popen([sys.executable, str(script)], cwd=folder, env=worker_env, text=True,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True))
+                      "TF_CONFIG": json.dumps(tf_config), "EQ_OUT": out}
+        with open(f"{out}.stderr", "w") as stderr:
+            workers.append((subprocess.Popen([sys.executable, str(script)], cwd=folder, env=worker_env,
+                                             stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True),
+                            Path(f"{out}.stderr")))
     return workers
 
 
 def _wait(workers, deadline):
-    """Each worker's stderr once all have ended; past ``deadline`` (a generous bound, not a timing check) every
-    worker still running is killed with its process group and the test fails."""
-    errors = []
-    try:
-        for worker in workers:
-            errors.append(worker.communicate(timeout=max(1.0, deadline - time.monotonic()))[1])
-    except subprocess.TimeoutExpired:
-        for worker in workers:
-            if worker.poll() is None:
-                os.killpg(worker.pid, signal.SIGKILL)
-            worker.communicate()
-        pytest.fail(f"the two workers did not end within the bound; stderr so far: {errors}")
-    for worker, error in zip(workers, errors):
-        assert worker.returncode == 0, error[-3000:]
+    """Each worker's stderr once all have ended. A worker that fails, or the generous bound ``deadline`` (not a
+    timing check: a hang), stops them all (the other would wait for it in its next all-reduce) and fails the test."""
+    processes = [process for process, _ in workers]
+    while any(process.poll() is None for process in processes):
+        failed = any(process.poll() not in (None, 0) for process in processes)
+        if failed or time.monotonic() > deadline:
+            for process in processes:
+                if process.poll() is None:
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+            break
+        time.sleep(0.5)
+    errors = [path.read_text() for _, path in workers]
+    codes = [process.returncode for process in processes]
+    assert codes == [0] * len(codes), "a worker failed, or outlived the bound (-9: killed):\n" + "\n".join(
+        f"worker {index}, exit status {code}:\n{error[-2000:]}" for index, (code, error) in enumerate(zip(codes, errors)))
     return errors
 
 
+@pytest.mark.slow
 def test_multi_worker_cluster_trains_as_fit_and_the_chief_writes_the_report(tmp_path):
     """Two workers on localhost: the generated loop (unpatched) trains as Keras's fit (with its multi-worker bugs
     patched, see tests/programs/multiworker_fit_fix.py) under the same cluster, on both workers."""

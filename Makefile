@@ -40,7 +40,8 @@ fuzz: setup
 compat:
 	$(PYTHON) tools/compat.py
 
-# BENCH=NAME make bench: one benchmark alone (corpus: accuracy on both splits with the Keras baseline; fix: repair; real: the real programs both ways).
+# BENCH=NAME make bench: one benchmark alone (corpus: accuracy on both splits with the Keras baseline; distributed: overhead under
+# MirroredStrategy against fit under it; fix: repair; real: the real programs both ways).
 bench: setup
 	$(BIN)/python bench/run.py $(if $(BENCH),--only $(BENCH))
 

@@ -26,6 +26,8 @@ def table(rows):
     for row in rows:
         lines.append(f"  {row['model']:<6} {row['epochs']:>6} {statistics.median(row['fit_seconds']):>8.2f} "
                      f"{statistics.median(row['instrumented_seconds']):>15.2f} {row['ratio']:>6.2f}x")
+        lines.append(f"         runs, in order: fit {', '.join(f'{t:.1f}' for t in row['fit_seconds'])}; "
+                     f"instrumented {', '.join(f'{t:.1f}' for t in row['instrumented_seconds'])}")
     return "\n".join(lines)
 
 

@@ -5,7 +5,8 @@
 2. Training overhead: ``bench/overhead_program.py`` (an MLP and a small convnet on the digits) runs
    as written and instrumented, alternately, ``--repeats`` times each; the script times its own
    ``fit`` (or the loop that replaced it), so interpreter and TensorFlow start-up are not counted.
-   The ratio is median(instrumented) / median(plain).
+   The ratio is median(instrumented) / median(plain). The same for the MLP under MirroredStrategy over two
+   logical CPUs, against ``fit`` under the same strategy (``bench/distributed.py``; alone: ``BENCH=distributed``).
 3. Transform time: instrumenting a generated 1,000-line Keras file, median of several runs.
 4. Memory of long runs: ``bench/memory_program.py`` (a tiny model, one sample per batch) instrumented and
    trained for 1,000 and for 100,000 steps: the trace's rows and bytes in memory, its files on disk, and the
@@ -151,7 +152,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=30, help="epochs of the overhead workload")
     parser.add_argument("--no-corpus", action="store_true", help="skip the corpus accuracy benchmark")
     parser.add_argument("--long-steps", type=int, default=100_000, help="steps of the long run of the memory benchmark")
-    parser.add_argument("--only", choices=("corpus", "fix", "real"), default=None,
+    parser.add_argument("--only", choices=("corpus", "distributed", "fix", "real"), default=None,
                         help="run one benchmark alone (make bench BENCH=NAME)")
     arguments = parser.parse_args()
     if arguments.only == "fix":
@@ -163,6 +164,11 @@ def main():
         import real_programs
 
         print(real_programs.table(real_programs.run()))
+        return
+    if arguments.only == "distributed":
+        import distributed
+
+        print(distributed.table(distributed.overhead(arguments.repeats, arguments.epochs)))
         return
 
     print("dnn-instrument benchmark\n")

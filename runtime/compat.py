@@ -42,6 +42,7 @@ REQUIRED_KERAS_INTERNALS = (
     ("keras.src.layers.layer", "Layer._get_call_context"),
     ("keras.src.layers.layer", "Layer._flatten_layers"),
     ("keras.src.backend.tensorflow.trainer", "reduce_per_replica"),
+    ("keras.src.backend.tensorflow.trainer", "_collective_all_reduce_multi_worker"),
     ("keras.src.losses.loss", "unscale_loss_for_distribution"),
     ("keras.src.layers.layer", "Layer.self._convert_input_args"),
     ("keras.src.optimizers", "Optimizer"),

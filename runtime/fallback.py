@@ -45,8 +45,8 @@ def loop_supports(model):
 
     The loop stands for Keras's own ``train_step``. A model that overrides ``train_step``,
     ``compute_loss``'s signature, ``make_train_function`` or ``fit`` itself trains its own way, and is left to
-    its own ``fit`` (with the callback attached), and so does a model under a ``tf.distribute`` strategy other
-    than MirroredStrategy and OneDeviceStrategy.
+    its own ``fit`` (with the callback attached), and so does a model under a ``tf.distribute`` strategy not in
+    ``distributed.SUPPORTED``.
     """
     if not isinstance(model, keras.Model):
         return False
@@ -57,7 +57,7 @@ def loop_supports(model):
         from .distributed import SUPPORTED
 
         reason = (f"the model trains under tf.distribute's {strategy}, which the explicit loop does not support "
-                  f"(it supports {' and '.join(SUPPORTED)})")
+                  f"(it supports {', '.join(SUPPORTED[:-1])} and {SUPPORTED[-1]})")
     else:
         return True
     print(f"dnn-instrument: {reason}; training it with its own fit and the Diagnose callback instead of the explicit loop",

@@ -15,6 +15,8 @@ from keras.src import optimizers
 from keras.src.backend.tensorflow.trainer import TFEpochIterator
 from keras.src.trainers.data_adapters import array_slicing, data_adapter_utils
 
+from . import distributed
+
 
 class FitData:
     def __init__(
@@ -42,6 +44,7 @@ class FitData:
             self.epochs = max_epochs
         model._assert_compile_called("fit")
         model._eval_epoch_iterator = None
+        distributed.check_validation(model, bool(validation_split) or validation_data is not None)
         if validation_split and validation_data is None:
             (x, y, sample_weight), validation_data = array_slicing.train_validation_split(
                 (x, y, sample_weight), validation_split=validation_split
@@ -64,7 +67,7 @@ class FitData:
             steps_per_execution=model.steps_per_execution,
         )
         self.max_steps = budget("DNN_INSTRUMENT_MAX_STEPS")  # a cap on the steps of each epoch (dnn-instrument fix)
-        model._maybe_symbolic_build(iterator=self.train)
+        distributed.build(model, self.train)  # model._maybe_symbolic_build(iterator=self.train)
         self.train.reset()
         # Metrics Keras builds only when it traces the first step, and so does not reset before the first
         # epoch (an unbuilt ``CompileMetrics`` resets nothing): metric objects shared with a model trained

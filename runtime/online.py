@@ -33,12 +33,17 @@ class Monitor:
     """Watches one ``fit``'s trace store; ``after(block)`` is called with each block of new statistics."""
 
     def __init__(self, model, store):
+        from .distributed import across_workers, strategy_of
+
         self.model, self.store = model, store
+        # Across workers each one sees only its own replicas' statistics: one stopping alone would leave the
+        # others waiting for it in their next all-reduce, so none stops (the report still has the findings).
+        self.keep_training = across_workers(strategy_of(model))
         self.next_check = thresholds.CHECK_FIRST
         self.stalled_checks = 0
 
     def after(self, block):
-        if policy() == "never" or self.model.stop_training:
+        if policy() == "never" or self.keep_training or self.model.stop_training:
             return
         bad = faults(block, self.store.sites, self.store.facts.get("optimizer", {}))
         if bad.any():

@@ -180,6 +180,8 @@ class Probe:
 
     def _note_fault_replica(self, block):
         """Name, in the store's ``distribution``, the replica(s) that saw the first NaN/Inf of the run."""
+        from .distributed import replica_in_cluster
+
         faults, self._faults = self._faults, []
         distribution = self.store.distribution
         if not faults or distribution is None or "fault_replica" in distribution:
@@ -187,8 +189,9 @@ class Probe:
         sites = block.shape[1]
         for first_sites in tf.stack(faults).numpy():
             if first_sites.min() < sites:
-                distribution["fault_replica"] = int(first_sites.argmin())
-                distribution["fault_replicas"] = [int(r) for r in (first_sites < sites).nonzero()[0]]
+                # this worker's replicas, counted across the cluster (worker 1's first is not replica 0)
+                distribution["fault_replica"] = replica_in_cluster(self.model, first_sites.argmin())
+                distribution["fault_replicas"] = [replica_in_cluster(self.model, r) for r in (first_sites < sites).nonzero()[0]]
                 distribution["fault_site"] = dict(self.store.sites[int(first_sites.min())])
                 return
 

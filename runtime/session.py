@@ -42,7 +42,8 @@ class Session:
             root = os.environ.get("DNN_INSTRUMENT_DIR") or "dnn-instrument-runs"
             stem = os.path.splitext(os.path.basename(self.script))[0] or "script"
             stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-            folder = os.path.join(root, f"{stem}-{stamp}")
+            task = worker_task()
+            folder = os.path.join(root, f"{stem}-{stamp}" + (f"-{task}" if task else ""))
             suffix = 1
             while os.path.exists(folder):
                 suffix += 1
@@ -69,7 +70,7 @@ class Session:
         self.verdict = document.get("verdict")
         text = json.dumps(document, indent=1, allow_nan=False)
         paths = [os.path.join(self.folder, "report.json")]
-        if os.environ.get("DNN_INSTRUMENT_REPORT"):
+        if os.environ.get("DNN_INSTRUMENT_REPORT") and worker_task() is None:  # the chief's alone
             paths.append(os.environ["DNN_INSTRUMENT_REPORT"])
         for path in paths:
             write_atomically(path, text)
@@ -116,6 +117,21 @@ class Session:
         if self._views is not None:
             self._views.join()
         gate.at_exit(self.verdict, self._folder)
+
+
+def worker_task():
+    """This process's task in a multi-worker cluster (``TF_CONFIG``), as ``"worker-1"``; None for the chief (the
+    ``chief`` task, else worker 0) and without a cluster. Another task's run folder is named after it, and only
+    the chief writes ``$DNN_INSTRUMENT_REPORT``, so that no worker clobbers the chief's report."""
+    try:
+        config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+        task, cluster = config.get("task") or {}, config.get("cluster") or {}
+        kind, index = task.get("type"), int(task.get("index", 0))
+    except (ValueError, TypeError, AttributeError):
+        return None
+    if not kind or kind == "chief" or (kind == "worker" and index == 0 and "chief" not in cluster):
+        return None
+    return f"{kind}-{index}"
 
 
 def current():

@@ -1,17 +1,14 @@
-# A model built and compiled in MultiWorkerMirroredStrategy's scope (one worker, no TF_CONFIG, two logical CPUs):
-# the loop does not run under that strategy, so the call keeps fit (with the Diagnose callback and a message)
-# and trains as fit does.
-# says: the model trains under tf.distribute's MultiWorkerMirroredStrategy, which the explicit loop does not support
-# mechanism: callback
+# A model built and compiled in MultiWorkerMirroredStrategy's scope with one worker (no TF_CONFIG: one replica, on
+# the CPU), with Dropout and validation_split: the loop runs its step through strategy.run, as fit does. (Two
+# workers: tests/test_distributed.py runs tests/programs/multiworker_pair.py as a cluster.)
+# mechanism: loop
+# replicas: 1
 import numpy as np
 import tensorflow as tf
 
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import keras
 
-import keras  # noqa: E402
-
-from _save import save  # noqa: E402
+from _save import save
 
 keras.utils.set_random_seed(4)
 rng = np.random.default_rng(0)

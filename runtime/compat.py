@@ -10,7 +10,7 @@ import importlib.metadata
 import os
 import sys
 
-SUPPORTED = {"keras": ((3, 10), (3, 16)), "tensorflow": ((2, 18), (2, 22))}
+SUPPORTED = {"keras": ((3, 10), (3, 16)), "tensorflow": ((2, 16), (2, 22))}
 # Every private piece of Keras the runtime uses (runtime/*.py and the generated loop), checked before training
 # so that a Keras that moved one refuses with a message instead of crashing mid-fit. Three kinds of entry:
 # a module's name ("name"), a class's attribute ("Class.name"), and an attribute Keras sets on instances

@@ -127,6 +127,16 @@ def test_the_claim_is_read_from_pyproject_by_both():
     assert sorted(pairs["oldest"]) == sorted([f"keras~={low_keras}.0", f"tensorflow-cpu~={low_tf}.0"])
 
 
+def test_make_compat_takes_candidate_pairs_outside_the_range():
+    names, wanted, extra, pytest_args = make_compat.parse(["newest", "--pair", "tf2.15=tensorflow-cpu~=2.15.0,keras==3.10.0", "--", "-x"])
+    assert (names, extra, pytest_args) == (["newest", "tf2.15"], {"tf2.15"}, ["-x"])
+    assert wanted["tf2.15"] == ["tensorflow-cpu~=2.15.0", "keras==3.10.0"] and wanted["newest"] == make_compat.pairs()["newest"]
+    assert make_compat.parse([])[0] == ["oldest", "newest"]
+    for wrong in (["--pair", "oldest=keras==3.9.0"], ["--pair", "k3.9"], ["latest"]):
+        with pytest.raises(SystemExit, match="--pair NAME=REQUIREMENT|unknown pair"):
+            make_compat.parse(wrong)
+
+
 def test_keras_3_10_epoch_items_are_adapted():
     iterator = object()
     assert fitting._steps_of((4, iterator), 1) == (4, 4, iterator)  # Keras 3.10: (step, iterator)

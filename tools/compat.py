@@ -5,8 +5,9 @@ and its proof cannot drift. Two virtual environments are made under ``.compat/``
 with the lowest supported minor releases (``keras~=A.0``, ``tensorflow-cpu~=C.0``: their latest patches)
 and ``newest`` with the newest releases inside the range. In each, dnn-instrument is installed (editable, from
 this checkout) with its test dependencies, ``runtime/compat.py``'s check runs, then the equivalence programs
-(the rewritten loop trains as ``fit``: same weights, same History) and the end-to-end diagnosis tests. The
-summary gives, per pair, the versions installed, the tests passed and failed, and the time taken.
+(the rewritten loop trains as ``fit``: same weights, same History) and the end-to-end diagnosis tests, the
+pairs' tests side by side (each pair's pytest output in ``.compat/NAME/pytest.log``). The summary gives, per
+pair, the versions installed, the tests passed and failed, and the time taken.
 
 A candidate outside the range is tried with ``--pair NAME=REQUIREMENT,REQUIREMENT`` (for example
 ``--pair tf2.16=tensorflow-cpu~=2.16.0,keras==3.10.0``): its venv is ``.compat/NAME`` and the runtime's range
@@ -105,24 +106,44 @@ def counts(junit):
     return passed, failed, skipped, failures
 
 
-def check(name, python, pytest_args, extra=False):
-    """Run the tests of one pair; its summary line and whether it passed."""
-    versions = installed(python)
-    print(f"== {name}: {versions}", flush=True)
+def environment(extra):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     if extra:
         env["DNN_INSTRUMENT_ANY_VERSION"] = "1"
-    start = time.monotonic()
-    verified = subprocess.run([python, "-c", "from dnn_instrument.runtime import compat; compat.check_versions(); print('compat.check_versions: ok')"], env=env)
+    return env
+
+
+def start(name, python, pytest_args, extra=False):
+    """Check the pair's versions with the runtime's own check, then start its tests (output in
+    ``.compat/NAME/pytest.log``); ``(versions, running pytest or None when refused, start time)``."""
+    versions = installed(python)
+    env = environment(extra)
+    verified = subprocess.run([python, "-c", "from dnn_instrument.runtime import compat; compat.check_versions()"],
+                              env=env, capture_output=True, text=True)  # TensorFlow's start-up lines shown on failure only
     if verified.returncode:
-        return f"{name}: {versions}: refused by runtime/compat.py's check (above)", False
-    junit = os.path.join(ROOT, ".compat", name, "junit.xml")
+        print(verified.stderr, file=sys.stderr)
+        return versions, None, time.monotonic()
+    folder = os.path.join(ROOT, ".compat", name)
+    junit = os.path.join(folder, "junit.xml")
     if os.path.exists(junit):
         os.remove(junit)
-    status = subprocess.run([python, "-m", "pytest", "-q", f"--junitxml={junit}", *TESTS, *pytest_args], cwd=ROOT, env=env).returncode
-    minutes = (time.monotonic() - start) / 60
+    log = open(os.path.join(folder, "pytest.log"), "w")
+    candidate = " (a candidate: the range check lifted)" if extra else ""
+    print(f"== {name}: {versions}{candidate}: compat.check_versions ok; {' '.join(TESTS)} running, output in .compat/{name}/pytest.log", flush=True)
+    running = subprocess.Popen([python, "-m", "pytest", "-q", f"--junitxml={junit}", *TESTS, *pytest_args],
+                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    return versions, running, time.monotonic()
+
+
+def finish(name, versions, running, started):
+    """Wait for the pair's tests; its summary line and whether it passed."""
+    if running is None:
+        return f"{name}: {versions}: refused by runtime/compat.py's check (above)", False
+    status = running.wait()
+    minutes = (time.monotonic() - started) / 60
+    junit = os.path.join(ROOT, ".compat", name, "junit.xml")
     if not os.path.exists(junit):
-        return f"{name}: {versions}: pytest did not run (exit status {status})", False
+        return f"{name}: {versions}: pytest did not run (exit status {status}; .compat/{name}/pytest.log)", False
     passed, failed, skipped, failures = counts(junit)
     line = f"{name}: {versions}: {passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else "") + f" ({minutes:.0f} min)"
     line += "".join(f"\n    FAILED {test}" for test in failures)
@@ -157,10 +178,12 @@ def main(argv):
     except SystemExit as error:
         print(error, file=sys.stderr)
         return 2
-    results = {}
-    for name in names:
+    pythons = {}
+    for name in names:  # installs one after the other, then every pair's tests at once
         print(f"== {name}: {' '.join(wanted[name])}", flush=True)
-        results[name] = check(name, prepare(name, wanted[name], extra=name in extra), pytest_args, extra=name in extra)
+        pythons[name] = prepare(name, wanted[name], extra=name in extra)
+    running = {name: start(name, pythons[name], pytest_args, extra=name in extra) for name in names}
+    results = {name: finish(name, *running[name]) for name in names}
     print("\n== make compat: " + ("every pair passed" if all(ok for _, ok in results.values()) else "FAILED"))
     for line, ok in results.values():
         print(("   " if ok else " ! ") + line)

@@ -36,7 +36,8 @@ fuzz: setup
 	DNN_INSTRUMENT_FUZZ_EXAMPLES=200 $(BIN)/python -m pytest -q tests/test_generated_programs.py
 
 # The supported Keras/TensorFlow range (pyproject.toml), proven: a venv for its oldest and its newest pair under
-# .compat/, each running the equivalence programs and the end-to-end diagnosis tests (large installs, first time).
+# .compat/, each running the equivalence programs and the end-to-end diagnosis tests, side by side (large installs, first
+# time); a summary per pair. python tools/compat.py --pair NAME=REQ,REQ tries a candidate outside the range.
 compat:
 	$(PYTHON) tools/compat.py
 

@@ -17,7 +17,7 @@ import tempfile
 _NOISE = re.compile(
     r"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR$"
     r"|[IWE]\d{4} [\d:.]+\s+\d+ [\w.]+\.cc:\d+\] "  # TensorFlow 2.19 and later
-    r"|\d{4}-\d\d-\d\d [\d:.]+: [IWE] [\w/.]+\.cc:\d+\] "  # TensorFlow 2.18
+    r"|\d{4}-\d\d-\d\d [\d:.]+: [IWE] [\w/.]+\.cc:\d+\] "  # TensorFlow 2.16 to 2.18
     r"|To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler flags\.$"
 )
 

@@ -7,8 +7,10 @@ rather than train differently from ``fit``. Keep this in step with ``pyproject.t
 """
 
 import importlib.metadata
+import os
+import sys
 
-SUPPORTED = {"keras": ((3, 10), (3, 16)), "tensorflow": ((2, 18), (2, 22))}
+SUPPORTED = {"keras": ((3, 10), (3, 16)), "tensorflow": ((2, 16), (2, 22))}
 # Every private piece of Keras the runtime uses (runtime/*.py and the generated loop), checked before training
 # so that a Keras that moved one refuses with a message instead of crashing mid-fit. Three kinds of entry:
 # a module's name ("name"), a class's attribute ("Class.name"), and an attribute Keras sets on instances
@@ -56,8 +58,24 @@ REQUIRED_KERAS_INTERNALS = (
 )
 
 
-class UnsupportedVersion(RuntimeError):
-    pass
+class UnsupportedVersion(SystemExit):
+    """The loop refuses to train: its message (``str(error)``, also ``error.code``) says why and what to do.
+
+    A ``SystemExit``, so that the instrumented script stops before training with this message and status 1,
+    never a traceback (``dnn-instrument run`` exits the same way), and a script's ``except Exception`` cannot
+    swallow it into training something else."""
+
+    def __str__(self):
+        return str(self.code)
+
+
+_warned = set()
+
+
+def _warn_once(message):
+    if message not in _warned:
+        _warned.add(message)
+        print(message, file=sys.stderr)
 
 
 def _version(distribution, *alternatives):
@@ -107,9 +125,9 @@ def operation_for(function, node):
 
 
 def check_versions():
-    """Raise ``UnsupportedVersion`` with an actionable message when Keras or TensorFlow is out of range."""
-    import importlib
-
+    """Raise ``UnsupportedVersion`` with an actionable message when Keras or TensorFlow is out of range, or this
+    Keras lacks an internal the loop uses. ``DNN_INSTRUMENT_ANY_VERSION=1`` lifts the range check (with a
+    warning; the internals are still checked): how ``tools/compat.py --pair`` tries a candidate."""
     found = {
         "keras": _version("keras"),
         "tensorflow": _version("tensorflow", "tensorflow-cpu", "tensorflow-intel", "tf-nightly"),
@@ -119,15 +137,20 @@ def check_versions():
         if version is None:
             raise UnsupportedVersion(f"dnn-instrument needs {package}; it is not installed.")
         if not low <= version < high:
+            wanted = f"{package}>={low[0]}.{low[1]},<{high[0]}.{high[1]}"
+            if os.environ.get("DNN_INSTRUMENT_ANY_VERSION") == "1":
+                _warn_once(f"dnn-instrument: {package} {text} is outside the supported range ({wanted}); training anyway "
+                           "(DNN_INSTRUMENT_ANY_VERSION=1): the loop may not train as fit does.")
+                continue
             raise UnsupportedVersion(
-                f"dnn-instrument supports {package} >={low[0]}.{low[1]},<{high[0]}.{high[1]}; found {text}. "
-                "Install a supported version, or run the original (uninstrumented) script."
+                f"dnn-instrument: {package} {text} is not supported (the training loop is proven on {wanted}); nothing was trained. "
+                f"Install a supported version (pip install '{wanted}'), or run the original (uninstrumented) script."
             )
     missing = missing_internals()
     if missing:
         raise UnsupportedVersion(
-            f"this Keras ({found['keras'][0]}) lacks {', '.join(missing)}, which the training loop needs; "
-            "install a supported version, or run the original (uninstrumented) script."
+            f"dnn-instrument: this Keras ({found['keras'][0]}) lacks {', '.join(missing)}, which the training loop needs; "
+            "nothing was trained. Install a supported version, or run the original (uninstrumented) script."
         )
     import keras
 

@@ -8,8 +8,9 @@ import sys
 import pytest
 
 from dnn_instrument.runtime import compat, fitting
+from dnn_instrument.transformer import instrument
 
-from conftest import ROOT
+from conftest import ROOT, run_python
 
 sys.path.insert(0, str(ROOT / "tools"))
 import compat as make_compat  # noqa: E402  (tools/compat.py, what `make compat` runs)
@@ -70,6 +71,53 @@ def test_this_keras_has_them_all_and_a_missing_one_is_refused_clearly(monkeypatc
         compat.check_versions()
 
 
+def _keras_reports(monkeypatch, text):
+    real = compat._version
+    monkeypatch.setattr(compat, "_version", lambda name, *others: (text, (3, 8)) if name == "keras" else real(name, *others))
+
+
+def test_a_version_outside_the_range_is_refused_with_what_to_install(monkeypatch, capsys):
+    _keras_reports(monkeypatch, "3.8.0")
+    with pytest.raises(compat.UnsupportedVersion) as refused:
+        compat.check_versions()
+    low, high = compat.SUPPORTED["keras"]
+    wanted = f"keras>={low[0]}.{low[1]},<{high[0]}.{high[1]}"
+    assert str(refused.value) == refused.value.code == (
+        f"dnn-instrument: keras 3.8.0 is not supported (the training loop is proven on {wanted}); nothing was trained. "
+        f"Install a supported version (pip install '{wanted}'), or run the original (uninstrumented) script.")
+    # tools/compat.py --pair tries a candidate: the range check is lifted with a warning, the internals still checked
+    monkeypatch.setenv("DNN_INSTRUMENT_ANY_VERSION", "1")
+    compat.check_versions()
+    assert f"keras 3.8.0 is outside the supported range ({wanted}); training anyway" in capsys.readouterr().err
+
+
+FAKED_KERAS = """import importlib.metadata, runpy, sys
+real = importlib.metadata.version
+importlib.metadata.version = lambda name: "3.8.0" if name == "keras" else real(name)
+runpy.run_path(sys.argv[1], run_name="__main__")
+"""
+PROGRAM = """import numpy as np
+import keras
+
+model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+model.compile(optimizer="sgd", loss="mse")
+print("built")
+model.fit(np.ones((8, 2)), np.ones((8, 1)), epochs=1, verbose=0)
+print("trained")
+"""
+
+
+def test_an_instrumented_program_on_an_unsupported_keras_stops_before_training_without_a_traceback(tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text(instrument(PROGRAM, "train.py").code)
+    (tmp_path / "faked.py").write_text(FAKED_KERAS)
+    result = run_python(tmp_path / "faked.py", script, cwd=tmp_path, env={"DNN_INSTRUMENT_DIR": str(tmp_path / "runs")})
+    assert (result.returncode, result.stdout) == (1, "built\n"), result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("dnn-instrument: keras 3.8.0 is not supported")
+    assert not (tmp_path / "runs").exists()  # no run was started
+
+
 def test_the_claim_is_read_from_pyproject_by_both():
     ranges = make_compat.supported()
     as_tuples = {package: tuple(tuple(int(p) for p in v.split(".")) for v in bounds) for package, bounds in ranges.items()}
@@ -77,6 +125,16 @@ def test_the_claim_is_read_from_pyproject_by_both():
     pairs = make_compat.pairs()
     low_keras, low_tf = ranges["keras"][0], ranges["tensorflow-cpu"][0]
     assert sorted(pairs["oldest"]) == sorted([f"keras~={low_keras}.0", f"tensorflow-cpu~={low_tf}.0"])
+
+
+def test_make_compat_takes_candidate_pairs_outside_the_range():
+    names, wanted, extra, pytest_args = make_compat.parse(["newest", "--pair", "tf2.15=tensorflow-cpu~=2.15.0,keras==3.10.0", "--", "-x"])
+    assert (names, extra, pytest_args) == (["newest", "tf2.15"], {"tf2.15"}, ["-x"])
+    assert wanted["tf2.15"] == ["tensorflow-cpu~=2.15.0", "keras==3.10.0"] and wanted["newest"] == make_compat.pairs()["newest"]
+    assert make_compat.parse([])[0] == ["oldest", "newest"]
+    for wrong in (["--pair", "oldest=keras==3.9.0"], ["--pair", "k3.9"], ["latest"]):
+        with pytest.raises(SystemExit, match="--pair NAME=REQUIREMENT|unknown pair"):
+            make_compat.parse(wrong)
 
 
 def test_keras_3_10_epoch_items_are_adapted():

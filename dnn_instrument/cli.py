@@ -163,7 +163,8 @@ The script's name comes from RUN_DIR/report.json, else from the folder's name.""
         return usage(f"{folder}: no such run folder")
     if not any(name.startswith("trace-") and name.endswith((".npz", ".json", ".rows")) for name in os.listdir(folder)):
         return usage(f"{folder}: no traces (trace-N.npz, trace-N.rows) here; is it a run folder?")
-    from .runtime import report, session  # imports TensorFlow: after the checks
+    from .runtime import session  # imports TensorFlow: after the checks
+    from .runtime.report import document as report
 
     try:
         stores = session.load(folder)
@@ -175,7 +176,7 @@ The script's name comes from RUN_DIR/report.json, else from the folder's name.""
     else:
         sys.stdout.write(report.terminal(document, folder).lstrip("\n"))
     if options.html:
-        from .runtime import html_report
+        from .runtime.report import html as html_report
 
         path = html_report.write(folder, document, stores)
         print(f"dnn-instrument: HTML report written -> {path}", file=sys.stderr)

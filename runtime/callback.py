@@ -19,10 +19,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from . import session, stats
-from .online import Monitor
+from . import session
+from .analysis.online import Monitor
+from .record import stats
+from .record.trace import TraceStore
 from .safety import guarded
-from .trace import TraceStore
 
 SAMPLE_SIZE = 32
 
@@ -61,8 +62,8 @@ class Diagnose(keras.callbacks.Callback):
     def _side_step(self):
         """A compiled forward and backward pass over the sample that records what the loop's probes record."""
         from .fallback import loop_supports_quietly
-        from .graph import LayerGraph
-        from .probe import Probe
+        from .record.graph import LayerGraph
+        from .record.probe import Probe
 
         if not loop_supports_quietly(self.model):
             sys.stderr.write("dnn-instrument: Diagnose cannot walk this model's layers; recording loss and weights only\n")

@@ -22,7 +22,7 @@ def _strategy(model):
     (``distributed.py``) for the strategies in ``distributed.SUPPORTED``; a model created in the scope of
     any other strategy, or trained inside one, keeps its own ``fit``.
     """
-    from .distributed import SUPPORTED, name_of, strategy_of
+    from .record.distributed import SUPPORTED, name_of, strategy_of
 
     strategy = strategy_of(model)
     if strategy is None or name_of(strategy) in SUPPORTED:
@@ -54,7 +54,7 @@ def loop_supports(model):
     if own:
         reason = f"{type(model).__name__} defines its own {', '.join(own)}"
     elif strategy is not None:
-        from .distributed import SUPPORTED
+        from .record.distributed import SUPPORTED
 
         reason = (f"the model trains under tf.distribute's {strategy}, which the explicit loop does not support "
                   f"(it supports {' and '.join(SUPPORTED)})")

@@ -19,9 +19,10 @@ import signal
 import sys
 import threading
 
-from . import gate, report
+from . import gate
+from .report import document as report
 from .safety import failed, guarded, keep_interrupt_exit_status
-from .trace import Journal, load as load_trace, write_atomically
+from .record.trace import Journal, load as load_trace, write_atomically
 
 _current = None
 _pending_stop = None  # the KeyboardInterrupt / SystemExit a signal raised, until training has seen it
@@ -88,13 +89,13 @@ class Session:
 
         def write():
             try:
-                from . import html_report
+                from .report import html as html_report
 
                 html_report.write(self.folder, document, stores)
             except Exception as error:
                 failed("writing report.html", error, "the run has report.json but no HTML report")
             try:
-                from . import tensorboard
+                from .report import tensorboard
 
                 tensorboard.write_fit(self.folder, stores.index(ended), ended, document)
             except Exception as error:

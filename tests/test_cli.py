@@ -465,9 +465,7 @@ def test_strip_round_trip_and_refusals(tmp_path):
     assert_clean(edited)
 
 
-# Last: `report --html` needs runtime/html_report.py, written in parallel with this command.
 def test_report_html_rewrites_the_page(trained_run, capsys):
-    pytest.importorskip("dnn_instrument.runtime.html_report")
     from dnn_instrument.cli import main
 
     _, run_folder = trained_run

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from dnn_instrument.runtime import compat, fitting
+from dnn_instrument.runtime import compat
+from dnn_instrument.runtime.record import fitting
 
 from conftest import ROOT
 

@@ -15,12 +15,12 @@ from dnn_instrument.transformer import instrument
 
 from conftest import PROGRAMS, ROOT, run_python
 
-SCHEMA = json.loads((ROOT / "runtime" / "report.schema.json").read_text())
+SCHEMA = json.loads((ROOT / "runtime" / "report" / "report.schema.json").read_text())
 
 
 def _rows(values):
     """Statistics rows of each tensor of ``values``, as one replica's probes compute them."""
-    from dnn_instrument.runtime import stats
+    from dnn_instrument.runtime.record import stats
 
     import tensorflow as tf
 
@@ -30,7 +30,7 @@ def _rows(values):
 def test_replica_statistics_combine_as_the_whole_tensor():
     import tensorflow as tf
 
-    from dnn_instrument.runtime import stats
+    from dnn_instrument.runtime.record import stats
 
     rng = np.random.default_rng(0)
     first = [rng.normal(size=(6, 4)), rng.normal(3.0, 2.0, size=(10,)), np.array([1.0, np.nan, 0.0, np.inf]),

@@ -16,8 +16,10 @@ import time
 import numpy as np
 import pytest
 
-from dnn_instrument.runtime import analysis, report, session, trace
-from dnn_instrument.runtime.stats import COLUMN, STATS
+from dnn_instrument.runtime import analysis, session
+from dnn_instrument.runtime.record import trace
+from dnn_instrument.runtime.report import document as report
+from dnn_instrument.runtime.record.stats import COLUMN, STATS
 from dnn_instrument.transformer import instrument
 
 from conftest import PROGRAMS, run_cli, run_python
@@ -158,7 +160,7 @@ def test_a_failing_probe_never_stops_training(tmp_path, mechanism):
     broken = tmp_path / "broken.py"
     broken.write_text(
         "import sys, runpy\n"
-        "from dnn_instrument.runtime import stats\n"
+        "from dnn_instrument.runtime.record import stats\n"
         "def fails(*args, **kwargs):\n    raise ValueError('a probe bug')\n"
         "stats.statistics = fails\n"
         f"runpy.run_path({str(tmp_path / 'instrumented.py')!r}, run_name='__main__')\n"

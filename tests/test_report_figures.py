@@ -3,8 +3,8 @@ caption), the first fault enlarged, a chance line on accuracy, and the fix's cod
 
 import numpy as np
 
-from dnn_instrument.runtime import html_report, report
-from dnn_instrument.runtime.stats import COLUMN
+from dnn_instrument.runtime.report import document as report, html as html_report
+from dnn_instrument.runtime.record.stats import COLUMN
 
 from test_analysis import MLP, trace
 

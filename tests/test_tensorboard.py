@@ -6,8 +6,8 @@ import json
 import numpy as np
 import tensorflow as tf
 
-from dnn_instrument.runtime import tensorboard
-from dnn_instrument.runtime.stats import COLUMN
+from dnn_instrument.runtime.report import tensorboard
+from dnn_instrument.runtime.record.stats import COLUMN
 
 from test_analysis import MLP, set_series, trace
 

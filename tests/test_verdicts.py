@@ -10,7 +10,7 @@ from dnn_instrument.transformer import instrument
 
 from conftest import PROGRAMS, ROOT, run_python
 
-SCHEMA = json.loads((ROOT / "runtime" / "report.schema.json").read_text())
+SCHEMA = json.loads((ROOT / "runtime" / "report" / "report.schema.json").read_text())
 
 
 @pytest.fixture(scope="module")

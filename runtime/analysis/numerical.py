@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ..stats import COLUMN
+from ..record.stats import COLUMN
 from . import thresholds
 from .training import lower_learning_rate
 

@@ -6,7 +6,7 @@ before any symptom is visible in the training curves, and name the layer to chan
 
 import numpy as np
 
-from ..facts import PROBABILISTIC_LOSSES, REGRESSION_LOSSES
+from ..record.facts import PROBABILISTIC_LOSSES, REGRESSION_LOSSES
 from . import thresholds
 from .view import PASS_THROUGH, _target_range
 

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from ..stats import COLUMN
+from ..record.stats import COLUMN
 from . import thresholds
 
 SCALE_INVARIANT_INPUTS = {"Embedding", "Rescaling", "Normalization", "TextVectorization", "StringLookup",

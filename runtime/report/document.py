@@ -2,8 +2,8 @@
 
 import math
 
-from . import analysis
-from .stats import COLUMN
+from .. import analysis
+from ..record.stats import COLUMN
 
 SCHEMA_VERSION = 2
 

@@ -3,7 +3,7 @@
 ``model_facts(model)`` is plain data (JSON-ready), taken once when a ``fit`` starts.
 """
 
-from .origins import origin_of
+from ..origins import origin_of
 
 REGRESSION_LOSSES = {
     "mean_squared_error", "mse", "mean_absolute_error", "mae", "huber", "huber_loss", "log_cosh", "logcosh",

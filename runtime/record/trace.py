@@ -54,7 +54,7 @@ class TraceStore:
 
     @classmethod
     def for_run(cls, model, site):
-        from . import session
+        from .. import session
 
         store = cls(model, site)
         session.current().add(store)

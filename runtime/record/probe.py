@@ -22,10 +22,11 @@ import threading
 
 import tensorflow as tf
 
-from . import session, stats
+from .. import session
+from ..analysis.online import Monitor
+from ..safety import guarded
+from . import stats
 from .facts import note_targets
-from .online import Monitor
-from .safety import guarded
 from .trace import TraceStore
 
 FLUSH_EVERY = int(os.environ.get("DNN_INSTRUMENT_FLUSH_EVERY", "32"))

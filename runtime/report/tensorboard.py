@@ -19,8 +19,8 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from .analysis import TraceView
-from .stats import COLUMN
+from ..analysis import TraceView
+from ..record.stats import COLUMN
 
 
 def series(store):

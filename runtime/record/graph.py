@@ -18,7 +18,7 @@ from keras.src.backend.common import global_state
 from keras.src.models import Functional, Sequential
 from keras.src.models.functional import operation_fn
 
-from .compat import operation_for
+from ..compat import operation_for
 
 
 @dataclass

@@ -308,7 +308,7 @@ def _write_record(folder, plan, diff):
     with open(os.path.join(folder, "fix.diff"), "w", encoding="utf-8") as f:
         f.write(diff)
     try:  # the HTML report again, now with the diff under the verdict
-        from .cli import report_command
+        from .reporting import report_command
 
         with open(os.devnull, "w") as sink:
             saved, sys.stdout, sys.stderr = (sys.stdout, sys.stderr), sink, sink

@@ -9,7 +9,7 @@ import importlib
 _EXPORTS = {
     "FitData": "record.fitting",
     "LayerGraph": "record.graph",
-    "Probe": "record.probe",
+    "Probe": "loop",
     "Diagnose": "callback",
     "TraceStore": "record.trace",
     "check_versions": "compat",

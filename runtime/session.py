@@ -13,16 +13,14 @@ RUN_DIR`` rebuilds the report from the journal.
 
 import atexit
 import datetime
-import json
 import os
 import signal
 import sys
 import threading
 
-from . import gate
-from .report import document as report
+from . import gate, report
 from .safety import failed, guarded, keep_interrupt_exit_status
-from .record.trace import Journal, load as load_trace, write_atomically
+from .record.trace import Journal, TraceStore, load as load_trace
 
 _current = None
 _pending_stop = None  # the KeyboardInterrupt / SystemExit a signal raised, until training has seen it
@@ -68,13 +66,8 @@ class Session:
         store.journal.finish(store)
         document = report.build(self.script, self.stores)
         self.verdict = document.get("verdict")
-        text = json.dumps(document, indent=1, allow_nan=False)
-        paths = [os.path.join(self.folder, "report.json")]
-        if os.environ.get("DNN_INSTRUMENT_REPORT"):
-            paths.append(os.environ["DNN_INSTRUMENT_REPORT"])
-        for path in paths:
-            write_atomically(path, text)
-        sys.stderr.write(report.terminal(document, self.folder))
+        report.write_all(self.folder, document, self.stores, formats=("json",))
+        sys.stderr.write(report.terminal.render(document, self.folder))
         self._write_views(document, store)
 
     def _write_views(self, document, ended):
@@ -88,18 +81,8 @@ class Session:
         stores = list(self.stores)
 
         def write():
-            try:
-                from .report import html as html_report
-
-                html_report.write(self.folder, document, stores)
-            except Exception as error:
-                failed("writing report.html", error, "the run has report.json but no HTML report")
-            try:
-                from .report import tensorboard
-
-                tensorboard.write_fit(self.folder, stores.index(ended), ended, document)
-            except Exception as error:
-                failed("writing the TensorBoard events", error, "the run has no TensorBoard events")
+            report.write_all(self.folder, document, stores, formats=("html", "tensorboard"), fits=[stores.index(ended)],
+                             failed=failed)
 
         if sys.exc_info()[0] is not None:  # the fit ends by an exception (Ctrl-C...): the script is on its way out
             write()
@@ -117,6 +100,13 @@ class Session:
         if self._views is not None:
             self._views.join()
         gate.at_exit(self.verdict, self._folder)
+
+
+def open_store(model, site):
+    """The trace store of one ``fit`` of this run: journalled in the run folder, reported when it closes."""
+    store = TraceStore(model, site)
+    current().add(store)
+    return store
 
 
 def current():

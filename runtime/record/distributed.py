@@ -14,10 +14,9 @@ fault appeared (``Probe.record``).
 """
 
 import tensorflow as tf
-from keras.src.backend.tensorflow.trainer import reduce_per_replica
-from keras.src.losses.loss import unscale_loss_for_distribution
 
 from . import stats
+from .fitting import reduce_per_replica, strategy_attribute, unscale_loss_for_distribution
 
 #: Strategies the loop runs under; any other keeps ``fit`` (see fallback.py).
 SUPPORTED = ("MirroredStrategy", "OneDeviceStrategy")
@@ -34,7 +33,7 @@ def name_of(strategy):
 
 def strategy_of(model):
     """The non-default ``tf.distribute`` strategy ``model`` trains under, or None."""
-    strategy = getattr(model, "_distribute_strategy", None)
+    strategy = strategy_attribute(model)
     if strategy is None and tf.distribute.has_strategy():
         strategy = tf.distribute.get_strategy()
     return strategy

@@ -11,8 +11,11 @@ Reusing these pieces instead of re-deriving them is what keeps the loop's traini
 import os
 import warnings
 
+import keras
 from keras.src import optimizers
-from keras.src.backend.tensorflow.trainer import TFEpochIterator
+from keras.src.backend.tensorflow.trainer import TensorFlowTrainer, TFEpochIterator
+from keras.src.backend.tensorflow.trainer import reduce_per_replica as reduce_per_replica  # for distributed.py
+from keras.src.losses.loss import unscale_loss_for_distribution as unscale_loss_for_distribution  # for distributed.py
 from keras.src.trainers.data_adapters import array_slicing, data_adapter_utils
 
 
@@ -116,6 +119,10 @@ class FitData:
             if not any(metric is other for other in skipped):
                 metric.reset_state()
 
+    def track_loss(self, loss, samples):
+        """Add a step's loss to the model's loss tracker, as Keras's train step does: the ``loss`` of the logs."""
+        self.model._loss_tracker.update_state(loss, sample_weight=samples)
+
     def epoch_logs(self, logs):
         """The logs of a finished epoch: the model's metric results (``fit`` prefers them to the step's)."""
         return dict(self.model._get_metrics_result_or_logs(logs))
@@ -157,6 +164,22 @@ class FitData:
             model.optimizer.finalize_variable_values(model.trainable_weights)
         if getattr(model, "_eval_epoch_iterator", None) is not None:
             del model._eval_epoch_iterator
+
+
+def own_training(model):
+    """The training methods (``fit``, ``train_step``, ``make_train_function``) that ``model``'s class overrides."""
+    cls = type(model)
+    return [
+        name
+        for name in ("fit", "train_step", "make_train_function")
+        if getattr(cls, name, None) is not getattr(TensorFlowTrainer, name, None)
+        and getattr(cls, name, None) is not getattr(keras.Model, name, None)
+    ]
+
+
+def strategy_attribute(model):
+    """The ``tf.distribute`` strategy ``model`` was created under (None for the default one)."""
+    return getattr(model, "_distribute_strategy", None)
 
 
 def budget(variable):

@@ -9,7 +9,7 @@ iteration; ``epoch_logs`` the logs ``fit`` put in its History.
 between are merged pairwise whenever they outgrow ``MIDDLE`` (``merge_rows``: a NaN is never averaged
 away), so a run of any length holds at most about ``HEAD + MIDDLE + TAIL`` rows.
 
-**On disk.** ``TraceStore.for_run`` attaches the store to the process's run folder (``session.py``). Each
+**On disk.** ``session.open_store`` attaches the store to the process's run folder (``session.py``). Each
 block of rows is appended to ``trace-N.rows`` as it arrives, and the store's description to
 ``trace-N.json``, so a run that crashes or is killed keeps what was recorded; whenever rows are merged,
 and when the ``fit`` ends, the whole store is written to ``trace-N.npz`` and the row journal starts over.
@@ -23,6 +23,7 @@ import time
 
 import numpy as np
 
+from ..files import write_atomically
 from .facts import model_facts
 from .stats import COLUMN, STATS
 
@@ -51,14 +52,6 @@ class TraceStore:
         self.journal = None  # the files on disk, once attached to a run
         self._started = time.perf_counter()
         self._on_close = []
-
-    @classmethod
-    def for_run(cls, model, site):
-        from .. import session
-
-        store = cls(model, site)
-        session.current().add(store)
-        return store
 
     def set_sites(self, sites):
         """Name the rows of the statistics matrices; a retraced step must produce the same rows."""
@@ -276,18 +269,6 @@ def merge_rows(values, spans, keep):
         merged[:, :, column] = pick(x[:, :, column], y[:, :, column])
     merged[single] = x[single]
     return Merged(merged.astype(np.float32), total.astype(np.int64), a.tolist())
-
-
-def write_atomically(path, text):
-    """Write ``text`` to ``path`` through a temporary file and a rename: readers never see half a file."""
-    temporary = f"{path}.tmp{os.getpid()}"
-    try:
-        with open(temporary, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
 
 
 def _number(value):

@@ -26,8 +26,8 @@ from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 
 from ..analysis.view import TraceView
+from ..files import write_atomically
 from ..record.stats import COLUMN, SATURATION
-from ..record.trace import write_atomically
 
 MAX_COLUMNS = 300  # heatmap columns; longer runs are binned
 MAX_MARKS = 4  # vertical lines at the iterations of a fit's findings

@@ -2,6 +2,9 @@
 runtime's wings depend one way only (docs/architecture.md), and only the Keras boundary touches Keras internals."""
 
 import ast
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,7 +92,7 @@ def _cycles(graph):
 def test_the_import_graph_is_read_from_the_source():
     graph = import_graph()
     # a module-level relative import, a function-level one, and ``from package import module``
-    assert "dnn_instrument.runtime.record.stats" in graph["dnn_instrument.runtime.record.trace"]
+    assert "dnn_instrument.runtime.vocabulary" in graph["dnn_instrument.runtime.record.trace"]
     assert "dnn_instrument.runtime.report.html" in graph["dnn_instrument.runtime.report"]
     assert "dnn_instrument.runtime.analysis.thresholds" in graph["dnn_instrument.runtime.analysis.online"]
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
@@ -109,7 +112,7 @@ def test_no_import_cycle():
 #: below it, never one above. ``base`` is what every wing may use (failure handling, source lines, versions).
 WINGS = ("base", "record", "analysis", "report", "run")
 WING_OF = {
-    "safety": "base", "origins": "base", "compat": "base", "files": "base",
+    "safety": "base", "origins": "base", "compat": "base", "files": "base", "vocabulary": "base",
     "session": "run", "loop": "run", "callback": "run", "fallback": "run", "gate": "run", "cells": "run",
     "": "run",  # runtime/__init__.py: the names the generated code calls
 }
@@ -135,3 +138,22 @@ def test_the_runtime_depends_one_way():
             if target.startswith("dnn_instrument.runtime") and WINGS.index(_wing(target)) > WINGS.index(_wing(module)):
                 against.add((module, target))
     assert against == UPWARDS
+
+
+def test_one_vocabulary_without_tensorflow():
+    """Statistics and phases are declared once, in a module that imports neither TensorFlow nor numpy; every merge
+    rule is implemented, every phase the probes and the callback record is declared, and rules declare theirs."""
+    code = ("import sys; from dnn_instrument.runtime import vocabulary; "
+            "print(sorted(m for m in ('tensorflow', 'numpy', 'keras') if m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+
+    from dnn_instrument.runtime import analysis, vocabulary
+    from dnn_instrument.runtime.record import stats, trace
+
+    assert stats.STATS is vocabulary.STATS and stats.COLUMN is vocabulary.COLUMN
+    assert {s.merge for s in vocabulary.STATISTICS} <= set(vocabulary.MERGES) == {"mean", "rms", *trace.PICK}
+    recorded = set()
+    for path in (ROOT / "runtime" / "record" / "probe.py", ROOT / "runtime" / "callback.py"):
+        recorded |= set(re.findall(r'(?:_add\(|"phase": |for phase in \()"(\w+)"', path.read_text()))
+    assert recorded == set(vocabulary.PHASE)
+    assert {"input", "target", "forward", "gradient"} <= {p for rule in analysis.RULES for p in getattr(rule, "needs", ())}

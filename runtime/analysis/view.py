@@ -5,9 +5,8 @@ import math
 
 import numpy as np
 
-from ..record.stats import COLUMN
+from ..vocabulary import COLUMN
 from . import thresholds
-
 
 #: The phases a loss-scaling optimizer sees overflow in, and skips the step for (mixed precision).
 SCALED = {"backward", "gradient"}

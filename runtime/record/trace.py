@@ -24,8 +24,8 @@ import time
 import numpy as np
 
 from ..files import write_atomically
+from ..vocabulary import COLUMN, STATISTICS, STATS
 from .facts import model_facts
-from .stats import COLUMN, STATS
 
 HEAD = 1024
 MIDDLE = 2048
@@ -234,6 +234,10 @@ class Merged:
         self.values, self.spans, self.first = values, spans, first
 
 
+#: How the extremes merge (``vocabulary.MERGES``): ``fmin``/``fmax`` ignore a NaN, ``maximum`` keeps it.
+PICK = {"min": np.fmin, "max": np.fmax, "worst": np.maximum}
+
+
 def merge_rows(values, spans, keep):
     """Merge adjacent pairs of rows not in ``keep`` into one row each, weighted by the iterations they span.
 
@@ -241,7 +245,7 @@ def merge_rows(values, spans, keep):
     extremes take the extreme, and the NaN/Inf fractions the maximum, so a fault stays visible.
     Returns the merged values and spans, and for each new row the index of its first old row.
     """
-    first, index, rows = [], 0, len(values)
+    index, rows = 0, len(values)
     pairs = []
     while index < rows:
         if index + 1 < rows and not keep[index] and not keep[index + 1]:
@@ -260,13 +264,12 @@ def merge_rows(values, spans, keep):
         shape = (-1,) + (1,) * (u.ndim - 1)
         return (u * wa.reshape(shape) + v * wb.reshape(shape)) / total.reshape(shape)
 
-    merged = weigh(x, y)
-    for name in ("std", "norm"):
-        column = COLUMN[name]
-        merged[:, :, column] = np.sqrt(weigh(x[:, :, column] ** 2, y[:, :, column] ** 2))
-    for name, pick in (("min", np.fmin), ("max", np.fmax), ("abs_max", np.fmax), ("frac_nan", np.maximum), ("frac_inf", np.maximum)):
-        column = COLUMN[name]
-        merged[:, :, column] = pick(x[:, :, column], y[:, :, column])
+    merged = weigh(x, y)  # "mean"
+    for column, statistic in enumerate(STATISTICS):
+        if statistic.merge == "rms":
+            merged[:, :, column] = np.sqrt(weigh(x[:, :, column] ** 2, y[:, :, column] ** 2))
+        elif statistic.merge in PICK:
+            merged[:, :, column] = PICK[statistic.merge](x[:, :, column], y[:, :, column])
     merged[single] = x[single]
     return Merged(merged.astype(np.float32), total.astype(np.int64), a.tolist())
 

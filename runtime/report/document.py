@@ -3,7 +3,7 @@
 import math
 
 from .. import analysis
-from ..record.stats import COLUMN
+from ..vocabulary import COLUMN, PHASES
 
 SCHEMA_VERSION = 2
 
@@ -61,22 +61,15 @@ def _ordered(groups):
     return findings
 
 
-#: What each group of symptoms needs to be seen, by phase recorded.
-NEEDS = {
-    "dead or saturated units, activations exploding, where a NaN is born in the forward pass": "forward",
-    "vanishing and exploding gradients, where a NaN is born in the backward pass": "gradient",
-    "unnormalized inputs": "input",
-    "labels outside the loss's range, targets outside the output's range": "target",
-}
-
-
 def unseen(store):
-    """The symptom groups a trace cannot show: what its sites lack (the callback without a sample), and for
-    the callback the order of the batches, which it never sees (its sample is fixed)."""
+    """The symptom groups a trace cannot show: those of the phases the rules need (``vocabulary.needs``) that its
+    sites lack (the callback without a sample), and for the callback the order of the batches, which it never
+    sees (its sample is fixed)."""
     if not store.sites:
         return []
     phases = {site["phase"] for site in store.sites}
-    missing = [symptom for symptom, phase in NEEDS.items() if phase not in phases]
+    needed = {phase for rule in analysis.RULES for phase in getattr(rule, "needs", ())}
+    missing = [phase.unseen for phase in PHASES if phase.name in needed and phase.name not in phases and phase.unseen]
     if store.mechanism == "callback":
         missing.append("batches holding a single label (unshuffled data): the callback does not see the batches")
     return missing

@@ -27,7 +27,8 @@ from matplotlib.figure import Figure
 
 from ..analysis.view import TraceView
 from ..files import write_atomically
-from ..record.stats import COLUMN, SATURATION
+from ..record.stats import SATURATION
+from ..vocabulary import COLUMN
 
 MAX_COLUMNS = 300  # heatmap columns; longer runs are binned
 MAX_MARKS = 4  # vertical lines at the iterations of a fit's findings

@@ -9,13 +9,12 @@ input that cannot be read or parsed (``path:line:col: message``); 3 an internal 
 """
 
 import argparse
-import json
 import os
 import sys
 
 from . import __version__
 from .files import FileProblem
-from .jobs import EXIT_OK, EXIT_USAGE, instrument_command, usage
+from .jobs import EXIT_USAGE, instrument_command, usage
 from .reporting import report_command
 
 DESCRIPTION = """\

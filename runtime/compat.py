@@ -106,7 +106,6 @@ def missing_internals():
 
 def check_versions():
     """Raise ``UnsupportedVersion`` with an actionable message when Keras or TensorFlow is out of range."""
-    import importlib
 
     found = {
         "keras": _version("keras"),

@@ -19,8 +19,9 @@ import sys
 import threading
 
 from . import gate, report
+from .record.trace import Journal, TraceStore
+from .record.trace import load as load_trace
 from .safety import failed, guarded, keep_interrupt_exit_status
-from .record.trace import Journal, TraceStore, load as load_trace
 
 _current = None
 _pending_stop = None  # the KeyboardInterrupt / SystemExit a signal raised, until training has seen it

@@ -5,7 +5,6 @@ import os
 import re
 
 import pytest
-
 from conftest import FIXTURES, run_cli
 
 EXAMPLE = FIXTURES / "examples" / "regression_nan.py"

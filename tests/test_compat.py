@@ -6,11 +6,10 @@ import re
 import sys
 
 import pytest
+from conftest import ROOT
 
 from dnn_instrument.runtime import compat
 from dnn_instrument.runtime.record import fitting
-
-from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "tools"))
 import compat as make_compat  # noqa: E402  (tools/compat.py, what `make compat` runs)

@@ -10,19 +10,18 @@ import json
 import jsonschema
 import numpy as np
 import pytest
+from conftest import PROGRAMS, ROOT, run_python
 
 from dnn_instrument.transformer import instrument
-
-from conftest import PROGRAMS, ROOT, run_python
 
 SCHEMA = json.loads((ROOT / "runtime" / "report" / "report.schema.json").read_text())
 
 
 def _rows(values):
     """Statistics rows of each tensor of ``values``, as one replica's probes compute them."""
-    from dnn_instrument.runtime.record import stats
-
     import tensorflow as tf
+
+    from dnn_instrument.runtime.record import stats
 
     return stats.statistics([tf.constant(v, tf.float32) for v in values]).numpy()
 

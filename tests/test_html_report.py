@@ -16,10 +16,11 @@ import subprocess
 
 import numpy as np
 import pytest
-
 from conftest import run_cli, run_python
+
 from dnn_instrument.runtime import session
-from dnn_instrument.runtime.report import document as report, html as html_report
+from dnn_instrument.runtime.report import document as report
+from dnn_instrument.runtime.report import html as html_report
 
 CHROMIUM = "/usr/bin/chromium"
 XSS = "<script>alert(1)</script>"

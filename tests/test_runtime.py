@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dnn_instrument.runtime.record import stats
-from dnn_instrument.runtime.report import document as report
-from dnn_instrument.runtime.record.graph import LayerGraph
 from dnn_instrument.runtime.origins import SourceMap
+from dnn_instrument.runtime.record import stats
+from dnn_instrument.runtime.record.graph import LayerGraph
 from dnn_instrument.runtime.record.trace import TraceStore
+from dnn_instrument.runtime.report import document as report
 
 SCHEMA = json.loads((Path(__file__).parent.parent / "runtime" / "report" / "report.schema.json").read_text())
 

@@ -5,10 +5,9 @@ import json
 
 import jsonschema
 import pytest
+from conftest import PROGRAMS, ROOT, run_python
 
 from dnn_instrument.transformer import instrument
-
-from conftest import PROGRAMS, ROOT, run_python
 
 SCHEMA = json.loads((ROOT / "runtime" / "report" / "report.schema.json").read_text())
 

@@ -14,8 +14,9 @@ import os
 import re
 import subprocess
 import sys
-import tomllib
 import venv
+
+import tomllib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TESTS = ["tests/test_equivalence.py", "tests/test_diagnosis.py"]

@@ -19,7 +19,6 @@ from keras.src.models import Functional, Sequential
 from keras.src.models.functional import operation_fn
 
 
-
 @dataclass
 class Node:
     """One layer call of the model's forward pass."""

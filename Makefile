@@ -28,7 +28,10 @@ demo: setup
 	$(BIN)/dnn-instrument $(EXAMPLE) -o build/instrumented_example.py
 	cd build && DNN_INSTRUMENT_DIR=runs ../$(BIN)/python instrumented_example.py
 
+# Lint and format check first (ruff, configured in pyproject.toml), then the suite.
 test: setup $(CHROMIUM)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 # A longer run of the property-based equivalence test (random models, both ways, weights compared).

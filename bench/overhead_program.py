@@ -13,8 +13,8 @@ if mirrored:
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
 import keras  # noqa: E402
-from keras import layers
-from sklearn.datasets import load_digits
+from keras import layers  # noqa: E402
+from sklearn.datasets import load_digits  # noqa: E402
 
 keras.utils.set_random_seed(0)
 X, y = load_digits(return_X_y=True)

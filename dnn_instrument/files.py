@@ -5,9 +5,9 @@ replace, and never go through a symbolic link unless asked to (``--follow-symlin
 """
 
 import os
-import stat
 import sys
-import tempfile
+
+from .runtime.files import write_atomically as write_atomically  # the one implementation
 
 # Folders never searched for sources: caches, virtual environments, installed packages (hidden ones too).
 SOURCE_SUFFIXES = (".py", ".ipynb")  # what a folder's sources are
@@ -66,28 +66,6 @@ def write_target(path, follow_symlinks=False):
     raise FileProblem(f"{path}: is a symbolic link to {os.readlink(path)}; not writing through it (--follow-symlinks does)")
 
 
-def write_atomically(path, text):
-    """Replace ``path`` with ``text`` in one step: readers see the old file or the new one, never half of it."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".dnn-instrument-", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", errors="surrogatepass", newline="") as f:
-            f.write(text)
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-
-
 def same_file(a, b):
     try:
         return os.path.samefile(a, b)
@@ -104,7 +82,8 @@ class Progress:
             return
         try:
             from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn
+            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
+            from rich.progress import Progress as Bar
         except ImportError:
             return
         self._bar = Bar(

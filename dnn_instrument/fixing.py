@@ -2,7 +2,7 @@
 
 1. The buggy run: the script runs instrumented (``runner.run``, in a subprocess) under a budget, a cap on
    the epochs (and optionally the steps of each epoch) that the generated loop honours
-   (``DNN_INSTRUMENT_MAX_EPOCHS`` / ``DNN_INSTRUMENT_MAX_STEPS``, read by ``runtime/fitting.py``); or
+   (``DNN_INSTRUMENT_MAX_EPOCHS`` / ``DNN_INSTRUMENT_MAX_STEPS``, read by ``runtime/record/fitting.py``); or
    ``--from RUN_DIR`` reads a finished run's ``report.json``.
 2. The root cause: the primary finding (the first with ``severity`` "fault" when findings carry one, else
    the first). No finding: "nothing to fix". A cause with no codemod: its text fix, exit 1.
@@ -308,7 +308,7 @@ def _write_record(folder, plan, diff):
     with open(os.path.join(folder, "fix.diff"), "w", encoding="utf-8") as f:
         f.write(diff)
     try:  # the HTML report again, now with the diff under the verdict
-        from .cli import report_command
+        from .reporting import report_command
 
         with open(os.devnull, "w") as sink:
             saved, sys.stdout, sys.stderr = (sys.stdout, sys.stderr), sink, sink

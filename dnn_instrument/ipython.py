@@ -121,7 +121,7 @@ class Extension:
 def inline_html(document, folder):
     """The verdict, the fix and the other findings for a notebook's output, linking to the run folder and
     embedding the full ``report.html`` (folded)."""
-    from .runtime.html_report import code_spans as _code_spans
+    from .runtime.report.html import code_spans as _code_spans
 
     e = html.escape
     findings = document.get("findings") or []

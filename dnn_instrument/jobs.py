@@ -10,8 +10,17 @@ import os
 import sys
 from dataclasses import dataclass, field
 
+from .files import (
+    SOURCE_SUFFIXES,
+    FileProblem,
+    Progress,
+    find_sources,
+    read_source,
+    same_file,
+    write_atomically,
+    write_target,
+)
 from .notebooks import diff_views, instrument_notebook, is_notebook, strip_notebook
-from .files import SOURCE_SUFFIXES, FileProblem, Progress, find_sources, read_source, same_file, write_atomically, write_target
 
 EXIT_OK, EXIT_NOTHING, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 PROGRESS_FROM = 20  # files; more show a progress bar on a terminal
@@ -39,7 +48,7 @@ EXIT_OF = {"done": EXIT_OK, "nothing": EXIT_NOTHING, "failed": EXIT_USAGE, "inte
 
 def transform(path, source, options):
     """Instrument (or, with ``--strip``, restore) one source: the per-file job of every mode."""
-    from .transformer import InstrumentError, instrument
+    from .transformer import AlreadyInstrumented, InstrumentError, instrument
     from .transformer.strip import NotInstrumented, strip
 
     notebook = is_notebook(path)
@@ -52,9 +61,9 @@ def transform(path, source, options):
             result = instrument(source, path, callback_only=options.callback)
     except NotInstrumented as error:
         return Outcome("nothing", summary="not instrumented", error=str(error))
+    except AlreadyInstrumented as error:
+        return Outcome("nothing", summary="already instrumented", error=str(error))
     except InstrumentError as error:
-        if "already instrumented" in error.message:
-            return Outcome("nothing", summary="already instrumented", error=str(error))
         return Outcome("failed", error=str(error))
     except Exception as error:  # our bug, not the user's: say so plainly
         return Outcome("internal", error=f"dnn-instrument: internal error on {path}: {type(error).__name__}: {error}\n"

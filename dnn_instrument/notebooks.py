@@ -99,12 +99,12 @@ def _not_python(line):
 
 def instrument_notebook(text, path, callback_only=False):
     """Instrument the notebook ``text`` of file ``path``: a ``NotebookResult`` (``InstrumentError`` for bad input)."""
-    from .transformer import InstrumentError, instrument
+    from .transformer import AlreadyInstrumented, InstrumentError, instrument
 
     notebook = read(text, path)
     name = os.path.basename(path)
     if any(KEY in cell.get("metadata", {}) for cell in notebook.cells):
-        raise InstrumentError(path, 1, 1, "already instrumented by dnn-instrument; instrument the original notebook")
+        raise AlreadyInstrumented(path, 1, 1, "already instrumented by dnn-instrument; instrument the original notebook")
     code_cells = [(number, cell) for number, cell in enumerate(notebook.cells, start=1) if cell.cell_type == "code"]
     lines, owner = [], []  # module lines; (cell number, line in cell) per module line
     for number, cell in code_cells:

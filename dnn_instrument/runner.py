@@ -52,12 +52,12 @@ def run(script, arguments, callback_only=False, quiet=False, source=None):
 
 def _instrumented(source, script, path, callback_only, quiet):
     """``([code objects], source name)`` to run for ``source`` instrumented, or None to run it unchanged."""
-    from .transformer import InstrumentError, instrument
+    from .transformer import AlreadyInstrumented, InstrumentError, InvalidSyntax, instrument
 
     try:
         result = instrument(source, script, callback_only=callback_only)
     except InstrumentError as error:
-        if not error.message.startswith(("already instrumented", "syntax error")):  # those: it records by itself,
+        if not isinstance(error, (AlreadyInstrumented, InvalidSyntax)):  # those: it records by itself,
             warn(f"{error}; running it unchanged")  # or Python says what is wrong with it
         return None
     if not quiet and not callback_only:

@@ -7,14 +7,14 @@ come first); the names below load their modules on first use.
 import importlib
 
 _EXPORTS = {
-    "FitData": "fitting",
-    "LayerGraph": "graph",
-    "Probe": "probe",
+    "FitData": "record.fitting",
+    "LayerGraph": "record.graph",
+    "Probe": "loop",
     "Diagnose": "callback",
-    "TraceStore": "trace",
+    "TraceStore": "record.trace",
     "check_versions": "compat",
-    "on_replicas": "distributed",
-    "unscaled_loss": "distributed",
+    "on_replicas": "record.distributed",
+    "unscaled_loss": "record.distributed",
     "loop_supports": "fallback",
     "with_diagnose": "fallback",
     "diagnosed": "fallback",

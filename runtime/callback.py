@@ -19,10 +19,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from . import session, stats
-from .online import Monitor
+from . import session
+from .analysis.online import Monitor
+from .record import stats
+from .record.trace import TraceStore
 from .safety import guarded
-from .trace import TraceStore
 
 SAMPLE_SIZE = 32
 
@@ -43,7 +44,7 @@ class Diagnose(keras.callbacks.Callback):
     @guarded("the Diagnose callback")
     def on_train_begin(self, logs=None):
         self.site = self.site or fit_call_site()
-        self.store = TraceStore.for_run(self.model, self.site)
+        self.store = session.open_store(self.model, self.site)
         self.store.mechanism = "callback"
         self.monitor = Monitor(self.model, self.store)
         self._weights = list(self.model.trainable_weights)
@@ -60,9 +61,9 @@ class Diagnose(keras.callbacks.Callback):
 
     def _side_step(self):
         """A compiled forward and backward pass over the sample that records what the loop's probes record."""
-        from .fallback import loop_supports_quietly
-        from .graph import LayerGraph
-        from .probe import Probe
+        from .record.graph import LayerGraph
+        from .record.probe import Probe
+        from .record.support import loop_supports_quietly
 
         if not loop_supports_quietly(self.model):
             sys.stderr.write("dnn-instrument: Diagnose cannot walk this model's layers; recording loss and weights only\n")

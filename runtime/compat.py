@@ -11,10 +11,13 @@ import os
 import sys
 
 SUPPORTED = {"keras": ((3, 10), (3, 16)), "tensorflow": ((2, 16), (2, 22))}
-# Every private piece of Keras the runtime uses (runtime/*.py and the generated loop), checked before training
+#: The module that defines ``keras.layers.Layer``: origins.py patches ``Layer.__new__`` when it is imported.
+LAYER_MODULE = "keras.src.layers.layer"
+# Every private piece of Keras the runtime uses (only record/graph.py and record/fitting.py touch them: the Keras
+# boundary, kept so by tests/test_compat.py), checked before training
 # so that a Keras that moved one refuses with a message instead of crashing mid-fit. Three kinds of entry:
 # a module's name ("name"), a class's attribute ("Class.name"), and an attribute Keras sets on instances
-# ("Class.self._name": its class's module must assign it), and a private parameter ("Class.method(_name)", also one it pops from ``**kwargs``).
+# ("Class.self._name": its class's module must assign it, to ``self`` or to the objects it makes), and a private parameter ("Class.method(_name)", also one it pops from ``**kwargs``).
 REQUIRED_KERAS_INTERNALS = (
     ("keras.src.trainers.data_adapters.array_slicing", "train_validation_split"),
     ("keras.src.trainers.data_adapters.data_adapter_utils", "unpack_x_y_sample_weight"),
@@ -25,6 +28,9 @@ REQUIRED_KERAS_INTERNALS = (
     ("keras.src.backend.tensorflow.trainer", "TFEpochIterator.self._distributed_dataset"),
     ("keras.src.backend.tensorflow.trainer", "TensorFlowTrainer"),
     ("keras.src.backend.tensorflow.trainer", "TensorFlowTrainer.self._eval_epoch_iterator"),
+    ("keras.src.backend.tensorflow.trainer", "TensorFlowTrainer.self._distribute_strategy"),
+    ("keras.src.ops.operation", "Operation.self._inbound_nodes"),
+    ("keras.src.ops.node", "KerasHistory.self._keras_history"),  # set on symbolic tensors by node.py
     ("keras.src.backend.tensorflow.trainer", "TensorFlowTrainer.evaluate(_use_cached_eval_dataset)"),
     ("keras.src.trainers.trainer", "Trainer._assert_compile_called"),
     ("keras.src.trainers.trainer", "Trainer._get_metrics_result_or_logs"),
@@ -107,7 +113,7 @@ def missing_internals():
             elif len(parts) == 3:  # Class.self._name: an attribute the class's code assigns to instances
                 cls = getattr(target, parts[0])
                 source = inspect.getsource(inspect.getmodule(cls))
-                if f"self.{parts[2]} =" not in source:
+                if f".{parts[2]} =" not in source:
                     raise AttributeError(name)
             else:
                 for part in parts:
@@ -115,13 +121,6 @@ def missing_internals():
         except (ImportError, AttributeError, OSError, TypeError):
             missing.append(f"{module_name}.{name}")
     return missing
-
-
-def operation_for(function, node):
-    """The operation a functional graph's ``node`` runs (Keras 3.11 maps it through ``_get_operation_for_node``
-    for Flax NNX; Keras 3.10 has no such mapping and runs ``node.operation``)."""
-    get = getattr(function, "_get_operation_for_node", None)
-    return get(node) if get is not None else node.operation
 
 
 def check_versions():

@@ -5,39 +5,10 @@ import inspect
 import sys
 
 import keras
-from keras.src.backend.tensorflow.trainer import TensorFlowTrainer
 
 from .callback import Diagnose
-
-
-def loop_supports_quietly(model):
-    """``loop_supports`` without its message: whether ``LayerGraph`` can walk the model like ``fit``."""
-    return isinstance(model, keras.Model) and not _own_training(model) and _strategy(model) is None
-
-
-def _strategy(model):
-    """The name of the ``tf.distribute`` strategy ``model`` trains under when the loop cannot run under it, else None.
-
-    The loop runs its step through ``strategy.run`` and reduces across replicas as ``fit`` does
-    (``distributed.py``) for the strategies in ``distributed.SUPPORTED``; a model created in the scope of
-    any other strategy, or trained inside one, keeps its own ``fit``.
-    """
-    from .distributed import SUPPORTED, name_of, strategy_of
-
-    strategy = strategy_of(model)
-    if strategy is None or name_of(strategy) in SUPPORTED:
-        return None
-    return name_of(strategy)
-
-
-def _own_training(model):
-    cls = type(model)
-    return [
-        name
-        for name in ("fit", "train_step", "make_train_function")
-        if getattr(cls, name, None) is not getattr(TensorFlowTrainer, name, None)
-        and getattr(cls, name, None) is not getattr(keras.Model, name, None)
-    ]
+from .record.fitting import own_training
+from .record.support import unsupported_strategy
 
 
 def loop_supports(model):
@@ -50,11 +21,11 @@ def loop_supports(model):
     """
     if not isinstance(model, keras.Model):
         return False
-    own, strategy = _own_training(model), _strategy(model)
+    own, strategy = own_training(model), unsupported_strategy(model)
     if own:
         reason = f"{type(model).__name__} defines its own {', '.join(own)}"
     elif strategy is not None:
-        from .distributed import SUPPORTED
+        from .record.distributed import SUPPORTED
 
         reason = (f"the model trains under tf.distribute's {strategy}, which the explicit loop does not support "
                   f"(it supports {', '.join(SUPPORTED[:-1])} and {SUPPORTED[-1]})")

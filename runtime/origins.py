@@ -15,9 +15,9 @@ import os
 import sys
 import weakref
 
+from .compat import LAYER_MODULE as _LAYER_MODULE
 from .safety import keep_interrupt_exit_status
 
-_LAYER_MODULE = "keras.src.layers.layer"
 _watched = {}  # instrumented file (absolute path) -> SourceMap
 _origins = weakref.WeakKeyDictionary()  # layer -> "train.py:14"
 _resolvers = []  # frame -> location or None, for code that is no file (notebook cells: runtime/cells.py)

@@ -13,15 +13,16 @@ RUN_DIR`` rebuilds the report from the journal.
 
 import atexit
 import datetime
-import json
 import os
 import signal
 import sys
 import threading
 
 from . import gate, report
+from .cluster import worker_task
+from .record.trace import Journal, TraceStore
+from .record.trace import load as load_trace
 from .safety import failed, guarded, keep_interrupt_exit_status
-from .trace import Journal, load as load_trace, write_atomically
 
 _current = None
 _pending_stop = None  # the KeyboardInterrupt / SystemExit a signal raised, until training has seen it
@@ -68,13 +69,8 @@ class Session:
         store.journal.finish(store)
         document = report.build(self.script, self.stores)
         self.verdict = document.get("verdict")
-        text = json.dumps(document, indent=1, allow_nan=False)
-        paths = [os.path.join(self.folder, "report.json")]
-        if os.environ.get("DNN_INSTRUMENT_REPORT") and worker_task() is None:  # the chief's alone
-            paths.append(os.environ["DNN_INSTRUMENT_REPORT"])
-        for path in paths:
-            write_atomically(path, text)
-        sys.stderr.write(report.terminal(document, self.folder))
+        report.write_all(self.folder, document, self.stores, formats=("json",))
+        sys.stderr.write(report.terminal.render(document, self.folder))
         self._write_views(document, store)
 
     def _write_views(self, document, ended):
@@ -88,18 +84,8 @@ class Session:
         stores = list(self.stores)
 
         def write():
-            try:
-                from . import html_report
-
-                html_report.write(self.folder, document, stores)
-            except Exception as error:
-                failed("writing report.html", error, "the run has report.json but no HTML report")
-            try:
-                from . import tensorboard
-
-                tensorboard.write_fit(self.folder, stores.index(ended), ended, document)
-            except Exception as error:
-                failed("writing the TensorBoard events", error, "the run has no TensorBoard events")
+            report.write_all(self.folder, document, stores, formats=("html", "tensorboard"), fits=[stores.index(ended)],
+                             failed=failed)
 
         if sys.exc_info()[0] is not None:  # the fit ends by an exception (Ctrl-C...): the script is on its way out
             write()
@@ -119,19 +105,11 @@ class Session:
         gate.at_exit(self.verdict, self._folder)
 
 
-def worker_task():
-    """This process's task in a multi-worker cluster (``TF_CONFIG``), as ``"worker-1"``; None for the chief (the
-    ``chief`` task, else worker 0) and without a cluster. Another task's run folder is named after it, and only
-    the chief writes ``$DNN_INSTRUMENT_REPORT``, so that no worker clobbers the chief's report."""
-    try:
-        config = json.loads(os.environ.get("TF_CONFIG") or "{}")
-        task, cluster = config.get("task") or {}, config.get("cluster") or {}
-        kind, index = task.get("type"), int(task.get("index", 0))
-    except (ValueError, TypeError, AttributeError):
-        return None
-    if not kind or kind == "chief" or (kind == "worker" and index == 0 and "chief" not in cluster):
-        return None
-    return f"{kind}-{index}"
+def open_store(model, site):
+    """The trace store of one ``fit`` of this run: journalled in the run folder, reported when it closes."""
+    store = TraceStore(model, site)
+    current().add(store)
+    return store
 
 
 def current():

@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass, field
 
 import numpy as np
-
 from conftest import PROGRAMS, run_python
+
 from dnn_instrument.transformer import instrument
 
 WEIGHTS_TOLERANCE = 1e-5

@@ -5,8 +5,8 @@ import pytest
 
 from dnn_instrument.runtime import analysis
 from dnn_instrument.runtime.analysis import numerical, static, training
-from dnn_instrument.runtime.stats import COLUMN, STATS
-from dnn_instrument.runtime.trace import TraceStore
+from dnn_instrument.runtime.record.stats import COLUMN, STATS
+from dnn_instrument.runtime.record.trace import TraceStore
 
 
 def layer(index, name, cls="Dense", activation="relu", units=8, weights=2, regularization=None):
@@ -343,7 +343,7 @@ def test_a_loss_that_broadcasts_is_told_from_one_that_does_not():
     import keras
     from keras import ops
 
-    from dnn_instrument.runtime.facts import loss_broadcasts
+    from dnn_instrument.runtime.record.facts import loss_broadcasts
 
     class RootMeanSquaredError(keras.losses.Loss):  # fixtures/corpus/a12: y_true - y_pred, no reshape
         def call(self, y_true, y_pred):
@@ -560,7 +560,7 @@ def test_model_facts_read_the_graph_the_outputs_and_the_losses():
     import keras
     from keras import layers
 
-    from dnn_instrument.runtime.facts import model_facts
+    from dnn_instrument.runtime.record.facts import model_facts
 
     class Head(layers.Layer):
         def __init__(self):

@@ -12,7 +12,6 @@ import sys
 import time
 
 import pytest
-
 from conftest import run_cli
 
 SEQUENTIAL = "import keras\nmodel = keras.Sequential([keras.layers.Dense(1)])\nmodel.compile(loss='mse')\n"

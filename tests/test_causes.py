@@ -96,7 +96,7 @@ def test_a_symptom_at_the_first_forward_pass_is_not_the_learning_rates():
 
 
 def test_report_puts_every_fits_faults_before_warnings_and_repoints_consequences():
-    from dnn_instrument.runtime import report
+    from dnn_instrument.runtime.report import document as report
 
     first_fit = [{**finding("missing_activation", 0, severity="warning"), "fit_index": 0}]
     second_fit = causes.attribute([finding("learning_rate_too_high", 0), finding("dead_relu", 4)])

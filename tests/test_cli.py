@@ -5,7 +5,6 @@ import os
 import re
 
 import pytest
-
 from conftest import FIXTURES, run_cli
 
 EXAMPLE = FIXTURES / "examples" / "regression_nan.py"
@@ -467,10 +466,8 @@ def test_strip_round_trip_and_refusals(tmp_path):
     assert_clean(edited)
 
 
-# Last: `report --html` needs runtime/html_report.py, written in parallel with this command.
 @pytest.mark.xdist_group("trained_run")  # the module-scoped run once, on one worker
 def test_report_html_rewrites_the_page(trained_run, capsys):
-    pytest.importorskip("dnn_instrument.runtime.html_report")
     from dnn_instrument.cli import main
 
     _, run_folder = trained_run

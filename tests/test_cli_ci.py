@@ -6,7 +6,6 @@ import os
 import textwrap
 
 import pytest
-
 from conftest import run_cli, run_python
 
 BUGGY = textwrap.dedent("""\

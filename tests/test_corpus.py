@@ -11,7 +11,6 @@ import json
 import sys
 
 import pytest
-
 from conftest import FIXTURES, ROOT, run_python
 from corpus_checks import failed_checks
 

@@ -11,13 +11,12 @@ import json
 
 import jsonschema
 import pytest
+from conftest import FIXTURES, ROOT, run_python
 
 from dnn_instrument.transformer import instrument
 
-from conftest import FIXTURES, ROOT, run_python
-
 LABELS = {case["id"]: case for case in json.loads((FIXTURES / "labels.json").read_text())["cases"]}
-SCHEMA = json.loads((ROOT / "runtime" / "report.schema.json").read_text())
+SCHEMA = json.loads((ROOT / "runtime" / "report" / "report.schema.json").read_text())
 SAMPLE = [
     "a01_softmax_one_unit_bce",  # static: output activation
     "a10_labels_minus_one_plus_one",  # targets

@@ -19,19 +19,18 @@ from pathlib import Path
 import jsonschema
 import numpy as np
 import pytest
+from conftest import PROGRAMS, ROOT, run_python
 
 from dnn_instrument.transformer import instrument
 
-from conftest import PROGRAMS, ROOT, run_python
-
-SCHEMA = json.loads((ROOT / "runtime" / "report.schema.json").read_text())
+SCHEMA = json.loads((ROOT / "runtime" / "report" / "report.schema.json").read_text())
 
 
 def _rows(values):
     """Statistics rows of each tensor of ``values``, as one replica's probes compute them."""
-    from dnn_instrument.runtime import stats
-
     import tensorflow as tf
+
+    from dnn_instrument.runtime.record import stats
 
     return stats.statistics([tf.constant(v, tf.float32) for v in values]).numpy()
 
@@ -39,7 +38,7 @@ def _rows(values):
 def test_replica_statistics_combine_as_the_whole_tensor():
     import tensorflow as tf
 
-    from dnn_instrument.runtime import stats
+    from dnn_instrument.runtime.record import stats
 
     rng = np.random.default_rng(0)
     first = [rng.normal(size=(6, 4)), rng.normal(3.0, 2.0, size=(10,)), np.array([1.0, np.nan, 0.0, np.inf]),
@@ -150,7 +149,7 @@ def test_a_workers_replicas_are_named_as_the_cluster_counts_them():
 def test_only_the_chief_of_a_cluster_owns_the_run(monkeypatch):
     """``TF_CONFIG``'s task: the chief (the chief task, else worker 0) keeps the plain run folder and writes
     $DNN_INSTRUMENT_REPORT; any other task names its folder after itself."""
-    from dnn_instrument.runtime.session import worker_task
+    from dnn_instrument.runtime.cluster import worker_task
 
     def task(cluster, kind, index):
         monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": kind, "index": index}}))

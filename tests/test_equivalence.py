@@ -12,7 +12,6 @@ import json
 import re
 
 import pytest
-
 from conftest import PROGRAMS
 from program_pairs import assert_said, assert_same_training, run_both
 

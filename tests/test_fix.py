@@ -11,8 +11,7 @@ import subprocess
 import sys
 
 import pytest
-
-from conftest import FIXTURES, ROOT
+from conftest import FIXTURES
 
 from dnn_instrument import fixing
 from dnn_instrument.transformer import fixes

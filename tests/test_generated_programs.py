@@ -22,10 +22,9 @@ import re
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, Phase, given, note, settings
-
 from conftest import ROOT, run_cli, run_python
 from generated_programs import Worker, expected_steps, programs
+from hypothesis import HealthCheck, Phase, given, note, settings
 from program_pairs import _load
 
 # one xdist worker runs this module's tests (`make test` uses --dist loadgroup), so that its module-scoped

@@ -1,4 +1,4 @@
-"""The HTML report (runtime/html_report.py), rendered from real training traces and opened in a real
+"""The HTML report (runtime/report/html.py), rendered from real training traces and opened in a real
 headless browser: Debian's chromium (``make test`` installs it where it is missing).
 
 One instrumented program trains two real fits in a subprocess, shared by the tests: a 10-layer ReLU MLP
@@ -16,9 +16,11 @@ import subprocess
 
 import numpy as np
 import pytest
-
 from conftest import run_cli, run_python
-from dnn_instrument.runtime import html_report, report, session
+
+from dnn_instrument.runtime import session
+from dnn_instrument.runtime.report import document as report
+from dnn_instrument.runtime.report import html as html_report
 
 CHROMIUM = "/usr/bin/chromium"
 XSS = "<script>alert(1)</script>"
@@ -226,7 +228,7 @@ def test_callback_trace_with_nan(callback_trace, tmp_path):
 
 
 def test_fit_without_iterations(callback_trace, tmp_path):
-    from dnn_instrument.runtime.trace import TraceStore
+    from dnn_instrument.runtime.record.trace import TraceStore
 
     model, _ = callback_trace
     store = TraceStore(model, "empty.py:3")

@@ -8,9 +8,8 @@ import shutil
 import nbclient
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
-
 from conftest import FIXTURES, run_cli
+from nbformat.v4 import new_code_cell, new_notebook
 
 NOTEBOOK = FIXTURES / "notebooks" / "regression_nan.ipynb"
 

@@ -18,7 +18,6 @@ import os
 import re
 
 import pytest
-
 from conftest import PROGRAMS
 from program_pairs import assert_said, assert_same_training, run_both
 

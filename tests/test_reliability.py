@@ -15,12 +15,13 @@ import time
 
 import numpy as np
 import pytest
-
-from dnn_instrument.runtime import analysis, report, session, trace
-from dnn_instrument.runtime.stats import COLUMN, STATS
-from dnn_instrument.transformer import instrument
-
 from conftest import PROGRAMS, run_cli, run_python
+
+from dnn_instrument.runtime import analysis, session
+from dnn_instrument.runtime.record import trace
+from dnn_instrument.runtime.record.stats import COLUMN, STATS
+from dnn_instrument.runtime.report import document as report
+from dnn_instrument.transformer import instrument
 
 LONG = PROGRAMS / "long_training.py"
 
@@ -158,7 +159,7 @@ def test_a_failing_probe_never_stops_training(tmp_path, mechanism):
     broken = tmp_path / "broken.py"
     broken.write_text(
         "import sys, runpy\n"
-        "from dnn_instrument.runtime import stats\n"
+        "from dnn_instrument.runtime.record import stats\n"
         "def fails(*args, **kwargs):\n    raise ValueError('a probe bug')\n"
         "stats.statistics = fails\n"
         f"runpy.run_path({str(tmp_path / 'instrumented.py')!r}, run_name='__main__')\n"
@@ -179,7 +180,8 @@ def test_a_failing_probe_never_stops_training(tmp_path, mechanism):
 
 
 def test_a_failing_rule_costs_only_its_own_symptom(monkeypatch, capsys):
-    from test_analysis import MLP, set_series, trace as synthetic
+    from test_analysis import MLP, set_series
+    from test_analysis import trace as synthetic
 
     store = synthetic(MLP)
     set_series(store, "input", None, "abs_max", 500.0)  # unnormalized input: found by input_scale

@@ -2,11 +2,11 @@
 caption), the first fault enlarged, a chance line on accuracy, and the fix's code as code."""
 
 import numpy as np
-
-from dnn_instrument.runtime import html_report, report
-from dnn_instrument.runtime.stats import COLUMN
-
 from test_analysis import MLP, trace
+
+from dnn_instrument.runtime.record.stats import COLUMN
+from dnn_instrument.runtime.report import document as report
+from dnn_instrument.runtime.report import html as html_report
 
 
 def _loss_rows(store):

@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dnn_instrument.runtime import report, stats
-from dnn_instrument.runtime.graph import LayerGraph
 from dnn_instrument.runtime.origins import SourceMap
-from dnn_instrument.runtime.trace import TraceStore
+from dnn_instrument.runtime.record import stats
+from dnn_instrument.runtime.record.graph import LayerGraph
+from dnn_instrument.runtime.record.trace import TraceStore
+from dnn_instrument.runtime.report import document as report
 
-SCHEMA = json.loads((Path(__file__).parent.parent / "runtime" / "report.schema.json").read_text())
+SCHEMA = json.loads((Path(__file__).parent.parent / "runtime" / "report" / "report.schema.json").read_text())
 
 
 def reference(x, bounds=None):
@@ -143,7 +144,7 @@ def test_report_of_an_empty_run_is_valid():
 
 
 def test_probe_records_inputs_of_several_dtypes(runs_dir):
-    from dnn_instrument.runtime.probe import Probe
+    from dnn_instrument.runtime import Probe  # the generated loop's: its store joins the run
 
     tokens = keras.Input((3,), dtype="int32")
     features = keras.Input((2,))
@@ -180,7 +181,7 @@ def test_diagnose_with_a_sample_sees_layers_and_changes_no_training(tmp_path, mo
     phases = {site["phase"] for site in diagnose.store.sites}
     assert {"input", "target", "forward", "backward", "gradient", "weight", "update", "loss"} <= phases
     assert diagnose.store.iterations == 12
-    from dnn_instrument.runtime import report
+    from dnn_instrument.runtime.report import document as report
 
     assert [what for what in report.unseen(diagnose.store) if "batches" not in what] == []  # it sees all but the batches
     diagnose.store.sites = [s for s in diagnose.store.sites if s["phase"] in ("loss", "weight", "update")]
@@ -189,13 +190,13 @@ def test_diagnose_with_a_sample_sees_layers_and_changes_no_training(tmp_path, mo
 
 def test_terminal_report_escapes_control_characters():
     """Names from the user's code never reach the terminal as raw escape sequences."""
-    from dnn_instrument.runtime import report
+    from dnn_instrument.runtime.report import terminal
 
     finding = {"symptom": "dead_relu", "layer": "evil\x1b[2J", "source": "t\x1b]0;x\x07.py:3", "phase": "forward",
                "iteration": 0, "fix": "rename `evil\x1b[2J`", "evidence": "layer `evil\x1b[2J`"}
     fit = {"site": "t.py:9", "stopped": None, "unseen": [], "mechanism": "loop",
            "summary": [{"layer": "evil\x1b[2J", "layer_index": 0}]}
-    text = report.terminal({"iterations": 1, "verdict": "buggy", "findings": [finding], "fits": [fit]}, "runs/x\x1b[0m")
+    text = terminal.render({"iterations": 1, "verdict": "buggy", "findings": [finding], "fits": [fit]}, "runs/x\x1b[0m")
     assert "\x1b" not in text and "\x07" not in text
     assert "\\x1b[2J" in text
 

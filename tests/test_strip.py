@@ -4,8 +4,8 @@ import re
 from pathlib import Path
 
 import pytest
-
 from conftest import FIXTURES, PROGRAMS
+
 from dnn_instrument.transformer import instrument
 from dnn_instrument.transformer.strip import CannotRestore, NotInstrumented, strip
 

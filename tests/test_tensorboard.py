@@ -5,11 +5,10 @@ import json
 
 import numpy as np
 import tensorflow as tf
-
-from dnn_instrument.runtime import tensorboard
-from dnn_instrument.runtime.stats import COLUMN
-
 from test_analysis import MLP, set_series, trace
+
+from dnn_instrument.runtime.record.stats import COLUMN
+from dnn_instrument.runtime.report import tensorboard
 
 
 def read(folder):
@@ -63,9 +62,9 @@ model.fit(x, x.sum(1), epochs=1, verbose=0)
 
 def test_a_script_with_two_fits_writes_each_step_once(tmp_path):
     """Each fit's events are written when it ends, once, at the report's iteration numbers, with its verdict as text."""
-    from dnn_instrument.transformer import instrument
-
     from conftest import run_python
+
+    from dnn_instrument.transformer import instrument
 
     script = tmp_path / "two_fits.py"
     script.write_text(instrument(TWO_FITS, "two_fits.py").code)

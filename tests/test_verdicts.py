@@ -5,16 +5,15 @@ import json
 
 import jsonschema
 import pytest
+from conftest import PROGRAMS, ROOT, run_python
 
 from dnn_instrument.transformer import instrument
-
-from conftest import PROGRAMS, ROOT, run_python
 
 # one xdist worker runs this module's tests (`make test` uses --dist loadgroup), so that its module-scoped
 # fixture (a real run) runs once
 pytestmark = pytest.mark.xdist_group("verdicts")
 
-SCHEMA = json.loads((ROOT / "runtime" / "report.schema.json").read_text())
+SCHEMA = json.loads((ROOT / "runtime" / "report" / "report.schema.json").read_text())
 
 
 @pytest.fixture(scope="module")

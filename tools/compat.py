@@ -22,9 +22,10 @@ import re
 import subprocess
 import sys
 import time
-import tomllib
 import venv
 import xml.etree.ElementTree as ElementTree
+
+import tomllib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TESTS = ["tests/test_equivalence.py", "tests/test_diagnosis.py"]

@@ -3,6 +3,6 @@
 ``instrument(source, path)`` is the entry point; see ``instrument.py`` for the pipeline.
 """
 
-from .instrument import InstrumentError, Result, instrument
+from .instrument import AlreadyInstrumented, InstrumentError, InvalidSyntax, Result, instrument
 
-__all__ = ["InstrumentError", "Result", "instrument"]
+__all__ = ["AlreadyInstrumented", "InstrumentError", "InvalidSyntax", "Result", "instrument"]

@@ -68,7 +68,7 @@ INSERTED_NOTES = [
     (r"graph\.(calling|feed|nodes)\b", "the forward pass, one layer at a time"),
     (r"graph\.result\(", "the model's prediction"),
     (r"compute_loss\(", "the loss, computed as model.fit computes it"),
-    (r"_loss_tracker\b", "updates the loss that the progress bar and the History show"),
+    (r"\.track_loss\(", "updates the loss that the progress bar and the History show"),
     (r"scale_loss\(", "loss scaling (mixed precision), as Keras does"),
     (r"trainable_weights\b", "the weights the optimizer updates"),
     (r"tape\.gradient\(", "the gradients of the loss: for the weights, and for each layer's output"),

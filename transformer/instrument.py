@@ -25,6 +25,14 @@ class InstrumentError(Exception):
         self.path, self.line, self.column, self.message = path, line, column, message
 
 
+class InvalidSyntax(InstrumentError):
+    """The input is not valid Python: running it, Python says why."""
+
+
+class AlreadyInstrumented(InstrumentError):
+    """The input is the output of dnn-instrument: it records by itself."""
+
+
 @dataclass
 class Message:
     line: int
@@ -56,11 +64,11 @@ def instrument(source, path="<stdin>", callback_only=False):
     try:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as error:
-        raise InstrumentError(path, error.raw_line, error.raw_column + 1, f"syntax error: {error.message}") from None
+        raise InvalidSyntax(path, error.raw_line, error.raw_column + 1, f"syntax error: {error.message}") from None
     except (RecursionError, MemoryError):
         raise InstrumentError(path, 1, 1, "the file is too deeply nested to parse") from None
     if _already_instrumented(module):
-        raise InstrumentError(path, 1, 1, "already instrumented by dnn-instrument (it imports dnn_instrument); instrument the original file")
+        raise AlreadyInstrumented(path, 1, 1, "already instrumented by dnn-instrument (it imports dnn_instrument); instrument the original file")
     try:
         return _instrument_module(module, source, path, name, bom, callback_only)
     except RecursionError:  # libcst's visitors and code generation recurse once per level of nesting
@@ -72,7 +80,7 @@ def _check_python_accepts(text, path):
     try:
         compile(text, path, "exec", dont_inherit=True)
     except SyntaxError as error:  # IndentationError and TabError too
-        raise InstrumentError(path, error.lineno or 1, error.offset or 1, f"syntax error: {error.msg}") from None
+        raise InvalidSyntax(path, error.lineno or 1, error.offset or 1, f"syntax error: {error.msg}") from None
     except UnicodeEncodeError as error:  # lone surrogates: undecodable bytes read with surrogateescape
         raise InstrumentError(path, 1, 1, f"not UTF-8 text (undecodable byte at character {error.start})") from None
     except ValueError as error:  # null bytes (Python 3.11; a SyntaxError from 3.12)

@@ -9,6 +9,7 @@ a failure it explains follows it in the trace.
 of A when an edge leads from A's symptom to B's (directly or through other symptoms) and A is seen no later
 than B (by iteration, then by the phase's place in the iteration). A consequence names its root's cause and carries no fix of its own: fixing the root removes it.
 """
+from .. import vocabulary
 
 #: Symptoms that are risks, not failures: warnings unless a failure they explain follows them.
 WARNING = {
@@ -85,8 +86,7 @@ def explains(cause, effect):
 #: Within an iteration: the configuration and the initial weights, then the batch, the forward pass, the loss,
 #: the backward pass, the update. An update-phase symptom at iteration t acts from the next forward pass on:
 #: a layer saturated at the very first forward pass was not saturated by the learning rate.
-PHASE_ORDER = {"static": -1, "weight": -1, "input": 0, "target": 1, "forward": 2, "loss": 3, "backward": 4,
-               "gradient": 5, "update": 6}
+PHASE_ORDER = {**vocabulary.PHASE_ORDER, "static": -1, "weight": -1}
 
 
 def _onset(finding):

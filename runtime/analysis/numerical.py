@@ -2,13 +2,10 @@
 
 import numpy as np
 
-from ..stats import COLUMN
+from ..vocabulary import COLUMN, PHASE_ORDER
 from . import thresholds
 from .training import lower_learning_rate
 
-# Within one iteration values are born in this order: the batch, the forward pass layer by layer, the
-# loss, the backward pass from the last layer down, then the optimizer's update of each weight.
-PHASE_ORDER = {"input": 0, "target": 1, "forward": 2, "loss": 3, "backward": 4, "gradient": 5, "update": 6, "weight": 7}
 STANDARD_LAYERS = {
     "Dense", "Conv1D", "Conv2D", "Conv3D", "LSTM", "GRU", "SimpleRNN", "Embedding", "BatchNormalization",
     "LayerNormalization", "Dropout", "Flatten", "MaxPooling2D", "AveragePooling2D", "Concatenate", "Add",

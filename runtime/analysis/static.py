@@ -6,7 +6,8 @@ before any symptom is visible in the training curves, and name the layer to chan
 
 import numpy as np
 
-from ..facts import PROBABILISTIC_LOSSES, REGRESSION_LOSSES
+from ..record.facts import PROBABILISTIC_LOSSES, REGRESSION_LOSSES
+from ..vocabulary import needs
 from . import thresholds
 from .view import PASS_THROUGH, _target_range
 
@@ -14,6 +15,7 @@ BOUNDED_OUTPUTS = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0), "relu": (0.0, np.
 DEFAULTS = {"beta_1": 0.9, "beta_2": 0.999, "momentum": 0.9}  # Keras's defaults, suggested as the fix
 
 
+@needs("target")
 def output_activation_and_loss(view):
     """Each output's activation must produce what its loss reads, in the targets' range.
 
@@ -166,6 +168,7 @@ def missing_activation(view):
     return findings
 
 
+@needs("target")
 def target_shape(view):
     """Targets whose shape does not fit the model's output in a way the loss silently broadcasts."""
     targets, outputs = view.trace.facts.get("target_shapes") or [], view.trace.facts.get("output_shapes") or []

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from ..stats import COLUMN
+from ..vocabulary import COLUMN, needs
 from . import thresholds
 
 SCALE_INVARIANT_INPUTS = {"Embedding", "Rescaling", "Normalization", "TextVectorization", "StringLookup",
@@ -31,6 +31,7 @@ def _median(series):
     return float(np.median(series)) if series is not None and series.size else math.nan
 
 
+@needs("input")
 def input_scale(view):
     """Unnormalised input features (hundreds, thousands) saturate or blow up the first layer (a warning: it
     becomes the fault's root when a failure it explains follows, see causes.py)."""
@@ -57,6 +58,7 @@ def input_scale(view):
         f"input features reach |x| = {largest:.4g} (expected of order 1)", layer_index=first_layer)]
 
 
+@needs("weight")
 def initialization(view):
     """Kernels that start all equal (zeros, constants) never break symmetry; huge ones start exploded.
 
@@ -123,6 +125,7 @@ def batch_size(view):
     return int(np.median(count)) // max(per_example, 1)
 
 
+@needs("forward")
 def dead_relu(view):
     """ReLU layers whose outputs are all zero, batch after batch: they pass no gradient and cannot recover."""
     findings = []
@@ -155,6 +158,7 @@ def dead_relu(view):
     return findings
 
 
+@needs("forward")
 def saturation(view):
     """Hidden sigmoid/tanh layers pinned at their bounds: their derivative is ~0, so they stop learning."""
     findings = []
@@ -180,6 +184,7 @@ def saturation(view):
     return findings
 
 
+@needs("gradient")
 def vanishing_gradient(view):
     """The gradient reaching the first layers is orders of magnitude below the last layer's."""
     layers = view.weighted_layers()
@@ -203,6 +208,7 @@ def vanishing_gradient(view):
         layer_index=layers[0], iteration=min(onset, max(view.iterations - 1, 0)))]
 
 
+@needs("gradient")
 def exploding_gradient(view):
     """Gradient norms that grow by orders of magnitude during training."""
     findings = []
@@ -232,12 +238,12 @@ def exploding_gradient(view):
     return findings
 
 
+@needs("update")
 def learning_rate(view):
     """Updates far larger than the weights (too high), or none at all (too low, or a decaying schedule)."""
     layers = view.weighted_layers()
     if not layers or view.iterations < thresholds.MIN_WINDOW:
         return []
-    learning_rate = view.optimizer.get("learning_rate")
     early = view.early_update_ratio
     if early > thresholds.UPDATE_RATIO_EXCESSIVE or (early > thresholds.UPDATE_RATIO_HIGH and _loss_stuck(view)):
         return [view.finding(
@@ -262,6 +268,7 @@ def learning_rate(view):
     return []
 
 
+@needs("update")
 def unchanged_weights(view):
     """Layers with weights whose update is exactly zero at every step."""
     findings = []
@@ -377,6 +384,7 @@ def _oscillation(view):
     return _median(np.abs(np.diff(loss))) / level if level > 0 else 0.0
 
 
+@needs("loss")
 def oscillating_loss(view):
     """The loss jumps up and down by a large part of itself and does not fall: the steps are too large."""
     stuck, swing = _loss_stuck(view), _oscillation(view)
@@ -393,6 +401,7 @@ def oscillating_loss(view):
         iteration=_stuck_onset(view))]
 
 
+@needs("loss")
 def loss_not_decreasing(view):
     """The loss at the end is no lower than at the start (and does not merely oscillate: see above)."""
     stuck = _loss_stuck(view)
@@ -425,6 +434,7 @@ def chance_loss(view):
     return None
 
 
+@needs("loss", "target")
 def loss_at_chance_level(view):
     """The loss ends where a model that ignores its inputs would be: nothing was learned from the data."""
     chance = chance_loss(view)
@@ -499,6 +509,7 @@ def _binary_base_rate(view):
     return max(share, 1 - share)
 
 
+@needs("target")
 def data_order(view):
     """Batches that each hold a single label: the data is sorted by class and was not shuffled."""
     std, count = view.series("target", "std"), view.series("target", "count")

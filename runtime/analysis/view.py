@@ -5,9 +5,8 @@ import math
 
 import numpy as np
 
-from ..stats import COLUMN
+from ..vocabulary import COLUMN
 from . import thresholds
-
 
 #: The phases a loss-scaling optimizer sees overflow in, and skips the step for (mixed precision).
 SCALED = {"backward", "gradient"}
@@ -52,7 +51,7 @@ def task_type(loss, activation, units, targets=None, from_logits=False):
       [0, 1] (a classifier trained with MSE: still a classification, of the kind its output says);
     - any other (custom) loss: from the output (softmax: multiclass; sigmoid: binary/multilabel), else None.
     """
-    from ..facts import REGRESSION_LOSSES
+    from ..record.facts import REGRESSION_LOSSES
 
     loss = (loss or "").lower()
     units = units or 1

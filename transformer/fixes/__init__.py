@@ -13,8 +13,21 @@ the first is the most likely repair; the others are what to try if it does not v
 
 from dataclasses import dataclass
 
-from . import (activation, batch_size, clipping, epsilon, initializer, labels, learning_rate, optimizer, output,
-               regularizer, scaling, shuffle, trainable)
+from . import (
+    activation,
+    batch_size,
+    clipping,
+    epsilon,
+    initializer,
+    labels,
+    learning_rate,
+    optimizer,
+    output,
+    regularizer,
+    scaling,
+    shuffle,
+    trainable,
+)
 from .source import Source
 
 

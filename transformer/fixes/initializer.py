@@ -3,7 +3,7 @@ Keras's default (or ``he_normal`` for ReLU layers), a bias initialiser that kill
 to zeros, a recurrent initialiser back to ``orthogonal``. Every layer of the file written with the same
 initialiser text gets the same edit (they were all made the same way)."""
 
-from .source import with_same_argument, argument, layers_named, literal, remove_argument, set_argument
+from .source import argument, layers_named, literal, remove_argument, set_argument, with_same_argument
 
 KEYWORDS = {
     "weight_initialization": ["kernel_initializer"],

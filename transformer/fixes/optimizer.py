@@ -3,8 +3,8 @@ and a learning-rate schedule that decays the rate away replaced by its initial r
 
 import libcst as cst
 
-from .source import argument, literal, set_argument
 from .learning_rate import optimizer_of
+from .source import argument, literal, set_argument
 
 DEFAULTS = {"beta_1": "0.9", "beta_2": "0.999", "momentum": "0.9"}
 

@@ -1,11 +1,11 @@
 """Output activation, loss and ``from_logits``: make the three agree (``last_layer_activation``,
-``loss_function``, ``output_range``). Losses are classified with ``runtime/facts.py``'s sets."""
+``loss_function``, ``output_range``). Losses are classified with ``runtime/record/facts.py``'s sets."""
 
 import re
 
 import libcst as cst
 
-from ...runtime.facts import PROBABILISTIC_LOSSES, REGRESSION_LOSSES
+from ...runtime.record.facts import PROBABILISTIC_LOSSES, REGRESSION_LOSSES
 from .source import argument, layers_named, literal, quoted, remove_argument, set_argument
 
 CLASS_NAMES = {

@@ -3,7 +3,7 @@ same text, or its factor lowered to 1e-4."""
 
 import libcst as cst
 
-from .source import with_same_argument, argument, layers_named, remove_argument
+from .source import argument, layers_named, remove_argument, with_same_argument
 
 KEYWORDS = ("kernel_regularizer", "bias_regularizer", "activity_regularizer")
 

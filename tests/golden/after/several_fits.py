@@ -55,7 +55,7 @@ def instrumented_fit(site, model, x=None, y=None, batch_size=None, epochs=1, ver
                 y_pred = graph.result(tensors)
             loss = model.compute_loss(x, y, y_pred, sample_weight, training=True)  # scaled to the global batch
             samples = tf.shape(tf.nest.flatten(x)[0])[0]
-            model._loss_tracker.update_state(runtime.unscaled_loss(loss), sample_weight=samples)
+            data.track_loss(runtime.unscaled_loss(loss), samples)
             scaled_loss = model.optimizer.scale_loss(loss)
         weights = model.trainable_weights
         gradients, output_gradients = tape.gradient(scaled_loss, (weights, probe.outputs))

@@ -9,7 +9,7 @@ iteration; ``epoch_logs`` the logs ``fit`` put in its History.
 between are merged pairwise whenever they outgrow ``MIDDLE`` (``merge_rows``: a NaN is never averaged
 away), so a run of any length holds at most about ``HEAD + MIDDLE + TAIL`` rows.
 
-**On disk.** ``TraceStore.for_run`` attaches the store to the process's run folder (``session.py``). Each
+**On disk.** ``session.open_store`` attaches the store to the process's run folder (``session.py``). Each
 block of rows is appended to ``trace-N.rows`` as it arrives, and the store's description to
 ``trace-N.json``, so a run that crashes or is killed keeps what was recorded; whenever rows are merged,
 and when the ``fit`` ends, the whole store is written to ``trace-N.npz`` and the row journal starts over.
@@ -23,8 +23,9 @@ import time
 
 import numpy as np
 
+from ..files import write_atomically
+from ..vocabulary import COLUMN, STATISTICS, STATS
 from .facts import model_facts
-from .stats import COLUMN, STATS
 
 HEAD = 1024
 MIDDLE = 2048
@@ -51,14 +52,6 @@ class TraceStore:
         self.journal = None  # the files on disk, once attached to a run
         self._started = time.perf_counter()
         self._on_close = []
-
-    @classmethod
-    def for_run(cls, model, site):
-        from . import session
-
-        store = cls(model, site)
-        session.current().add(store)
-        return store
 
     def set_sites(self, sites):
         """Name the rows of the statistics matrices; a retraced step must produce the same rows."""
@@ -241,6 +234,10 @@ class Merged:
         self.values, self.spans, self.first = values, spans, first
 
 
+#: How the extremes merge (``vocabulary.MERGES``): ``fmin``/``fmax`` ignore a NaN, ``maximum`` keeps it.
+PICK = {"min": np.fmin, "max": np.fmax, "worst": np.maximum}
+
+
 def merge_rows(values, spans, keep):
     """Merge adjacent pairs of rows not in ``keep`` into one row each, weighted by the iterations they span.
 
@@ -248,7 +245,7 @@ def merge_rows(values, spans, keep):
     extremes take the extreme, and the NaN/Inf fractions the maximum, so a fault stays visible.
     Returns the merged values and spans, and for each new row the index of its first old row.
     """
-    first, index, rows = [], 0, len(values)
+    index, rows = 0, len(values)
     pairs = []
     while index < rows:
         if index + 1 < rows and not keep[index] and not keep[index + 1]:
@@ -267,27 +264,14 @@ def merge_rows(values, spans, keep):
         shape = (-1,) + (1,) * (u.ndim - 1)
         return (u * wa.reshape(shape) + v * wb.reshape(shape)) / total.reshape(shape)
 
-    merged = weigh(x, y)
-    for name in ("std", "norm"):
-        column = COLUMN[name]
-        merged[:, :, column] = np.sqrt(weigh(x[:, :, column] ** 2, y[:, :, column] ** 2))
-    for name, pick in (("min", np.fmin), ("max", np.fmax), ("abs_max", np.fmax), ("frac_nan", np.maximum), ("frac_inf", np.maximum)):
-        column = COLUMN[name]
-        merged[:, :, column] = pick(x[:, :, column], y[:, :, column])
+    merged = weigh(x, y)  # "mean"
+    for column, statistic in enumerate(STATISTICS):
+        if statistic.merge == "rms":
+            merged[:, :, column] = np.sqrt(weigh(x[:, :, column] ** 2, y[:, :, column] ** 2))
+        elif statistic.merge in PICK:
+            merged[:, :, column] = PICK[statistic.merge](x[:, :, column], y[:, :, column])
     merged[single] = x[single]
     return Merged(merged.astype(np.float32), total.astype(np.int64), a.tolist())
-
-
-def write_atomically(path, text):
-    """Write ``text`` to ``path`` through a temporary file and a rename: readers never see half a file."""
-    temporary = f"{path}.tmp{os.getpid()}"
-    try:
-        with open(temporary, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
 
 
 def _number(value):

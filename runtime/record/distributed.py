@@ -13,12 +13,11 @@ it the step returns, per replica, the first site that held a NaN or Inf, which n
 fault appeared (``Probe.record``).
 """
 
+import keras
 import tensorflow as tf
-from keras.src import tree
-from keras.src.backend.tensorflow.trainer import _collective_all_reduce_multi_worker, reduce_per_replica
-from keras.src.losses.loss import unscale_loss_for_distribution
 
 from . import stats
+from .fitting import across_workers, reduce_per_replica, strategy_of, unscale_loss_for_distribution
 
 #: Strategies the loop runs under; any other keeps ``fit`` (see fallback.py).
 SUPPORTED = ("MirroredStrategy", "OneDeviceStrategy", "MultiWorkerMirroredStrategy")
@@ -36,44 +35,10 @@ def name_of(strategy):
     return public.get(name, name)
 
 
-def strategy_of(model):
-    """The non-default ``tf.distribute`` strategy ``model`` trains under, or None."""
-    strategy = getattr(model, "_distribute_strategy", None)
-    if strategy is None and tf.distribute.has_strategy():
-        strategy = tf.distribute.get_strategy()
-    return strategy
 
 
-def across_workers(strategy):
-    """Whether ``strategy`` spans several worker processes (a MultiWorkerMirroredStrategy given a ``TF_CONFIG``
-    cluster), decided as Keras decides it."""
-    return strategy is not None and _collective_all_reduce_multi_worker(strategy)
 
 
-def build(model, iterator):
-    """Build the model, its loss, metrics and optimizer from the first batch of ``iterator``, as ``fit`` does
-    before its first step (``_maybe_symbolic_build``).
-
-    Across workers Keras's own build fails (Keras 3.10 to 3.15): it reduces the whole ``(x, y)`` batch with one
-    ``strategy.reduce``, which MultiWorkerMirroredStrategy passes to its collective all-reduce as a single
-    tensor (``ValueError: Attempt to convert a value (PerReplica:...)``). The build needs only the batch's
-    shapes and dtypes: there they are taken from this worker's first replica.
-    """
-    strategy = strategy_of(model)
-    if not across_workers(strategy):
-        model._maybe_symbolic_build(iterator=iterator)
-        return
-    from .fitting import _steps_of
-
-    for item in iterator:
-        batch = next(_steps_of(item, 1)[2])
-        break
-    local = tree.map_structure(
-        lambda v: strategy.experimental_local_results(v)[0] if isinstance(v, tf.distribute.DistributedValues) else v,
-        batch,
-    )
-    with strategy.scope():
-        model._symbolic_build(data_batch=local)
 
 
 def reduce_logs(logs, strategy):
@@ -85,23 +50,10 @@ def reduce_logs(logs, strategy):
     means on one worker.
     """
     if across_workers(strategy):
-        return tree.map_structure(lambda v: strategy.reduce("MEAN", v, axis=None), logs)
+        return keras.tree.map_structure(lambda v: strategy.reduce("MEAN", v, axis=None), logs)
     return reduce_per_replica(logs, strategy, reduction="auto")
 
 
-def check_validation(model, validates):
-    """Refuse, before any training, a ``fit`` that validates (``validates``) across workers, with the reason.
-
-    Validation runs Keras's ``evaluate``, which has both bugs above across workers (its build and its test
-    step): it would fail at the end of the first epoch, as ``fit`` itself fails at its start.
-    """
-    if validates and across_workers(strategy_of(model)):
-        raise ValueError(
-            "dnn-instrument: validation (validation_split or validation_data) cannot run across the workers of a "
-            "MultiWorkerMirroredStrategy: Keras's evaluate fails there (Keras 3.10 to 3.15 reduce the batch and "
-            "each scalar log in ways the strategy rejects across workers), and so does Keras's own fit. Train "
-            "without validation and evaluate the model afterwards outside the cluster."
-        )
 
 
 def unscaled_loss(loss):

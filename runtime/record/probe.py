@@ -22,11 +22,9 @@ import threading
 
 import tensorflow as tf
 
-from . import session, stats
+from ..safety import guarded
+from . import stats
 from .facts import note_targets
-from .online import Monitor
-from .safety import guarded
-from .trace import TraceStore
 
 FLUSH_EVERY = int(os.environ.get("DNN_INSTRUMENT_FLUSH_EVERY", "32"))
 
@@ -53,14 +51,14 @@ class Probe:
     _sites, _tensors, _saturation, _same_shape_as = _Traced(), _Traced(), _Traced(), _Traced()
     outputs, _output_sites = _Traced(), _Traced()
 
-    def __init__(self, model, site, store=None):
+    def __init__(self, model, site, store, monitor=None):
         from .distributed import describe
 
         self._traced = threading.local()
         self.model = model
         self.site = site  # "train.py:31": the fit call this loop stands for
-        self.store = store if store is not None else TraceStore.for_run(model, site)
-        self.monitor = Monitor(model, self.store)
+        self.store = store
+        self.monitor = monitor  # the online analysis, given by the run (``runtime.loop``): see ``flush``
         self._owner = _weight_owners(model)
         self._pending = []  # host side: statistics of steps not yet flushed, with their (epoch, step)
         self._faults = []  # host side, under a strategy: each pending step's first faulty site per replica
@@ -160,7 +158,6 @@ class Probe:
     @guarded("a dnn-instrument probe")
     def record(self, epoch, step, statistics):
         """Keep one step's statistics; they reach the trace store every ``FLUSH_EVERY`` steps."""
-        session.raise_pending_stop()
         if isinstance(statistics, tuple):  # under a strategy: (matrix, first faulty site per replica)
             statistics, faults = statistics
             self._faults.append(faults)
@@ -176,7 +173,10 @@ class Probe:
             self._note_fault_replica(block)
             self.store.append(epochs, steps, block)
             self._pending = []
-            self.monitor.after(block)
+            if self.monitor is not None:
+                # The one place where data flows back up: the online analysis reads the new rows and may stop
+                # training (``model.stop_training``), e.g. at the first NaN/Inf (``analysis/online.py``).
+                self.monitor.after(block)
 
     def _note_fault_replica(self, block):
         """Name, in the store's ``distribution``, the replica(s) that saw the first NaN/Inf of the run."""

@@ -19,8 +19,8 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from .analysis import TraceView
-from .stats import COLUMN
+from ..analysis import TraceView
+from ..vocabulary import COLUMN
 
 
 def series(store):
@@ -139,13 +139,13 @@ def _write_events(writer, names, groups, matrix, steps):
         with writer.as_default():
             for column, name in enumerate(names):
                 value = values[column]
-                tf.cond(tf.math.is_finite(value), lambda: tf.summary.write(name, value, step=step, metadata=scalar),
+                tf.cond(tf.math.is_finite(value), lambda name=name, value=value: tf.summary.write(name, value, step=step, metadata=scalar),
                         lambda: tf.constant(False))
             for stat, members in groups.items():
                 picked = tf.gather(values, members)
                 finite = tf.boolean_mask(picked, tf.math.is_finite(picked))
                 tf.cond(tf.size(finite) > 0,
-                        lambda: tf.summary.write(f"diagnosis/by_layer/{stat}", _histogram(finite), step=step, metadata=histogram),
+                        lambda stat=stat, finite=finite: tf.summary.write(f"diagnosis/by_layer/{stat}", _histogram(finite), step=step, metadata=histogram),
                         lambda: tf.constant(False))
         return row + 1
 

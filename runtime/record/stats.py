@@ -14,6 +14,8 @@ dead or constant layer (std ~ 0) from a live one.
 
 import importlib
 
+from ..vocabulary import COLUMN, STATS  # the columns of a statistics row, declared once
+
 
 class _TensorFlow:
     """``tensorflow``, imported on first use: the analysis and ``dnn-instrument report`` read ``STATS``
@@ -25,21 +27,6 @@ class _TensorFlow:
 
 tf = _TensorFlow()
 
-#: The columns of a statistics row, in order.
-STATS = (
-    "count",  # number of elements
-    "mean",  # mean of the finite elements
-    "std",  # standard deviation of the finite elements
-    "min",  # smallest finite element
-    "max",  # largest finite element
-    "abs_max",  # largest |finite element|
-    "norm",  # L2 norm of the finite elements
-    "frac_zero",  # fraction of elements exactly 0 (dead ReLU units, zero gradients, unchanged weights)
-    "frac_nan",
-    "frac_inf",
-    "frac_saturated",  # fraction in the saturated range of the layer's activation (see SATURATION)
-)
-COLUMN = {name: i for i, name in enumerate(STATS)}
 
 #: Saturated ranges (low, high) by activation: an element is saturated when it is <= low or >= high.
 #: sigmoid/softmax saturate towards 0 and 1, tanh towards -1 and 1; 1% from the bound is where the

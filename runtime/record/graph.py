@@ -18,8 +18,6 @@ from keras.src.backend.common import global_state
 from keras.src.models import Functional, Sequential
 from keras.src.models.functional import operation_fn
 
-from .compat import operation_for
-
 
 @dataclass
 class Node:
@@ -106,6 +104,31 @@ class LayerGraph:
         if isinstance(outputs, (list, tuple)) and len(outputs) == 1:  # Functional's unpack_singleton
             return outputs[0]
         return outputs
+
+
+def operation_for(function, node):
+    """The operation a functional graph's ``node`` runs (Keras 3.11 maps it through ``_get_operation_for_node``
+    for Flax NNX; Keras 3.10 has no such mapping and runs ``node.operation``)."""
+    get = getattr(function, "_get_operation_for_node", None)
+    return get(node) if get is not None else node.operation
+
+
+def sublayers(layer):
+    """The layers ``layer`` holds directly (a custom layer's own sub-layers)."""
+    try:
+        return list(layer._flatten_layers(include_self=False, recursive=False))
+    except (AttributeError, TypeError):
+        return []
+
+
+def inbound_tensors(layer):
+    """The symbolic tensors ``layer`` was called on, over all its calls in the model's graph."""
+    return [tensor for node in getattr(layer, "_inbound_nodes", []) or [] for tensor in getattr(node, "input_tensors", []) or []]
+
+
+def producer_name(tensor):
+    """The name of the layer whose output the symbolic ``tensor`` is, or None."""
+    return getattr(getattr(getattr(tensor, "_keras_history", None), "operation", None), "name", None)
 
 
 def _functional_of(model):

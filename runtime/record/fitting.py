@@ -11,11 +11,14 @@ Reusing these pieces instead of re-deriving them is what keeps the loop's traini
 import os
 import warnings
 
+import keras
+import tensorflow as tf
 from keras.src import optimizers
-from keras.src.backend.tensorflow.trainer import TFEpochIterator
+from keras.src.backend.tensorflow.trainer import TensorFlowTrainer, TFEpochIterator, _collective_all_reduce_multi_worker
+from keras.src.backend.tensorflow.trainer import reduce_per_replica as reduce_per_replica  # for distributed.py
+from keras.src.losses.loss import unscale_loss_for_distribution as unscale_loss_for_distribution  # for distributed.py
 from keras.src.trainers.data_adapters import array_slicing, data_adapter_utils
 
-from . import distributed
 
 
 class FitData:
@@ -44,7 +47,7 @@ class FitData:
             self.epochs = max_epochs
         model._assert_compile_called("fit")
         model._eval_epoch_iterator = None
-        distributed.check_validation(model, bool(validation_split) or validation_data is not None)
+        check_validation(model, bool(validation_split) or validation_data is not None)
         if validation_split and validation_data is None:
             (x, y, sample_weight), validation_data = array_slicing.train_validation_split(
                 (x, y, sample_weight), validation_split=validation_split
@@ -67,7 +70,7 @@ class FitData:
             steps_per_execution=model.steps_per_execution,
         )
         self.max_steps = budget("DNN_INSTRUMENT_MAX_STEPS")  # a cap on the steps of each epoch (dnn-instrument fix)
-        distributed.build(model, self.train)  # model._maybe_symbolic_build(iterator=self.train)
+        build(model, self.train)
         self.train.reset()
         # Metrics Keras builds only when it traces the first step, and so does not reset before the first
         # epoch (an unbuilt ``CompileMetrics`` resets nothing): metric objects shared with a model trained
@@ -119,6 +122,10 @@ class FitData:
             if not any(metric is other for other in skipped):
                 metric.reset_state()
 
+    def track_loss(self, loss, samples):
+        """Add a step's loss to the model's loss tracker, as Keras's train step does: the ``loss`` of the logs."""
+        self.model._loss_tracker.update_state(loss, sample_weight=samples)
+
     def epoch_logs(self, logs):
         """The logs of a finished epoch: the model's metric results (``fit`` prefers them to the step's)."""
         return dict(self.model._get_metrics_result_or_logs(logs))
@@ -160,6 +167,75 @@ class FitData:
             model.optimizer.finalize_variable_values(model.trainable_weights)
         if getattr(model, "_eval_epoch_iterator", None) is not None:
             del model._eval_epoch_iterator
+
+
+def own_training(model):
+    """The training methods (``fit``, ``train_step``, ``make_train_function``) that ``model``'s class overrides."""
+    cls = type(model)
+    return [
+        name
+        for name in ("fit", "train_step", "make_train_function")
+        if getattr(cls, name, None) is not getattr(TensorFlowTrainer, name, None)
+        and getattr(cls, name, None) is not getattr(keras.Model, name, None)
+    ]
+
+
+def strategy_attribute(model):
+    """The ``tf.distribute`` strategy ``model`` was created under (None for the default one)."""
+    return getattr(model, "_distribute_strategy", None)
+
+
+def strategy_of(model):
+    """The non-default ``tf.distribute`` strategy ``model`` trains under, or None."""
+    strategy = strategy_attribute(model)
+    if strategy is None and tf.distribute.has_strategy():
+        strategy = tf.distribute.get_strategy()
+    return strategy
+
+
+def across_workers(strategy):
+    """Whether ``strategy`` spans several worker processes (a MultiWorkerMirroredStrategy given a ``TF_CONFIG``
+    cluster), decided as Keras decides it."""
+    return strategy is not None and _collective_all_reduce_multi_worker(strategy)
+
+
+def build(model, iterator):
+    """Build the model, its loss, metrics and optimizer from the first batch of ``iterator``, as ``fit`` does
+    before its first step (``_maybe_symbolic_build``).
+
+    Across workers Keras's own build fails (Keras 3.10 to 3.15): it reduces the whole ``(x, y)`` batch with one
+    ``strategy.reduce``, which MultiWorkerMirroredStrategy passes to its collective all-reduce as a single
+    tensor (``ValueError: Attempt to convert a value (PerReplica:...)``). The build needs only the batch's
+    shapes and dtypes: there they are taken from this worker's first replica.
+    """
+    strategy = strategy_of(model)
+    if not across_workers(strategy):
+        model._maybe_symbolic_build(iterator=iterator)
+        return
+    for item in iterator:
+        batch = next(_steps_of(item, 1)[2])
+        break
+    local = keras.tree.map_structure(
+        lambda v: strategy.experimental_local_results(v)[0] if isinstance(v, tf.distribute.DistributedValues) else v,
+        batch,
+    )
+    with strategy.scope():
+        model._symbolic_build(data_batch=local)
+
+
+def check_validation(model, validates):
+    """Refuse, before any training, a ``fit`` that validates (``validates``) across workers, with the reason.
+
+    Validation runs Keras's ``evaluate``, which has both bugs above across workers (its build and its test
+    step): it would fail at the end of the first epoch, as ``fit`` itself fails at its start.
+    """
+    if validates and across_workers(strategy_of(model)):
+        raise ValueError(
+            "dnn-instrument: validation (validation_split or validation_data) cannot run across the workers of a "
+            "MultiWorkerMirroredStrategy: Keras's evaluate fails there (Keras 3.10 to 3.15 reduce the batch and "
+            "each scalar log in ways the strategy rejects across workers), and so does Keras's own fit. Train "
+            "without validation and evaluate the model afterwards outside the cluster."
+        )
 
 
 def budget(variable):

@@ -17,9 +17,9 @@ import sys
 
 import numpy as np
 
-from . import analysis
-from .analysis import thresholds
-from .analysis.view import faults
+from .. import analysis
+from . import thresholds
+from .view import faults
 
 STALLED = {"loss_not_decreasing", "oscillating_loss"}
 

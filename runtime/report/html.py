@@ -25,9 +25,10 @@ from matplotlib import colormaps, rc_context
 from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 
-from .analysis.view import TraceView
-from .stats import COLUMN, SATURATION
-from .trace import write_atomically
+from ..analysis.view import TraceView
+from ..files import write_atomically
+from ..record.stats import SATURATION
+from ..vocabulary import COLUMN
 
 MAX_COLUMNS = 300  # heatmap columns; longer runs are binned
 MAX_MARKS = 4  # vertical lines at the iterations of a fit's findings
@@ -64,7 +65,7 @@ def write(folder, document, stores):
 
 def _environment():
     environment = jinja2.Environment(
-        loader=jinja2.PackageLoader("dnn_instrument.runtime", "templates"),
+        loader=jinja2.PackageLoader("dnn_instrument.runtime.report", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

@@ -3,7 +3,7 @@
 ``model_facts(model)`` is plain data (JSON-ready), taken once when a ``fit`` starts.
 """
 
-from .origins import origin_of
+from ..origins import origin_of
 
 REGRESSION_LOSSES = {
     "mean_squared_error", "mse", "mean_absolute_error", "mae", "huber", "huber_loss", "log_cosh", "logcosh",
@@ -27,21 +27,20 @@ def _activation_name(layer):
 
 
 def _sublayers(layer):
-    try:
-        return [sub for sub in layer._flatten_layers(include_self=False, recursive=False)]
-    except (AttributeError, TypeError):
-        return []
+    from .graph import sublayers
+
+    return sublayers(layer)
 
 
 def _inbound(layer, index_of):
     """Indices (in ``model.layers``) of the layers whose outputs this layer reads: the model's graph."""
+    from .graph import inbound_tensors, producer_name
+
     feeding = []
-    for node in getattr(layer, "_inbound_nodes", []) or []:
-        for tensor in getattr(node, "input_tensors", []) or []:
-            history = getattr(tensor, "_keras_history", None)
-            name = getattr(getattr(history, "operation", None), "name", None)
-            if name in index_of and index_of[name] not in feeding:
-                feeding.append(index_of[name])
+    for tensor in inbound_tensors(layer):
+        name = producer_name(tensor)
+        if name in index_of and index_of[name] not in feeding:
+            feeding.append(index_of[name])
     return feeding
 
 
@@ -51,9 +50,11 @@ def _output_layers(model, index_of):
         outputs = list(model.outputs)
     except (AttributeError, ValueError, TypeError):
         return []
+    from .graph import producer_name
+
     found = []
     for tensor in outputs:
-        name = getattr(getattr(getattr(tensor, "_keras_history", None), "operation", None), "name", None)
+        name = producer_name(tensor)
         found.append({"name": name, "layer_index": index_of.get(name)})
     return found
 

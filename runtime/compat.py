@@ -51,6 +51,8 @@ REQUIRED_KERAS_INTERNALS = (
     ("keras.src.layers.layer", "Layer._flatten_layers"),
     ("keras.src.backend.tensorflow.trainer", "reduce_per_replica"),
     ("keras.src.backend.tensorflow.trainer", "_collective_all_reduce_multi_worker"),
+    # TensorFlow's: how MultiWorkerMirroredStrategy numbers a worker's replicas across the cluster
+    ("tensorflow.python.distribute.collective_all_reduce_strategy", "CollectiveAllReduceExtended._get_replica_id_in_sync_group"),
     ("keras.src.losses.loss", "unscale_loss_for_distribution"),
     ("keras.src.layers.layer", "Layer.self._convert_input_args"),
     ("keras.src.optimizers", "Optimizer"),

@@ -115,13 +115,13 @@ def test_validation_across_workers_is_refused_before_training(monkeypatch):
     """Keras's evaluate fails across workers (README, Under tf.distribute): the loop says so before any step."""
     import keras
 
-    from dnn_instrument.runtime import distributed
-    from dnn_instrument.runtime.fitting import FitData
+    from dnn_instrument.runtime.record import fitting
+    from dnn_instrument.runtime.record.fitting import FitData
 
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
     x, y = np.zeros((8, 3), "float32"), np.zeros(8, "float32")
-    monkeypatch.setattr(distributed, "across_workers", lambda strategy: True)
+    monkeypatch.setattr(fitting, "across_workers", lambda strategy: True)
     with pytest.raises(ValueError, match="validation .* cannot run across the workers"):
         FitData(model, x, y, batch_size=4, validation_split=0.25)
     with pytest.raises(ValueError, match="cannot run across the workers"):
@@ -134,7 +134,7 @@ def test_a_workers_replicas_are_named_as_the_cluster_counts_them():
     import tensorflow as tf
     from tensorflow.python.distribute.collective_all_reduce_strategy import CollectiveAllReduceExtended
 
-    from dnn_instrument.runtime.distributed import replica_in_cluster
+    from dnn_instrument.runtime.record.distributed import replica_in_cluster
 
     assert replica_in_cluster(_model_under(tf.distribute.MirroredStrategy(["/cpu:0"])), 0) == 0
     # worker 1 of a cluster with two replicas per worker, counted by MultiWorkerMirroredStrategy's own method

@@ -33,7 +33,7 @@ class Monitor:
     """Watches one ``fit``'s trace store; ``after(block)`` is called with each block of new statistics."""
 
     def __init__(self, model, store):
-        from .distributed import across_workers, strategy_of
+        from ..record.distributed import across_workers, strategy_of
 
         self.model, self.store = model, store
         # Across workers each one sees only its own replicas' statistics: one stopping alone would leave the

@@ -93,13 +93,6 @@ def combine(strategy, statistics, sites):
     return stats.combine(matrices, mirrored), stats.first_faults(matrices)
 
 
-def replica_in_cluster(model, local):
-    """The cluster-wide index of this worker's ``local``-th replica, as ``replica_id_in_sync_group`` counts it
-    (worker ``w`` of a MultiWorkerMirroredStrategy cluster holds replicas ``w * local replicas`` on); on one
-    worker, ``local`` itself."""
-    extended = getattr(strategy_of(model), "extended", None)
-    to_cluster = getattr(extended, "_get_replica_id_in_sync_group", None)
-    return int(to_cluster(local)) if to_cluster is not None else int(local)
 
 
 def describe(model):

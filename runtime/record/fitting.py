@@ -20,7 +20,6 @@ from keras.src.losses.loss import unscale_loss_for_distribution as unscale_loss_
 from keras.src.trainers.data_adapters import array_slicing, data_adapter_utils
 
 
-
 class FitData:
     def __init__(
         self,
@@ -221,6 +220,14 @@ def build(model, iterator):
     )
     with strategy.scope():
         model._symbolic_build(data_batch=local)
+
+def replica_in_cluster(model, local):
+    """The cluster-wide index of this worker's ``local``-th replica, as ``replica_id_in_sync_group`` counts it
+    (worker ``w`` of a MultiWorkerMirroredStrategy cluster holds replicas ``w * local replicas`` on); on one
+    worker, ``local`` itself."""
+    extended = getattr(strategy_of(model), "extended", None)
+    to_cluster = getattr(extended, "_get_replica_id_in_sync_group", None)
+    return int(to_cluster(local)) if to_cluster is not None else int(local)
 
 
 def check_validation(model, validates):

@@ -125,6 +125,34 @@ class Source:
                         return f"{local}.keras.{path}"
         return None
 
+    def spelling_or_import(self, path):
+        """``(spelling, edits)``: how to write Keras's ``path`` (``"layers.Rescaling"``), and the import edit it
+        needs (``{}`` when the file's imports already reach it). A file that imports only names from a Keras
+        module (``from keras.layers import Dense``) gets the new name added to that import. ``(None, {})``
+        when neither works."""
+        spelled = self.spelling(path)
+        if spelled is not None:
+            return spelled, {}
+        module, _, name = path.rpartition(".")
+        for statement in self._imports():
+            if isinstance(statement, cst.ImportFrom) and not isinstance(statement.names, cst.ImportStar) and statement.module:
+                base = _dotted(statement.module)
+                if any(base == prefix + module for prefix in ("keras.", "tensorflow.keras.", "tf.keras.")):
+                    names = list(statement.names)
+                    if names[-1].comma is cst.MaybeSentinel.DEFAULT:
+                        names[-1] = names[-1].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+                    return name, {statement: statement.with_changes(names=[*names, cst.ImportAlias(name=cst.Name(name))])}
+        return None, {}
+
+    def free_name(self, base):
+        """``base`` or ``base_2``... a name the file does not use yet."""
+        used = {n.value for n in self.positions if isinstance(n, cst.Name)}
+        name, number = base, 1
+        while name in used:
+            number += 1
+            name = f"{base}_{number}"
+        return name
+
     def _imports(self):
         for statement in self.module.body:
             if isinstance(statement, cst.SimpleStatementLine):

@@ -91,4 +91,10 @@ def candidates(source, finding, findings=()):
         with_activation("sigmoid" if name.startswith("binary") else "softmax")
         if isinstance(loss[0], cst.Call):
             edits.append(("from_logits=True on the loss", {loss[0]: set_argument(loss[0], "from_logits", "True")}))
+        else:  # a string loss becomes the loss object, to take from_logits
+            class_name = {v: k for k, v in CLASS_NAMES.items()}.get(name)
+            spelled = source.spelling(f"losses.{class_name}") if class_name else None
+            if spelled:
+                edits.append((f"loss {spelled}(from_logits=True) for the raw scores",
+                              {loss[0]: cst.parse_expression(f"{spelled}(from_logits=True)")}))
     return [(description, source.apply(replacements)) for description, replacements in edits]

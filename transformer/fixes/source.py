@@ -40,10 +40,11 @@ class Source:
 
     def layer_calls_at(self, line):
         """The Keras layer constructors that start on ``line`` (``Dense(...)`` in ``model.add(Dense(...))``)."""
-        return [c for c in self.calls() if self.line(c) == line and (self.keras(c) or "").startswith("layers.")]
+        return [c for c in self.layer_calls() if self.line(c) == line]
 
     def layer_calls(self):
-        return [c for c in self.calls() if (self.keras(c) or "").startswith("layers.")]
+        """The Keras layer constructors of the file (``Dense(10)`` in ``Dense(10)(x)``, not its application)."""
+        return [c for c in self.calls() if not isinstance(c.func, cst.Call) and (self.keras(c) or "").startswith("layers.")]
 
     def method_calls(self, method):
         return [c for c in self.calls() if isinstance(c.func, cst.Attribute) and c.func.attr.value == method]

@@ -28,7 +28,7 @@ class Candidate:
 #: The codemods to try for each cause of ``runtime/analysis``, in order.
 PLAN = {
     "last_layer_activation": [output],
-    "loss_function": [output],
+    "loss_function": [output, labels],
     "output_range": [targets, output],
     "label_format": [labels, output],
     "learning_rate": [trainable, learning_rate, clipping],

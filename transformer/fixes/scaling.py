@@ -24,6 +24,8 @@ def fit_arrays(source, finding):
     if x is None or not isinstance(x.value, cst.Name):
         return None
     name = _array_behind(source, x.value.value, source.line(fit))
+    if name is None:
+        return None
     validation = argument(fit, "validation_data", 7)
     val_x = None
     if validation is not None and isinstance(validation.value, cst.Tuple) and validation.value.elements:
@@ -32,16 +34,24 @@ def fit_arrays(source, finding):
     return fit, name, val_x
 
 
-def _array_behind(source, name, line):
-    """The array a ``tf.data`` pipeline of ``name`` is built from (``from_tensor_slices((X, y))...``), else ``name``."""
+def _array_behind(source, name, line, index=0):
+    """The array at ``index`` of the ``from_tensor_slices((X, y))`` a ``tf.data`` pipeline ``name`` is built from
+    (followed back through ``ds = ds.shuffle(...)``), else ``name`` itself for index 0 (an array), else None."""
     statement = source.assignment_before(name, line)
-    slices = [c for c in source.calls() if statement is not None and source.line(c) == source.line(statement)
-              and isinstance(c.func, cst.Attribute) and c.func.attr.value == "from_tensor_slices" and c.args]
-    if not slices:
-        return name
-    data = slices[0].args[0].value
-    first = data.elements[0].value if isinstance(data, cst.Tuple) and data.elements else data
-    return first.value if isinstance(first, cst.Name) else name
+    for _ in range(20):
+        if statement is None:
+            break
+        slices = [c for c in source.method_calls("from_tensor_slices") if c.args and source.statement_of(c) is statement]
+        if slices:
+            data = slices[0].args[0].value
+            elements = [e.value for e in data.elements] if isinstance(data, cst.Tuple) else [data]
+            found = elements[index] if index < len(elements) else None
+            return found.value if isinstance(found, cst.Name) else None
+        statement = source.assignment_before(name, source.line(statement))
+    return name if index == 0 else None
+
+
+array_behind = _array_behind
 
 
 def _edit(source, fit, names, lines):

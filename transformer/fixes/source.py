@@ -30,7 +30,9 @@ class Source:
         return self.positions[node].start.line
 
     def calls(self):
-        return [node for node in self.positions if isinstance(node, cst.Call)]
+        """Every call of the file, in the order they start in the text."""
+        calls = [node for node in self.positions if isinstance(node, cst.Call)]
+        return sorted(calls, key=lambda c: (self.positions[c].start.line, self.positions[c].start.column))
 
     def keras(self, node):
         """The Keras path (``layers.Dense``) of the callee of a call, or of a name/attribute, or None."""

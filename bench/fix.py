@@ -148,7 +148,7 @@ def table(rows, seconds):
                           tried=0, patch="", outcome="buggy side not run") for r in twins]
     for row in pairs:
         lines.append(f"{row['id']:<40} {row['cause']:<22} {mark(row['verified']):>8} {mark(row['label_holds']):>5} "
-                     f"{row['tried']:>5} {row['twin']:>14}  {row['patch'] or row['outcome']}")
+                     f"{row['tried']:>5} {row['twin'] or 'not run':>14}  {row['patch'] or row['outcome']}")
     for row in healthy:
         lines.append(f"{row['id']:<40} {'(healthy)':<22} {'':>8} {'':>5} {'':>5} {row['twin']:>14}  {row['said'][:90]}")
     n = len(pairs)

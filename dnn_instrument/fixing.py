@@ -12,7 +12,9 @@
 4. Verification: each candidate runs instrumented under the same budget, in its own process, as if it
    were the script (same path, arguments and working directory). It is *verified* when its verdict is
    ``ok`` (or ``warnings``) and its loss, or a metric the script compiled, is better than the buggy run's
-   at the same epoch. The first verified candidate is the fix; at most ``--tries`` candidates run.
+   at the same epoch. The first verified candidate is the fix, except in a search over learning rates: a
+   verified rate is followed by the next rates of the search, and the verified one with the lowest loss
+   (the same units for every rate) is the fix. At most ``--tries`` candidates run.
 5. Output: a unified diff (coloured on a terminal), ``-o FILE`` or ``--in-place``; the run folder gets
    ``fix.diff`` and ``fix.json`` (every candidate, its verdict and metrics), and its ``report.html``
    shows the diff. An unverified patch is printed only with ``--unverified``, marked as such. A patch that
@@ -161,12 +163,25 @@ def repair(source, script, arguments, buggy, budget, tries):
         plan["candidates"].append(result)
         say(f"  {number}. {candidate.description}: {result['shown']} -> {'VERIFIED' if result['verified'] else 'not verified'}")
         if result["verified"]:
-            plan["verified"] = number - 1
-            break
+            chosen = plan["verified"]
+            if chosen is None or _lower_loss(result["history"], plan["candidates"][chosen]["history"]):
+                plan["verified"] = number - 1
+            following = candidates[number] if number < min(tries, len(candidates)) else None
+            if following is None or not (candidate.kind == following.kind == "learning_rate"):
+                break  # a rate that trains: the next rate of the search may train better (same loss units), else done
+    if plan["verified"] is not None and len([c for c in plan["candidates"] if c["verified"]]) > 1:
+        say(f"  chosen: {plan['candidates'][plan['verified']]['description']} (the lowest loss of the verified rates)")
     plan["outcome"] = "verified" if plan["verified"] is not None else "not verified"
     plan["untried"] = [c.description for c in candidates[len(plan["candidates"]):]]
     plan["patches"] = {i: c.code for i, c in enumerate(candidates[: len(plan["candidates"])])}
     return plan
+
+
+def _lower_loss(history, other):
+    """Whether ``history`` ends with a lower training loss than ``other`` at the last epoch both reached."""
+    epochs = min(len(history), len(other))
+    a, b = (_number(h[epochs - 1].get("loss")) if epochs else None for h in (history, other))
+    return a is not None and math.isfinite(a) and (b is None or not math.isfinite(b) or a < b)
 
 
 def run_instrumented(script, code, arguments, budget, keep=False):

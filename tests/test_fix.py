@@ -180,3 +180,28 @@ def test_budget_caps_epochs_and_steps_on_the_callback_path(tmp_path):
     assert "EPOCHS 2 STEPS 6\nEPOCHS 2 STEPS 10" in result.stdout, result.stderr[-3000:]
     assert "budget reached: training stopped after 6 steps" in result.stderr
     assert "budget reached: training stopped after 2 epoch(s) (DNN_INSTRUMENT_MAX_EPOCHS=2)" in result.stderr
+
+
+def test_a_learning_rate_search_keeps_the_verified_rate_with_the_lowest_loss(monkeypatch):
+    """Other edits stop at the first verified candidate; rates go on within --tries and the best loss wins."""
+    losses = {"0.01": 0.6, "0.1": 0.2, "0.001": 0.9}
+    ran = []
+
+    def fake_run(script, code, arguments, budget, keep=False):
+        rate = code.split("=")[-1]
+        ran.append(rate)
+        return {"verdict": "ok", "findings": [], "fits": [{"history": [{"loss": losses[rate]}]}]}, None
+
+    candidates = [fixes.Candidate("learning_rate", f"learning_rate={r}", f"lr={r}") for r in ("0.01", "0.1", "0.001")]
+    candidates.append(fixes.Candidate("clipping", "clipnorm=1.0", "lr=0.001"))
+    monkeypatch.setattr(fixing, "run_instrumented", fake_run)
+    monkeypatch.setattr(fixes, "candidates", lambda *a: candidates)
+    buggy = {"verdict": "buggy", "findings": [{"cause": "learning_rate", "fix": "", "source": None}],
+             "fits": [{"history": [{"loss": 1.0}]}]}
+    plan = fixing.repair("x = 1\n", "train.py", [], buggy, fixing.Budget(2), tries=4)
+    assert ran == ["0.01", "0.1", "0.001"]  # the clipping candidate after the rates is not run
+    assert plan["outcome"] == "verified" and plan["candidates"][plan["verified"]]["description"] == "learning_rate=0.1"
+    candidates[:] = [fixes.Candidate("output", "activation='sigmoid'", "lr=0.01"), *candidates[:2]]
+    ran.clear()
+    plan = fixing.repair("x = 1\n", "train.py", [], buggy, fixing.Budget(2), tries=4)
+    assert ran == ["0.01"] and plan["verified"] == 0  # any other edit: the first verified one

@@ -2,7 +2,9 @@
 
 1. The buggy run: the script runs instrumented (``runner.run``, in a subprocess) under a budget, a cap on
    the epochs (and optionally the steps of each epoch) that the generated loop honours
-   (``DNN_INSTRUMENT_MAX_EPOCHS`` / ``DNN_INSTRUMENT_MAX_STEPS``, read by ``runtime/record/fitting.py``); or
+   (``DNN_INSTRUMENT_MAX_EPOCHS`` / ``DNN_INSTRUMENT_MAX_STEPS``, read by ``runtime/record/fitting.py``, and by the
+   ``Diagnose`` callback on the callback path, which stops ``fit`` at the cap), and a wall-clock limit on
+   each run (``--timeout``: a run past it is killed and reported as timed out, never verified); or
    ``--from RUN_DIR`` reads a finished run's ``report.json``.
 2. The root cause: the primary finding (the first with ``severity`` "fault" when findings carry one, else
    the first). No finding: "nothing to fix". A cause with no codemod: its text fix, exit 1.
@@ -10,7 +12,9 @@
 4. Verification: each candidate runs instrumented under the same budget, in its own process, as if it
    were the script (same path, arguments and working directory). It is *verified* when its verdict is
    ``ok`` (or ``warnings``) and its loss, or a metric the script compiled, is better than the buggy run's
-   at the same epoch. The first verified candidate is the fix; at most ``--tries`` candidates run.
+   at the same epoch. The first verified candidate is the fix, except in a search over learning rates: a
+   verified rate is followed by the next rates of the search, and the verified one with the lowest loss
+   (the same units for every rate) is the fix. At most ``--tries`` candidates run.
 5. Output: a unified diff (coloured on a terminal), ``-o FILE`` or ``--in-place``; the run folder gets
    ``fix.diff`` and ``fix.json`` (every candidate, its verdict and metrics), and its ``report.html``
    shows the diff. An unverified patch is printed only with ``--unverified``, marked as such. A patch that
@@ -30,7 +34,7 @@ import time
 from .files import FileProblem, read_source, write_atomically
 
 EXIT_OK, EXIT_NO_FIX, EXIT_USAGE = 0, 1, 2
-DEFAULT_EPOCHS, DEFAULT_TRIES = 10, 4
+DEFAULT_EPOCHS, DEFAULT_TRIES, DEFAULT_TIMEOUT = 10, 4, 600
 HIGHER_IS_BETTER = ("accuracy", "acc", "auc", "precision", "recall", "f1")
 
 
@@ -63,6 +67,9 @@ candidate verified); 2 usage error or unreadable input""",
     parser.add_argument("--max-epochs", type=int, default=DEFAULT_EPOCHS, metavar="N",
                         help=f"budget: train each run at most N epochs (default {DEFAULT_EPOCHS})")
     parser.add_argument("--max-steps", type=int, default=0, metavar="N", help="budget: at most N steps per epoch (default: all)")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                        help=f"budget: a run (the buggy one, each candidate) is stopped after SECONDS of wall-clock time "
+                             f"and counts as timed out, not verified (default {DEFAULT_TIMEOUT})")
     parser.add_argument("--tries", type=int, default=DEFAULT_TRIES, metavar="N",
                         help=f"budget: verify at most N candidate patches (default {DEFAULT_TRIES})")
     parser.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="colour the diff")
@@ -75,8 +82,8 @@ def fix_command(argv):
     options = parser().parse_args(argv)
     if options.script == "-":
         return _usage("fix needs a script file, not standard input")
-    if options.max_epochs < 1 or options.tries < 1 or options.max_steps < 0:
-        return _usage("--max-epochs and --tries must be at least 1, --max-steps at least 0")
+    if options.max_epochs < 1 or options.tries < 1 or options.max_steps < 0 or not options.timeout > 0:
+        return _usage("--max-epochs and --tries must be at least 1, --max-steps at least 0, --timeout above 0")
     try:
         source = read_source(options.script)
     except FileProblem as problem:
@@ -87,7 +94,7 @@ def fix_command(argv):
     except SyntaxError as error:
         return _usage(f"{options.script}:{error.lineno}:{(error.offset or 0)}: syntax error: {error.msg}")
     started = time.perf_counter()
-    budget = Budget(options.max_epochs, options.max_steps)
+    budget = Budget(options.max_epochs, options.max_steps, options.timeout)
     if options.run_dir:
         if not os.path.isfile(os.path.join(options.run_dir, "report.json")):
             return _usage(f"{options.run_dir}: no report.json here; is it a finished run folder?")
@@ -96,7 +103,10 @@ def fix_command(argv):
     else:
         say(f"running {options.script} instrumented ({budget})")
         buggy, folder = run_instrumented(options.script, None, options.arguments, budget, keep=True)
-        if buggy is None:
+        if buggy.get("verdict") == "timed out":
+            say(f"the instrumented run of {options.script} took longer than {budget.timeout:g} s (--timeout); nothing to compare a patch with")
+            return EXIT_NO_FIX
+        if buggy.get("verdict") == "failed":
             return _usage(f"{options.script}: the instrumented run wrote no report (it failed before its first fit?)")
     plan = repair(source, options.script, options.arguments, buggy, budget, options.tries)
     plan["seconds"] = round(time.perf_counter() - started, 1)
@@ -104,8 +114,8 @@ def fix_command(argv):
 
 
 class Budget:
-    def __init__(self, epochs, steps=0):
-        self.epochs, self.steps = epochs, steps
+    def __init__(self, epochs, steps=0, timeout=DEFAULT_TIMEOUT):
+        self.epochs, self.steps, self.timeout = epochs, steps, timeout
 
     def environment(self):
         env = {"DNN_INSTRUMENT_MAX_EPOCHS": str(self.epochs)}
@@ -115,7 +125,12 @@ class Budget:
 
     def __str__(self):
         steps = f", at most {self.steps} steps per epoch" if self.steps else ""
-        return f"budget: at most {self.epochs} epochs{steps} per fit (DNN_INSTRUMENT_MAX_EPOCHS={self.epochs})"
+        return (f"budget: at most {self.epochs} epochs{steps} per fit (DNN_INSTRUMENT_MAX_EPOCHS={self.epochs}), "
+                f"at most {self.timeout:g} s per run")
+
+    def record(self):
+        """The budget as ``fix.json`` keeps it."""
+        return {**self.environment(), "timeout_seconds": self.timeout}
 
 
 def root_cause(document):
@@ -130,7 +145,7 @@ def repair(source, script, arguments, buggy, budget, tries):
     from .transformer import fixes
 
     finding = root_cause(buggy)
-    plan = {"script": script, "budget": budget.environment(), "buggy": summary(buggy), "finding": finding,
+    plan = {"script": script, "budget": budget.record(), "buggy": summary(buggy), "finding": finding,
             "candidates": [], "verified": None}
     if finding is None:
         plan["outcome"] = "nothing to fix"
@@ -148,12 +163,25 @@ def repair(source, script, arguments, buggy, budget, tries):
         plan["candidates"].append(result)
         say(f"  {number}. {candidate.description}: {result['shown']} -> {'VERIFIED' if result['verified'] else 'not verified'}")
         if result["verified"]:
-            plan["verified"] = number - 1
-            break
+            chosen = plan["verified"]
+            if chosen is None or _lower_loss(result["history"], plan["candidates"][chosen]["history"]):
+                plan["verified"] = number - 1
+            following = candidates[number] if number < min(tries, len(candidates)) else None
+            if following is None or not (candidate.kind == following.kind == "learning_rate"):
+                break  # a rate that trains: the next rate of the search may train better (same loss units), else done
+    if plan["verified"] is not None and len([c for c in plan["candidates"] if c["verified"]]) > 1:
+        say(f"  chosen: {plan['candidates'][plan['verified']]['description']} (the lowest loss of the verified rates)")
     plan["outcome"] = "verified" if plan["verified"] is not None else "not verified"
     plan["untried"] = [c.description for c in candidates[len(plan["candidates"]):]]
     plan["patches"] = {i: c.code for i, c in enumerate(candidates[: len(plan["candidates"])])}
     return plan
+
+
+def _lower_loss(history, other):
+    """Whether ``history`` ends with a lower training loss than ``other`` at the last epoch both reached."""
+    epochs = min(len(history), len(other))
+    a, b = (_number(h[epochs - 1].get("loss")) if epochs else None for h in (history, other))
+    return a is not None and math.isfinite(a) and (b is None or not math.isfinite(b) or a < b)
 
 
 def run_instrumented(script, code, arguments, budget, keep=False):
@@ -170,7 +198,10 @@ def run_instrumented(script, code, arguments, budget, keep=False):
             with open(patched, "w", encoding="utf-8") as f:
                 f.write(code)
             command += ["--source", patched]
-        result = subprocess.run([*command, "--", *arguments], env=env, capture_output=True, text=True)
+        try:
+            result = subprocess.run([*command, "--", *arguments], env=env, capture_output=True, text=True, timeout=budget.timeout)
+        except subprocess.TimeoutExpired:  # subprocess.run has killed it
+            return {"verdict": "timed out", "error": f"stopped after {budget.timeout:g} s (--timeout)", "findings": [], "fits": []}, None
         folder = re.findall(r"run folder: (.+?) \(report\.html", result.stderr)
         report = _read(report_path) if os.path.exists(report_path) else None
         if report is None:
@@ -198,7 +229,9 @@ def judge(buggy, patched):
     comparison = compare(before, after)
     ok = verdict in ("ok", "warnings")
     verified = ok and comparison is not None and comparison["better"]
-    if verdict == "failed":
+    if verdict == "timed out":
+        shown = f"timed out: {patched.get('error')}"
+    elif verdict == "failed":
         last = (patched.get("error") or "").strip().splitlines()[-1:]
         shown = "the patched script failed" + (f": {last[0]}" if last else "")
     else:

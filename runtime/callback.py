@@ -9,6 +9,11 @@ callback computes them itself on that
 fixed sample after each batch, in inference mode (no dropout, BatchNormalization's moving statistics, no
 metric or weight changed), so training goes exactly as without it. The report says which symptoms a
 trace cannot show (``report.unseen``).
+
+The budget of ``dnn-instrument fix`` (``DNN_INSTRUMENT_MAX_EPOCHS`` / ``_MAX_STEPS``, as the generated loop
+honours it) holds here too: the callback sets ``model.stop_training`` at the cap and says so. A callback
+cannot end an epoch early without ending ``fit``, so the step cap holds for the whole fit: it stops after
+(epochs it may run) x (steps per epoch) steps.
 """
 
 import os
@@ -41,8 +46,12 @@ class Diagnose(keras.callbacks.Callback):
         self.sample = sample_of(*sample) if sample is not None else None
         self.store = None
 
-    @guarded("the Diagnose callback")
     def on_train_begin(self, logs=None):
+        self._budget = Budget(self.params.get("epochs"))  # the budget holds even if recording fails
+        self._record_begin()
+
+    @guarded("the Diagnose callback")
+    def _record_begin(self):
         self.site = self.site or fit_call_site()
         self.store = session.open_store(self.model, self.site)
         self.store.mechanism = "callback"
@@ -97,8 +106,12 @@ class Diagnose(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
 
-    @guarded("the Diagnose callback")
     def on_train_batch_end(self, batch, logs=None):
+        self._record_batch(batch, logs)
+        self._budget.after_step(self.model)
+
+    @guarded("the Diagnose callback")
+    def _record_batch(self, batch, logs=None):
         session.raise_pending_stop()
         logs = logs or {}
         if not self.store.sites and "loss" not in logs:
@@ -120,13 +133,44 @@ class Diagnose(keras.callbacks.Callback):
         self._before = now
         self.monitor.after(block[None])
 
-    @guarded("the Diagnose callback")
     def on_epoch_end(self, epoch, logs=None):
+        self._record_epoch(epoch, logs)
+        self._budget.after_epoch(self.model, epoch)
+
+    @guarded("the Diagnose callback")
+    def _record_epoch(self, epoch, logs=None):
         self.store.add_epoch(epoch, logs or {})
 
     @guarded("the Diagnose callback")
     def on_train_end(self, logs=None):
         self.store.close()
+
+
+class Budget:
+    """The epoch/step cap of the environment on a ``fit`` the callback watches: ``model.stop_training`` at the cap."""
+
+    def __init__(self, epochs):
+        from .record.fitting import budget
+
+        self.max_epochs, self.max_steps = budget("DNN_INSTRUMENT_MAX_EPOCHS"), budget("DNN_INSTRUMENT_MAX_STEPS")
+        runs = min(filter(None, (epochs, self.max_epochs)), default=None)
+        self.max_total_steps = self.max_steps * (runs or 1) if self.max_steps else None
+        self.steps, self.said = 0, False
+
+    def after_step(self, model):
+        self.steps += 1
+        if self.max_total_steps and self.steps >= self.max_total_steps:
+            self._stop(model, f"{self.steps} steps (DNN_INSTRUMENT_MAX_STEPS={self.max_steps} per epoch, for the whole fit on the callback path)")
+
+    def after_epoch(self, model, epoch):
+        if self.max_epochs and epoch + 1 >= self.max_epochs:
+            self._stop(model, f"{epoch + 1} epoch(s) (DNN_INSTRUMENT_MAX_EPOCHS={self.max_epochs})")
+
+    def _stop(self, model, reached):
+        model.stop_training = True
+        if not self.said:
+            self.said = True
+            sys.stderr.write(f"dnn-instrument: budget reached: training stopped after {reached}\n")
 
 
 def fit_call_site():

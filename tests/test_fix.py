@@ -137,3 +137,70 @@ def test_budget_caps_epochs_in_the_generated_loop(tmp_path):
     result = subprocess.run([sys.executable, "-m", "dnn_instrument", "run", str(script)], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=300)
     assert "EPOCHS 2 STEPS 6" in result.stdout, result.stderr[-3000:]
+
+
+def test_a_run_past_the_timeout_is_stopped_and_said(tmp_path):
+    """--timeout stops a run that does not end (here one that never reaches fit) and says so; nothing is patched."""
+    script = tmp_path / "train.py"
+    script.write_text("import time\nwhile True:\n    time.sleep(0.1)\n")
+    result = run_fix("--timeout", 2, script, cwd=tmp_path, timeout=120)
+    assert result.returncode == fixing.EXIT_NO_FIX, result.stderr[-3000:]
+    assert "at most 2 s per run" in result.stderr and "took longer than 2 s (--timeout)" in result.stderr
+    assert result.stdout == "" and script.read_text().startswith("import time")
+
+
+def test_a_candidate_that_timed_out_is_not_verified():
+    buggy = {"verdict": "buggy", "findings": [{"cause": "learning_rate"}], "fits": [{"history": [{"loss": "nan"}]}]}
+    timed_out = {"verdict": "timed out", "error": "stopped after 5 s (--timeout)", "findings": [], "fits": []}
+    judged = fixing.judge(buggy, timed_out)
+    assert not judged["verified"] and judged["verdict"] == "timed out"
+    assert judged["shown"] == "timed out: stopped after 5 s (--timeout)"
+
+
+def test_budget_caps_epochs_and_steps_on_the_callback_path(tmp_path):
+    """A fit watched by the Diagnose callback (the fallback's path) stops at the budget too: model.stop_training
+    at the epoch cap, and after (epochs it may run) x (step cap) steps, since a callback cannot end an epoch early."""
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import keras, numpy as np\n"
+        "from dnn_instrument.runtime.callback import Diagnose\n"
+        "x = np.random.default_rng(0).normal(size=(64, 3)).astype('float32'); y = x.sum(axis=1)\n"
+        "model = keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(1)])\n"
+        "model.compile(optimizer='sgd', loss='mse')\n"
+        "history = model.fit(x, y, epochs=7, batch_size=16, verbose=0, callbacks=[Diagnose()])\n"
+        "print('EPOCHS', len(history.epoch), 'STEPS', int(model.optimizer.iterations))\n"
+        "history = model.fit(x, y, epochs=7, batch_size=32, verbose=0, callbacks=[Diagnose()])\n"
+        "print('EPOCHS', len(history.epoch), 'STEPS', int(model.optimizer.iterations))\n"
+    )
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "DNN_INSTRUMENT_DIR": str(tmp_path / "runs"),
+           "DNN_INSTRUMENT_MAX_EPOCHS": "2", "DNN_INSTRUMENT_MAX_STEPS": "3"}
+    result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    # 4 steps an epoch: stopped after 6 steps, in the second epoch; then 2 steps an epoch: the epoch cap, 4 steps more
+    assert "EPOCHS 2 STEPS 6\nEPOCHS 2 STEPS 10" in result.stdout, result.stderr[-3000:]
+    assert "budget reached: training stopped after 6 steps" in result.stderr
+    assert "budget reached: training stopped after 2 epoch(s) (DNN_INSTRUMENT_MAX_EPOCHS=2)" in result.stderr
+
+
+def test_a_learning_rate_search_keeps_the_verified_rate_with_the_lowest_loss(monkeypatch):
+    """Other edits stop at the first verified candidate; rates go on within --tries and the best loss wins."""
+    losses = {"0.01": 0.6, "0.1": 0.2, "0.001": 0.9}
+    ran = []
+
+    def fake_run(script, code, arguments, budget, keep=False):
+        rate = code.split("=")[-1]
+        ran.append(rate)
+        return {"verdict": "ok", "findings": [], "fits": [{"history": [{"loss": losses[rate]}]}]}, None
+
+    candidates = [fixes.Candidate("learning_rate", f"learning_rate={r}", f"lr={r}") for r in ("0.01", "0.1", "0.001")]
+    candidates.append(fixes.Candidate("clipping", "clipnorm=1.0", "lr=0.001"))
+    monkeypatch.setattr(fixing, "run_instrumented", fake_run)
+    monkeypatch.setattr(fixes, "candidates", lambda *a: candidates)
+    buggy = {"verdict": "buggy", "findings": [{"cause": "learning_rate", "fix": "", "source": None}],
+             "fits": [{"history": [{"loss": 1.0}]}]}
+    plan = fixing.repair("x = 1\n", "train.py", [], buggy, fixing.Budget(2), tries=4)
+    assert ran == ["0.01", "0.1", "0.001"]  # the clipping candidate after the rates is not run
+    assert plan["outcome"] == "verified" and plan["candidates"][plan["verified"]]["description"] == "learning_rate=0.1"
+    candidates[:] = [fixes.Candidate("output", "activation='sigmoid'", "lr=0.01"), *candidates[:2]]
+    ran.clear()
+    plan = fixing.repair("x = 1\n", "train.py", [], buggy, fixing.Budget(2), tries=4)
+    assert ran == ["0.01"] and plan["verified"] == 0  # any other edit: the first verified one

@@ -52,3 +52,14 @@ def test_only_edited_lines_change(case):
 def test_no_candidate_for_a_cause_without_codemod():
     assert fixes.candidates("import keras\n", {"cause": "no_such_cause"}) == []
     assert not fixes.has_codemod("no_such_cause")
+
+
+def test_learning_rates_to_try_follow_the_finding_else_the_rate():
+    from dnn_instrument.transformer.fixes.learning_rate import rates
+
+    assert rates(10.0, {"fix": "lower the learning rate from 10 to about 0.1"}) == [0.1, 0.01, 0.001]
+    both = {"fix": "the loss does not fall: check the learning rate (try 10x lower and 10x higher)"}
+    assert rates(1e-6, both, default=0.01) == [0.01, 0.1, 0.001]  # far too small: up, from the optimizer's default
+    assert rates(5.0, both, default=0.01) == [0.5, 0.05, 0.005]  # far too large: down
+    assert rates(0.01, both, default=0.01) == [0.001, 0.1, 0.0001]  # in between: both ways
+    assert rates(1e-5, {"fix": "raise the learning rate"}) == [1e-4, 1e-3, 1e-2]  # no default known: powers of ten

@@ -7,7 +7,7 @@ tensor (``ValueError: Attempt to convert a value (PerReplica:...)``), and ``redu
 every step) reduces each scalar log along an axis 0 it lacks (``ValueError: Invalid reduction dimension 0 for
 input with 0 dimensions``). The first only needs shapes to build the model, the second only changes the logs;
 neither touches the updates. ``tests/programs/multiworker_pair.py`` imports this module in its plain run only,
-so that there is a ``fit`` to compare the generated loop with (which runs without it: runtime/distributed.py).
+so that there is a ``fit`` to compare the generated loop with (which runs without it: runtime/record/distributed.py).
 """
 
 import tensorflow as tf

@@ -5,7 +5,7 @@ expressions change; every other byte of the file stays): ``output`` (output acti
 ``from_logits``), ``learning_rate``, ``clipping``, ``optimizer`` (beta/momentum, a schedule that decays
 the rate away), ``scaling`` (input scaling, NaN in the inputs), ``initializer``, ``shuffle``, ``trainable``,
 ``epsilon`` (in a ``Lambda``), ``labels`` (label encoding), ``regularizer``, ``activation`` (missing or
-saturating hidden activations), ``batch_size``.
+saturating hidden activations), ``batch_size``, ``targets`` (regression targets scaled into the output's range).
 
 ``candidates(code, finding)`` lists ``Candidate``s for a finding's cause, in a fixed order (``PLAN``):
 the first is the most likely repair; the others are what to try if it does not verify.
@@ -26,6 +26,7 @@ from . import (
     regularizer,
     scaling,
     shuffle,
+    targets,
     trainable,
 )
 from .source import Source
@@ -41,8 +42,8 @@ class Candidate:
 #: The codemods to try for each cause of ``runtime/analysis``, in order.
 PLAN = {
     "last_layer_activation": [output],
-    "loss_function": [output],
-    "output_range": [output],
+    "loss_function": [output, labels],
+    "output_range": [targets, output],
     "label_format": [labels, output],
     "learning_rate": [trainable, learning_rate, clipping],
     "optimizer": [trainable, optimizer, clipping, learning_rate],

@@ -60,18 +60,29 @@ def with_settings(source, optimizer, **settings):
     return {node: new}
 
 
-def rates(current, finding):
-    """The learning rates to try, most likely first."""
+def rates(current, finding, default=None):
+    """The learning rates to try, most likely first. The direction: the rate the finding suggests ("to about
+    0.05"), else its words ("lower", "raise"), else (both or neither said) the rate itself: below 1e-3 up,
+    from 0.1 down, in between both ways. Up without a suggestion starts at the optimizer's default rate."""
     text = f"{finding.get('fix', '')} {finding.get('evidence', '')}"
     suggested = re.search(r"to about " + NUMBER, text)
-    lower = bool(re.search(r"\b(lower|reduce|smaller|decrease)\b", text)) or (
-        not re.search(r"\b(raise|increase|larger|higher)\b", text) and current >= 0.01)
     start = float(suggested.group(1)) if suggested else None
-    if lower:  # the suggestion from the measured ratio first, then further down
+    down = bool(re.search(r"\b(lower|reduce|smaller|decrease)\b", text))
+    up = bool(re.search(r"\b(raise|increase|larger|higher)\b", text))
+    if start:
+        lower = start < current
+    elif down != up:
+        lower = down
+    else:
+        lower = True if current >= 0.1 else False if current < 1e-3 else None
+    if lower is None:  # a middling rate and no direction: one step each way, then further down
+        values = [current / 10, current * 10, current / 100]
+    elif lower:  # the suggestion from the measured ratio first, then further down
         values = [start, start / 10, start / 100] if start else [current / 10, current / 100, current / 1000]
         values = [v for v in values if v < current]
     else:
-        values = [start, start * 10, start / 10] if start else [current * 10, current * 100, current * 1000]
+        base = start or (default if default and default > current else None)
+        values = [base, base * 10, base / 10] if base else [current * 10, current * 100, current * 1000]
         values = [v for v in values if v > current]
     seen = []
     for value in values:
@@ -86,7 +97,8 @@ def candidates(source, finding, findings=()):
     if optimizer is None or optimizer[2] is None:
         return []
     made = []
-    for rate in rates(float(optimizer[2]), finding):
+    default = dict(OPTIMIZER_CLASSES.values()).get(optimizer[1])
+    for rate in rates(float(optimizer[2]), finding, default):
         replacements = with_settings(source, optimizer, learning_rate=repr(rate))
         if replacements:
             made.append((f"learning_rate={rate!r} (was {optimizer[2]!r}) in the {optimizer[1]} optimizer", source.apply(replacements)))

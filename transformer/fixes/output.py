@@ -40,6 +40,17 @@ def _loss_edit(source, loss, new_name):
     return node.with_changes(func=cst.parse_expression(spelled)) if spelled else None
 
 
+def is_activation_layer(source, call):
+    """Whether ``call`` makes a standalone ``layers.Activation`` (its activation is its first argument)."""
+    return (source.keras(call) or "").split(".")[-1] == "Activation"
+
+
+def _layer_before(source, call):
+    """The layer call written last before ``call`` (the Dense an ``Activation`` layer follows), or None."""
+    before = [c for c in source.layer_calls() if source.line(c) < source.line(call)]
+    return max(before, key=source.line) if before else None
+
+
 def candidates(source, finding, findings=()):
     layers = layers_named(source, finding) or source.layer_calls()[-1:]
     output_layer = layers[-1] if layers else None
@@ -49,17 +60,23 @@ def candidates(source, finding, findings=()):
     if loss is None:
         return []
     name = loss[1]
-    activation_arg = argument(output_layer, "activation", 1) if output_layer is not None else None
+    standalone = output_layer is not None and is_activation_layer(source, output_layer)
+    position = 0 if standalone else 1  # Activation("softmax") takes it first, Dense(1, "softmax") second
+    activation_arg = argument(output_layer, "activation", position) if output_layer is not None else None
     activation = literal(activation_arg.value) if activation_arg is not None else None
-    units_arg = argument(output_layer, "units", 0) if output_layer is not None else None
+    units_layer = _layer_before(source, output_layer) if standalone else output_layer  # Dense(1) then Activation(...)
+    units_arg = argument(units_layer, "units", 0) if units_layer is not None else None
     units = literal(units_arg.value) if units_arg is not None else None
     edits = []  # (description, {old: new})
 
     def with_activation(value, extra=None, description=""):
         if output_layer is None:
             return
-        new = remove_argument(output_layer, "activation") if value is None else set_argument(output_layer, "activation", source.string(value), 1)
-        if activation_arg is not None and activation_arg.keyword is None and value is None:
+        if standalone:  # an Activation layer cannot lose its argument: it becomes linear
+            new = set_argument(output_layer, "activation", source.string(value or "linear"), 0)
+        else:
+            new = remove_argument(output_layer, "activation") if value is None else set_argument(output_layer, "activation", source.string(value), 1)
+        if not standalone and activation_arg is not None and activation_arg.keyword is None and value is None:
             new = output_layer.with_changes(args=[a for a in output_layer.args if a is not activation_arg])
         edits.append((description or f"activation={value!r} on the output layer", {output_layer: new, **(extra or {})}))
 
@@ -72,12 +89,12 @@ def candidates(source, finding, findings=()):
             edits.append((description or f"loss {new_name!r}", replacements))
 
     classes = re.search(r"use (\d+) output units", finding.get("fix", ""))
-    if classes and output_layer is not None and units_arg is not None:  # class labels on one binary unit
+    if classes and output_layer is not None and units_arg is not None and not standalone:  # class labels on one binary unit
         layer = set_argument(set_argument(output_layer, "units", classes.group(1), 0), "activation", source.string("softmax"), 1)
         with_loss("sparse_categorical_crossentropy", layer,
                   f"{classes.group(1)} output units with softmax and sparse_categorical_crossentropy")
     elif units == 1 and name == "categorical_crossentropy":
-        with_loss("binary_crossentropy", set_argument(output_layer, "activation", source.string("sigmoid"), 1) if output_layer is not None else None,
+        with_loss("binary_crossentropy", set_argument(output_layer, "activation", source.string("sigmoid"), position) if output_layer is not None else None,
                   "binary_crossentropy with a sigmoid output for one unit")
         with_loss("binary_crossentropy")
     elif name in REGRESSION_LOSSES and activation == "softmax" and units != 1:  # a classifier trained with MSE
@@ -91,4 +108,10 @@ def candidates(source, finding, findings=()):
         with_activation("sigmoid" if name.startswith("binary") else "softmax")
         if isinstance(loss[0], cst.Call):
             edits.append(("from_logits=True on the loss", {loss[0]: set_argument(loss[0], "from_logits", "True")}))
+        else:  # a string loss becomes the loss object, to take from_logits
+            class_name = {v: k for k, v in CLASS_NAMES.items()}.get(name)
+            spelled = source.spelling(f"losses.{class_name}") if class_name else None
+            if spelled:
+                edits.append((f"loss {spelled}(from_logits=True) for the raw scores",
+                              {loss[0]: cst.parse_expression(f"{spelled}(from_logits=True)")}))
     return [(description, source.apply(replacements)) for description, replacements in edits]

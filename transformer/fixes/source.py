@@ -30,7 +30,9 @@ class Source:
         return self.positions[node].start.line
 
     def calls(self):
-        return [node for node in self.positions if isinstance(node, cst.Call)]
+        """Every call of the file, in the order they start in the text."""
+        calls = [node for node in self.positions if isinstance(node, cst.Call)]
+        return sorted(calls, key=lambda c: (self.positions[c].start.line, self.positions[c].start.column))
 
     def keras(self, node):
         """The Keras path (``layers.Dense``) of the callee of a call, or of a name/attribute, or None."""
@@ -40,10 +42,11 @@ class Source:
 
     def layer_calls_at(self, line):
         """The Keras layer constructors that start on ``line`` (``Dense(...)`` in ``model.add(Dense(...))``)."""
-        return [c for c in self.calls() if self.line(c) == line and (self.keras(c) or "").startswith("layers.")]
+        return [c for c in self.layer_calls() if self.line(c) == line]
 
     def layer_calls(self):
-        return [c for c in self.calls() if (self.keras(c) or "").startswith("layers.")]
+        """The Keras layer constructors of the file (``Dense(10)`` in ``Dense(10)(x)``, not its application)."""
+        return [c for c in self.calls() if not isinstance(c.func, cst.Call) and (self.keras(c) or "").startswith("layers.")]
 
     def method_calls(self, method):
         return [c for c in self.calls() if isinstance(c.func, cst.Attribute) and c.func.attr.value == method]
@@ -124,6 +127,34 @@ class Source:
                     if full == "tensorflow":
                         return f"{local}.keras.{path}"
         return None
+
+    def spelling_or_import(self, path):
+        """``(spelling, edits)``: how to write Keras's ``path`` (``"layers.Rescaling"``), and the import edit it
+        needs (``{}`` when the file's imports already reach it). A file that imports only names from a Keras
+        module (``from keras.layers import Dense``) gets the new name added to that import. ``(None, {})``
+        when neither works."""
+        spelled = self.spelling(path)
+        if spelled is not None:
+            return spelled, {}
+        module, _, name = path.rpartition(".")
+        for statement in self._imports():
+            if isinstance(statement, cst.ImportFrom) and not isinstance(statement.names, cst.ImportStar) and statement.module:
+                base = _dotted(statement.module)
+                if any(base == prefix + module for prefix in ("keras.", "tensorflow.keras.", "tf.keras.")):
+                    names = list(statement.names)
+                    if names[-1].comma is cst.MaybeSentinel.DEFAULT:
+                        names[-1] = names[-1].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+                    return name, {statement: statement.with_changes(names=[*names, cst.ImportAlias(name=cst.Name(name))])}
+        return None, {}
+
+    def free_name(self, base):
+        """``base`` or ``base_2``... a name the file does not use yet."""
+        used = {n.value for n in self.positions if isinstance(n, cst.Name)}
+        name, number = base, 1
+        while name in used:
+            number += 1
+            name = f"{base}_{number}"
+        return name
 
     def _imports(self):
         for statement in self.module.body:

@@ -1,0 +1,13 @@
+from keras.models import Sequential
+from keras.layers import Conv2D, Dense, Flatten
+import numpy as np
+
+images = np.load("images.npy")  # uint8 pixels, 0..255
+labels = np.load("labels.npy")
+
+model = Sequential()
+model.add(Conv2D(8, 3, activation="relu", input_shape=(28, 28, 1)))
+model.add(Flatten())
+model.add(Dense(10, activation="softmax"))
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+model.fit(images, labels, epochs=5, validation_split=0.1)

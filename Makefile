@@ -40,7 +40,7 @@ fuzz: setup
 compat:
 	$(PYTHON) tools/compat.py
 
-# BENCH=NAME make bench: one benchmark alone (corpus: accuracy on both splits with the Keras baseline; fix: repair; real: the real programs both ways).
+# BENCH=NAME make bench: one benchmark alone (corpus: accuracy on both splits with the Keras baseline; fix: repair; real: the real programs both ways; models: real architectures, depth scaling, steady state).
 bench: setup
 	$(BIN)/python bench/run.py $(if $(BENCH),--only $(BENCH))
 

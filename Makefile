@@ -45,7 +45,8 @@ compat:
 	$(PYTHON) tools/compat.py
 
 # BENCH=NAME make bench: one benchmark alone (corpus: accuracy on both splits with the Keras baseline; distributed: overhead under
-# MirroredStrategy against fit under it; fix: repair; real: the real programs both ways).
+# MirroredStrategy against fit under it; fix: repair; real: the real programs both ways; models: real architectures, depth
+# scaling, steady state).
 bench: setup
 	$(BIN)/python bench/run.py $(if $(BENCH),--only $(BENCH))
 

@@ -17,6 +17,9 @@
    does the patched script pass the case's label check?) and on every fixed twin (nothing to fix).
 7. Real programs (``bench/real_programs.py``): the tutorial-style programs of ``tests/programs/real_*.py``
    run both ways: per program, fit calls rewritten / given the callback, max |dw|, History match, verdict.
+8. Real architectures and scaling (``bench/real_model_program.py``, ``bench/scaling_program.py``; alone: ``make bench
+   BENCH=models``): MobileNetV2 (96x96) and ResNet50 (32x32), ``weights=None``, and Dense stacks of 5, 20 and 80
+   layers, as written and instrumented alternately: time, steady per-step time and peak-RSS ratios, same weights.
 
 Results are printed and written to ``bench/results/bench-<timestamp>.json`` and, for the corpus,
 ``bench/results/corpus-<timestamp>.csv``, so that changes can be compared over time.
@@ -49,6 +52,89 @@ def run_timed(script, env):
         if line.startswith("FIT_SECONDS"):
             return float(line.split()[1])
     raise RuntimeError(f"{script} failed:\n{result.stderr[-2000:]}")
+
+
+def measured(script, env):
+    """Run ``script``; its ``KEY value`` lines on stderr (FIT_SECONDS, PEAK_RSS_KB...) as a dict of floats."""
+    result = subprocess.run(
+        [sys.executable, str(script)], env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **env},
+        capture_output=True, text=True, timeout=1800,
+    )
+    values = {}
+    for line in result.stderr.splitlines():
+        key, _, value = line.partition(" ")
+        if key.isupper() and key.replace("_", "").isalpha():
+            try:
+                values[key] = float(value)
+            except ValueError:
+                pass
+    if "FIT_SECONDS" not in values:
+        raise RuntimeError(f"{script} failed:\n{result.stderr[-2000:]}")
+    return values
+
+
+def side_by_side(name, settings, repeats):
+    """``bench/NAME.py`` as written and instrumented, alternately, ``repeats`` times per setting (a dict of env).
+
+    Per setting: the medians of both sides' fit seconds, steady step seconds and peak RSS, their ratios, and
+    whether the final weights' checksum (WEIGHTS, where the program prints one) is the same both ways.
+    """
+    from dnn_instrument.transformer import instrument
+
+    program = HERE / f"{name}.py"
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        instrumented = Path(folder) / program.name
+        instrumented.write_text(instrument(program.read_text(), str(program)).code)
+        for env in settings:
+            env = {**env, "DNN_INSTRUMENT_DIR": str(Path(folder) / "runs")}
+            plain, probed = [], []
+            for _ in range(repeats):
+                plain.append(measured(program, env))
+                probed.append(measured(instrumented, env))
+            row = {"settings": {k: v for k, v in env.items() if k.startswith("BENCH_")}, "plain": plain, "instrumented": probed}
+            for key in ("FIT_SECONDS", "STEP_SECONDS", "PEAK_RSS_KB"):
+                if key in plain[0]:
+                    row[key.lower() + "_ratio"] = (statistics.median(r[key] for r in probed)
+                                                   / statistics.median(r[key] for r in plain))
+            if "WEIGHTS" in plain[0]:
+                row["same_weights"] = all(a["WEIGHTS"] == b["WEIGHTS"] for a, b in zip(plain, probed))
+            rows.append(row)
+    return rows
+
+
+def side_by_side_table(rows):
+    lines = [f"  {'settings':<40} {'fit s':>7} {'instr. s':>8} {'time':>6} {'step':>6} {'peak MB':>8} {'instr. MB':>9} {'memory':>7} {'weights':>8}"]
+    for row in rows:
+        plain_seconds = statistics.median(r["FIT_SECONDS"] for r in row["plain"])
+        probed_seconds = statistics.median(r["FIT_SECONDS"] for r in row["instrumented"])
+        plain_mb = statistics.median(r["PEAK_RSS_KB"] for r in row["plain"]) / 1024
+        probed_mb = statistics.median(r["PEAK_RSS_KB"] for r in row["instrumented"]) / 1024
+        step = f"{row['step_seconds_ratio']:.2f}x" if "step_seconds_ratio" in row else "-"
+        same = {True: "same", False: "DIFFER", None: "-"}[row.get("same_weights")]
+        settings = " ".join(f"{k[6:].lower()}={v}" for k, v in row["settings"].items())
+        lines.append(f"  {settings:<40} {plain_seconds:>7.1f} {probed_seconds:>8.1f} {row['fit_seconds_ratio']:>5.2f}x {step:>6} "
+                     f"{plain_mb:>8.0f} {probed_mb:>9.0f} {row['peak_rss_kb_ratio']:>6.2f}x {same:>8}")
+    return "\n".join(lines)
+
+
+REAL_MODELS = ({"BENCH_MODEL": "mobilenet", "BENCH_SIZE": "96"}, {"BENCH_MODEL": "resnet", "BENCH_SIZE": "32"})
+SCALING = tuple({"BENCH_DEPTH": str(depth), "BENCH_STEPS": "400"} for depth in (5, 20, 80))
+STEADY = ({"BENCH_DEPTH": "3", "BENCH_STEPS": "2400"},)
+
+
+def models_and_scaling(repeats):
+    """Real architectures (keras.applications, weights=None), Dense stacks of 5/20/80 layers, a steady-state run."""
+    print(f"real architectures, batch 16, 64 synthetic images, 2 epochs ({repeats} alternating runs each, medians):")
+    models = side_by_side("real_model_program", REAL_MODELS, repeats)
+    print(side_by_side_table(models))
+    print("\nscaling: Dense stacks (32 units), 400 steps; step = per-step time after the first epoch:")
+    scaling = side_by_side("scaling_program", SCALING, repeats)
+    print(side_by_side_table(scaling))
+    print("\nsteady state: 2,400 steps of a 3-layer MLP:")
+    steady = side_by_side("scaling_program", STEADY, repeats)
+    print(side_by_side_table(steady))
+    return {"real_models": models, "scaling": scaling, "steady": steady}
 
 
 def overhead(repeats, epochs, models=("mlp", "conv"), strategy=None):
@@ -152,13 +238,21 @@ def main():
     parser.add_argument("--epochs", type=int, default=30, help="epochs of the overhead workload")
     parser.add_argument("--no-corpus", action="store_true", help="skip the corpus accuracy benchmark")
     parser.add_argument("--long-steps", type=int, default=100_000, help="steps of the long run of the memory benchmark")
-    parser.add_argument("--only", choices=("corpus", "distributed", "fix", "real"), default=None,
+    parser.add_argument("--only", choices=("corpus", "distributed", "fix", "real", "models"), default=None,
                         help="run one benchmark alone (make bench BENCH=NAME)")
     arguments = parser.parse_args()
     if arguments.only == "fix":
         import fix
 
         fix.main_with([])
+        return
+    if arguments.only == "models":
+        results = HERE / "results"
+        results.mkdir(exist_ok=True)
+        document = models_and_scaling(arguments.repeats)
+        path = results / f"models-{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
+        path.write_text(json.dumps(document, indent=1))
+        print(f"\nwritten: {path.relative_to(ROOT)}")
         return
     if arguments.only == "real":
         import real_programs
@@ -204,6 +298,7 @@ def main():
         print(f"  {row['model']:<6} {row['epochs']:>6} {statistics.median(row['fit_seconds']):>8.2f} "
               f"{statistics.median(row['instrumented_seconds']):>15.2f} {row['ratio']:>6.2f}x")
     print("  (bar: <= 1.3x)")
+    models_rows = models_and_scaling(arguments.repeats)
     import distributed
 
     distributed_rows = distributed.overhead(arguments.repeats, arguments.epochs)
@@ -234,7 +329,7 @@ def main():
     print(real_programs.table(real_rows))
     path = results / f"bench-{stamp}.json"
     document = {"fix": {"rows": fix_rows, "seconds": fix_seconds}, "transform": transform, "overhead": rows,
-                "distributed_overhead": distributed_rows, "memory": memory_rows, "sweep": {k: v for k, v in swept.items() if k != "outcomes"},
+                "distributed_overhead": distributed_rows, **models_rows, "memory": memory_rows, "sweep": {k: v for k, v in swept.items() if k != "outcomes"},
                 "corpus": {"totals": corpus_totals, "cases": corpus_rows}, "real_programs": real_rows}
     path.write_text(json.dumps(document, indent=1))
     print(f"\nwritten: {path.relative_to(ROOT)}")

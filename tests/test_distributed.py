@@ -134,7 +134,7 @@ def test_a_workers_replicas_are_named_as_the_cluster_counts_them():
     import tensorflow as tf
     from tensorflow.python.distribute.collective_all_reduce_strategy import CollectiveAllReduceExtended
 
-    from dnn_instrument.runtime.record.distributed import replica_in_cluster
+    from dnn_instrument.runtime.record.fitting import replica_in_cluster
 
     assert replica_in_cluster(_model_under(tf.distribute.MirroredStrategy(["/cpu:0"])), 0) == 0
     # worker 1 of a cluster with two replicas per worker, counted by MultiWorkerMirroredStrategy's own method

@@ -6,6 +6,7 @@ result compiles. The code is never imported or executed.
 """
 
 import os
+import re
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -15,6 +16,7 @@ from .fit_sites import find_fit_sites
 from .rewrite import rewrite
 
 MARKER = "dnn_instrument"
+_FIT_WORD = re.compile(r"\bfit\b")
 
 
 class InstrumentError(Exception):
@@ -91,7 +93,8 @@ def _check_python_accepts(text, path):
 
 def _instrument_module(module, source, path, name, bom, callback_only):
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)  # read-only: rewriting builds new nodes
-    sites = find_fit_sites(wrapper, callback_only)
+    # A `.fit` attribute is the word `fit` in the text: a file without it (most files) needs no scope analysis.
+    sites = find_fit_sites(wrapper, callback_only) if _FIT_WORD.search(source) else []
     result = Result(
         code=source,
         rewritten=sum(site.action == "rewrite" for site in sites),
@@ -100,10 +103,11 @@ def _instrument_module(module, source, path, name, bom, callback_only):
     )
     if not result.changed:
         return result
-    rewritten, result.inserted = rewrite(wrapper.module, sites, name)
-    result.code = bom + rewritten.code
+    rewritten, result.inserted = rewrite(wrapper.module, sites, name, source[len(bom):])
+    code = rewritten.code
+    result.code = bom + code
     try:
-        compile(rewritten.code, path, "exec")  # compile() refuses a str that starts with a BOM
+        compile(code, path, "exec")  # compile() refuses a str that starts with a BOM
     except SyntaxError as error:  # a bug of ours: never hand out code that does not compile
         raise RuntimeError(f"dnn-instrument produced code that does not compile ({error}); please report it") from error
     return result

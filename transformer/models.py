@@ -10,10 +10,11 @@ binding anywhere), and calls of functions and classes defined in the same module
 model known only at run time. Nothing is executed or imported.
 """
 
+import functools
 from dataclasses import dataclass
 
 import libcst as cst
-from libcst.metadata import ParentNodeProvider, PositionProvider, ScopeProvider
+from libcst.metadata import PositionProvider, ScopeProvider
 
 from .keras_names import is_model_class, keras_path, model_kind
 from .reaching import Flow
@@ -47,6 +48,8 @@ class _Collector(cst.CSTVisitor):
         self.compiled = set()  # names on which .compile(...) is called
         self.fit_calls = []  # (Call, module-level statement containing it), in source order
         self.in_fstring = set()  # id() of the fit calls written inside an f-string's {...}
+        self.parents = {}  # node -> parent node (as libcst's ParentNodeProvider, without a second pass)
+        self._path = []
         self._functions = []
         self._top = None
         self._depth = 0
@@ -58,6 +61,9 @@ class _Collector(cst.CSTVisitor):
         return keras_path(scope.get_qualified_names_for(node)) if scope is not None else None
 
     def on_visit(self, node):
+        if self._path:
+            self.parents[node] = self._path[-1]
+        self._path.append(node)
         if isinstance(node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
             if self._depth == 0:
                 self._top = node
@@ -65,6 +71,7 @@ class _Collector(cst.CSTVisitor):
         return super().on_visit(node)
 
     def on_leave(self, original_node):
+        self._path.pop()
         if isinstance(original_node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
             self._depth -= 1
         super().on_leave(original_node)
@@ -130,7 +137,11 @@ class ModelOrigins:
         self._data = _Collector(wrapper.resolve(ScopeProvider))
         wrapper.module.visit(self._data)
         self.fit_calls = self._data.fit_calls
-        self._flow = Flow(wrapper.resolve(ParentNodeProvider), wrapper.resolve(PositionProvider))
+        self._wrapper = wrapper
+
+    @functools.cached_property
+    def _flow(self):  # positions are computed only for a module with fit calls to resolve
+        return Flow(self._data.parents, self._wrapper.resolve(PositionProvider))
 
     def is_compiled(self, name):
         return name in self._data.compiled

@@ -26,7 +26,7 @@ _STATEMENTS = (cst.BaseSmallStatement, cst.BaseCompoundStatement)
 
 class Flow:
     def __init__(self, parents, positions):
-        self._parents = parents  # node -> parent node (ParentNodeProvider)
+        self._parents = parents  # node -> parent node (as ParentNodeProvider maps them)
         self._positions = positions  # node -> CodeRange (PositionProvider)
 
     def _ancestors(self, node):

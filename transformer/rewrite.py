@@ -96,14 +96,16 @@ def _header_position(body):
     return index
 
 
-def rewrite(module, sites, source):
+def rewrite(module, sites, source, code=None):
     """The module with ``sites`` applied and the header and loop inserted, and the inserted line ranges.
 
     The header maps the instrumented file's lines back to the original, so it carries the ranges of
     every inserted line (itself included): they are measured on the rewritten module, then written in.
-    It also carries the ``fingerprint`` of the original source, which ``strip`` checks.
+    It also carries the ``fingerprint`` of the original source, which ``strip`` checks. ``code``: the
+    module's text (``module.code``) when the caller has it already.
     """
-    loop_name = _free_name(module.code, LOOP_NAME)
+    code = module.code if code is None else code
+    loop_name = _free_name(code, LOOP_NAME)
     rewriter = _CallRewriter(sites, loop_name, source)
     touched = {id(site.top_statement) for site in sites if site.action in ("rewrite", "callback")}
     body = [statement.visit(rewriter) if id(statement) in touched else statement for statement in module.body]
@@ -127,7 +129,7 @@ def rewrite(module, sites, source):
         following = following.with_changes(leading_lines=[cst.EmptyLine()] * top_up + list(following.leading_lines))
         body[first : first + 1] = [loop, following]
         inserted += [(loop, None), (following, top_up)]
-    header_values = {"source": source, "fingerprint": fingerprint(module.code)}
+    header_values = {"source": source, "fingerprint": fingerprint(code)}
     header = list(cst.parse_module(render("header.py.j2", inserted=[], **header_values)).body)
     body[header_at:header_at] = header
     inserted += [(statement, None) for statement in header]

@@ -180,7 +180,7 @@ class Probe:
 
     def _note_fault_replica(self, block):
         """Name, in the store's ``distribution``, the replica(s) that saw the first NaN/Inf of the run."""
-        from .distributed import replica_in_cluster
+        from .fitting import replica_in_cluster
 
         faults, self._faults = self._faults, []
         distribution = self.store.distribution

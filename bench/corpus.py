@@ -43,7 +43,9 @@ ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 def _run(command, cwd, env=None, timeout=600):
     start = time.perf_counter()
-    result = subprocess.run(command, cwd=cwd, env={**ENV, **(env or {})}, capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(
+        command, cwd=cwd, env={**ENV, **(env or {})}, capture_output=True, text=True, timeout=timeout
+    )
     return result, time.perf_counter() - start
 
 
@@ -54,7 +56,8 @@ def instrumented_run(script, folder):
     target.write_text(instrument(script.read_text(), str(script)).code)
     report = Path(folder) / "report.json"
     result, wall = _run(
-        [sys.executable, str(target)], folder,
+        [sys.executable, str(target)],
+        folder,
         {"DNN_INSTRUMENT_REPORT": str(report), "DNN_INSTRUMENT_DIR": str(Path(folder) / "runs")},
     )
     if not report.exists():
@@ -99,8 +102,12 @@ def consequences(findings):
     marked = any(key in finding for finding in findings for key in CONSEQUENCE_KEYS + ("consequences",))
     if not marked:
         return None
-    roots = [_finding_index(findings, finding[key]) for finding in findings for key in CONSEQUENCE_KEYS
-             if finding.get(key) is not None]
+    roots = [
+        _finding_index(findings, finding[key])
+        for finding in findings
+        for key in CONSEQUENCE_KEYS
+        if finding.get(key) is not None
+    ]
     if not any(key in finding for finding in findings for key in CONSEQUENCE_KEYS):  # the chain kept on the roots
         roots = [index for index, finding in enumerate(findings) for _ in finding.get("consequences") or []]
     return {"of_root": sum(root == 0 for root in roots), "total": len(roots)}
@@ -108,7 +115,10 @@ def consequences(findings):
 
 def baseline_run(script, folder):
     record_path = Path(folder) / "baseline.json"
-    result, wall = _run([sys.executable, str(ROOT / "tests" / "corpus_harness.py"), str(script), str(record_path), "--keras-baseline"], folder)
+    result, wall = _run(
+        [sys.executable, str(ROOT / "tests" / "corpus_harness.py"), str(script), str(record_path), "--keras-baseline"],
+        folder,
+    )
     record = json.loads(record_path.read_text())
     if record["error"] or not record["fits"]:
         return {"error": record["error"] or "no fit", "wall": wall}
@@ -141,13 +151,25 @@ def run_case(case, variant, ours_only=False):
     with tempfile.TemporaryDirectory() as folder:
         ours = instrumented_run(script, folder)
         if ours_only:
-            return {"id": case["id"], "variant": variant, "ours": ours, "baseline": {}, "plain_fit_seconds": None,
-                    "label_failures": None}
+            return {
+                "id": case["id"],
+                "variant": variant,
+                "ours": ours,
+                "baseline": {},
+                "plain_fit_seconds": None,
+                "label_failures": None,
+            }
         baseline = baseline_run(script, folder)
         plain, label_failures = plain_run(script, folder, case[f"expect_{variant}"])
     # overhead on the scripts that train (fixed twins, healthy programs): a buggy run stops at its first NaN
-    return {"id": case["id"], "variant": variant, "ours": ours, "baseline": baseline,
-            "plain_fit_seconds": plain if variant != "buggy" else None, "label_failures": label_failures}
+    return {
+        "id": case["id"],
+        "variant": variant,
+        "ours": ours,
+        "baseline": baseline,
+        "plain_fit_seconds": plain if variant != "buggy" else None,
+        "label_failures": label_failures,
+    }
 
 
 LEVELS = ("buggy", "warnings", "ok")
@@ -158,18 +180,44 @@ def score(cases, runs):
     rows = []
     for case in cases:
         scripts = {variant: by_key[(case["id"], variant)] for variant in variants(case)}
-        errors = [f"{v}/{k}: {r[k]['error'][-300:]}" for v, r in scripts.items() for k in ("ours", "baseline") if "error" in r[k]]
-        errors += [f"{v}: label does not hold with plain fit: {r['label_failures']}" for v, r in scripts.items() if r["label_failures"]]
-        label_proven = None if any(r["label_failures"] is None for r in scripts.values()) else not any(r["label_failures"] for r in scripts.values())
-        row = {"id": case["id"], "kind": case.get("kind", "pair"), "split": case.get("split", "calibration"),
-               "cause": case.get("cause") or f"({case.get('smell', 'healthy')})", "errors": errors, "label_proven": label_proven,
-               "verdicts": {variant: r["ours"].get("verdict") for variant, r in scripts.items()}}
+        errors = [
+            f"{v}/{k}: {r[k]['error'][-300:]}"
+            for v, r in scripts.items()
+            for k in ("ours", "baseline")
+            if "error" in r[k]
+        ]
+        errors += [
+            f"{v}: label does not hold with plain fit: {r['label_failures']}"
+            for v, r in scripts.items()
+            if r["label_failures"]
+        ]
+        label_proven = (
+            None
+            if any(r["label_failures"] is None for r in scripts.values())
+            else not any(r["label_failures"] for r in scripts.values())
+        )
+        row = {
+            "id": case["id"],
+            "kind": case.get("kind", "pair"),
+            "split": case.get("split", "calibration"),
+            "cause": case.get("cause") or f"({case.get('smell', 'healthy')})",
+            "errors": errors,
+            "label_proven": label_proven,
+            "verdicts": {variant: r["ours"].get("verdict") for variant, r in scripts.items()},
+        }
         if row["kind"] == "healthy":
             healthy = scripts["healthy"]
-            row.update(detected=None, localized=None, fix_correct=None, iteration=None, consequences=None,
-                       false_alarm=healthy["ours"].get("verdict") == "buggy",
-                       found=_found(healthy["ours"]) if healthy["ours"].get("verdict") == "buggy" else "",
-                       baseline_detected=None, baseline_false_alarm=bool(healthy["baseline"].get("detected")))
+            row.update(
+                detected=None,
+                localized=None,
+                fix_correct=None,
+                iteration=None,
+                consequences=None,
+                false_alarm=healthy["ours"].get("verdict") == "buggy",
+                found=_found(healthy["ours"]) if healthy["ours"].get("verdict") == "buggy" else "",
+                baseline_detected=None,
+                baseline_false_alarm=bool(healthy["baseline"].get("detected")),
+            )
         else:
             buggy, fixed = scripts["buggy"], scripts["fixed"]
             ours = buggy["ours"]
@@ -181,12 +229,17 @@ def score(cases, runs):
             fix_correct = detected and ours.get("cause") == case["cause"]
             chain = ours.get("consequences")
             row.update(
-                detected=detected, localized=localized, fix_correct=fix_correct,
+                detected=detected,
+                localized=localized,
+                fix_correct=fix_correct,
                 false_alarm=fixed["ours"].get("verdict") == "buggy",
                 iteration=ours.get("iteration") if detected else None,
-                found=(_found(ours) if detected else "") + (f"; fixed: {_found(fixed['ours'])}" if fixed["ours"].get("verdict") == "buggy" else ""),
+                found=(_found(ours) if detected else "")
+                + (f"; fixed: {_found(fixed['ours'])}" if fixed["ours"].get("verdict") == "buggy" else ""),
                 # consequences count as attached to their root only under a root that is the labelled cause
-                consequences=None if chain is None else {"of_root": chain["of_root"] if fix_correct else 0, "total": chain["total"]},
+                consequences=None
+                if chain is None
+                else {"of_root": chain["of_root"] if fix_correct else 0, "total": chain["total"]},
                 baseline_detected=bool(buggy["baseline"].get("detected")),
                 baseline_false_alarm=bool(fixed["baseline"].get("detected")),
             )
@@ -223,7 +276,9 @@ def _totals(rows):
                 counts[level] = counts.get(level, 0) + 1
         totals[f"verdicts_{variant}"] = counts
     chains = [row["consequences"] for row in pairs if row["consequences"] is not None]
-    totals["consequences"] = {"of_root": sum(c["of_root"] for c in chains), "total": sum(c["total"] for c in chains)} if chains else None
+    totals["consequences"] = (
+        {"of_root": sum(c["of_root"] for c in chains), "total": sum(c["total"] for c in chains)} if chains else None
+    )
     totals["labels_proven"] = sum(bool(row["label_proven"]) for row in rows)
     totals["plain_run"] = any(row["label_proven"] is not None for row in rows)
     iterations = [row["iteration"] for row in pairs if row["iteration"] is not None]
@@ -235,8 +290,12 @@ def select(only=None, split=None):
     """The labelled cases whose id matches the regular expression ``only`` (None: all; plain text matches the ids
     that contain it) and that belong to ``split`` (None: all)."""
     labels = json.loads((ROOT / "fixtures" / "labels.json").read_text())
-    return [case for case in labels["cases"] if (only is None or re.search(only, case["id"]))
-            and (split is None or case.get("split", "calibration") == split)]
+    return [
+        case
+        for case in labels["cases"]
+        if (only is None or re.search(only, case["id"]))
+        and (split is None or case.get("split", "calibration") == split)
+    ]
 
 
 def run(workers=2, ours_only=False, only=None, split=None):
@@ -287,8 +346,18 @@ def table(rows, totals):
     line("fix names the labelled cause", lambda t: f"{t['fix_correct']} of {t['pairs']}")
     line("false alarms on fixed twins", lambda t: f"{t['false_alarm_fixed']} of {t['pairs']}")
     line("false alarms on healthy programs", lambda t: f"{t['false_alarm_healthy']} of {t['healthy']}")
-    line("consequences attached to their root", lambda t: "-" if t["consequences"] is None else "%d of %d" % (t["consequences"]["of_root"], t["consequences"]["total"]))
-    line("median iterations to detect", lambda t: "-" if t["median_iterations_to_detection"] is None else str(t["median_iterations_to_detection"]))
+    line(
+        "consequences attached to their root",
+        lambda t: (
+            "-"
+            if t["consequences"] is None
+            else "%d of %d" % (t["consequences"]["of_root"], t["consequences"]["total"])
+        ),
+    )
+    line(
+        "median iterations to detect",
+        lambda t: "-" if t["median_iterations_to_detection"] is None else str(t["median_iterations_to_detection"]),
+    )
     everything = totals["all"]
     if everything["plain_run"]:
         line("labels that hold with plain fit", lambda t: f"{t['labels_proven']} of {t['cases']}")
@@ -308,12 +377,19 @@ def table(rows, totals):
 def prove_labels(cases, workers=2):
     """Every script of every case with plain ``fit`` (one process per case, as ``tests/test_corpus.py``
     runs them): ``{case id: {variant: [failed checks]}}``."""
+
     def prove(case):
         with tempfile.TemporaryDirectory() as folder:
             scripts = {v: ROOT / "fixtures" / "corpus" / case["id"] / f"{v}.py" for v in variants(case)}
             records = {v: Path(folder) / f"{v}.json" for v in scripts}
-            result, _ = _run([sys.executable, str(ROOT / "tests" / "corpus_harness.py"),
-                              *[str(a) for v in scripts for a in (scripts[v], records[v])]], folder)
+            result, _ = _run(
+                [
+                    sys.executable,
+                    str(ROOT / "tests" / "corpus_harness.py"),
+                    *[str(a) for v in scripts for a in (scripts[v], records[v])],
+                ],
+                folder,
+            )
             failures = {}
             for variant, path in records.items():
                 if not path.exists():
@@ -330,7 +406,9 @@ if __name__ == "__main__":  # calibration: dnn-instrument's side alone, optional
     import argparse
 
     parser = argparse.ArgumentParser(description="Run the corpus with dnn-instrument only (no Keras baseline).")
-    parser.add_argument("--only", help="run the cases whose id matches this regular expression (e.g. a text it contains)")
+    parser.add_argument(
+        "--only", help="run the cases whose id matches this regular expression (e.g. a text it contains)"
+    )
     parser.add_argument("--split", choices=("calibration", "holdout"), help="run the cases of this split only")
     parser.add_argument("--labels", action="store_true", help="only prove the labels with plain fit")
     parser.add_argument("--workers", type=int, default=2)

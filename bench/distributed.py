@@ -20,14 +20,20 @@ def overhead(repeats, epochs):
 
 
 def table(rows):
-    lines = [f"\ntraining overhead under MirroredStrategy, 2 logical CPUs ({len(rows[0]['fit_seconds'])} runs each, "
-             "alternating, median):",
-             f"  {'model':<6} {'epochs':>6} {'fit s':>8} {'instrumented s':>15} {'ratio':>7}"]
+    lines = [
+        f"\ntraining overhead under MirroredStrategy, 2 logical CPUs ({len(rows[0]['fit_seconds'])} runs each, "
+        "alternating, median):",
+        f"  {'model':<6} {'epochs':>6} {'fit s':>8} {'instrumented s':>15} {'ratio':>7}",
+    ]
     for row in rows:
-        lines.append(f"  {row['model']:<6} {row['epochs']:>6} {statistics.median(row['fit_seconds']):>8.2f} "
-                     f"{statistics.median(row['instrumented_seconds']):>15.2f} {row['ratio']:>6.2f}x")
-        lines.append(f"         runs, in order: fit {', '.join(f'{t:.1f}' for t in row['fit_seconds'])}; "
-                     f"instrumented {', '.join(f'{t:.1f}' for t in row['instrumented_seconds'])}")
+        lines.append(
+            f"  {row['model']:<6} {row['epochs']:>6} {statistics.median(row['fit_seconds']):>8.2f} "
+            f"{statistics.median(row['instrumented_seconds']):>15.2f} {row['ratio']:>6.2f}x"
+        )
+        lines.append(
+            f"         runs, in order: fit {', '.join(f'{t:.1f}' for t in row['fit_seconds'])}; "
+            f"instrumented {', '.join(f'{t:.1f}' for t in row['instrumented_seconds'])}"
+        )
     return "\n".join(lines)
 
 

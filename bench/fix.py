@@ -34,13 +34,21 @@ def fix(script, folder, output=None):
     command = [sys.executable, "-m", "dnn_instrument", "fix", "--color=never"]
     command += ["-o", str(output)] if output else []
     env = {**ENV, "DNN_INSTRUMENT_DIR": str(Path(folder) / "runs")}
-    return subprocess.run([*command, str(script)], cwd=script.parent, env=env, capture_output=True, text=True, timeout=1800)
+    return subprocess.run(
+        [*command, str(script)], cwd=script.parent, env=env, capture_output=True, text=True, timeout=1800
+    )
 
 
 def label_check(script, folder, checks):
     record_path = Path(folder) / "plain.json"
-    subprocess.run([sys.executable, str(ROOT / "tests" / "corpus_harness.py"), str(script), str(record_path)],
-                   cwd=folder, env=ENV, capture_output=True, text=True, timeout=1800)
+    subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "corpus_harness.py"), str(script), str(record_path)],
+        cwd=folder,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     if not record_path.exists():
         return ["the label check wrote no record"]
     return failed_checks(json.loads(record_path.read_text()), checks)
@@ -81,16 +89,23 @@ def run_pair(case, twins=True):
     tried = record.get("candidates", [])
     chosen = record.get("verified")
     return {
-        "id": case["id"], "kind": "pair", "cause": case["cause"], "exit": result.returncode,
-        "verified": written and result.returncode == 0, "compiles": compiles,
-        "label_holds": bool(written and not label_failures), "label_failures": label_failures,
-        "found_cause": (record.get("finding") or {}).get("cause"), "tried": len(tried),
+        "id": case["id"],
+        "kind": "pair",
+        "cause": case["cause"],
+        "exit": result.returncode,
+        "verified": written and result.returncode == 0,
+        "compiles": compiles,
+        "label_holds": bool(written and not label_failures),
+        "label_failures": label_failures,
+        "found_cause": (record.get("finding") or {}).get("cause"),
+        "tried": len(tried),
         "tries": [{"description": c["description"], "shown": c["shown"], "verified": c["verified"]} for c in tried],
         "patch": tried[chosen]["description"] if chosen is not None else "",
         "diff": tried[chosen]["diff"] if chosen is not None else "",
         "outcome": record.get("outcome") or (result.stderr.strip().splitlines() or [""])[-1],
         "printed": result.stderr,
-        "twin": twin, "twin_said": (twin_result.stderr.strip().splitlines() or [""])[-1] if twin_result else "",
+        "twin": twin,
+        "twin_said": (twin_result.stderr.strip().splitlines() or [""])[-1] if twin_result else "",
         "seconds": time.perf_counter() - start,
     }
 
@@ -99,8 +114,13 @@ def run_healthy(case):
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
         outcome, result = clean_outcome(ROOT / "fixtures" / "corpus" / case["id"] / "healthy.py", folder)
-    return {"id": case["id"], "kind": "healthy", "twin": outcome,
-            "said": (result.stderr.strip().splitlines() or [""])[-1], "seconds": time.perf_counter() - start}
+    return {
+        "id": case["id"],
+        "kind": "healthy",
+        "twin": outcome,
+        "said": (result.stderr.strip().splitlines() or [""])[-1],
+        "seconds": time.perf_counter() - start,
+    }
 
 
 def run_twin(case):
@@ -108,8 +128,13 @@ def run_twin(case):
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
         outcome, result = clean_outcome(ROOT / "fixtures" / "corpus" / case["id"] / "fixed.py", folder)
-    return {"id": case["id"], "kind": "twin", "twin": outcome,
-            "said": (result.stderr.strip().splitlines() or [""])[-1], "seconds": time.perf_counter() - start}
+    return {
+        "id": case["id"],
+        "kind": "twin",
+        "twin": outcome,
+        "said": (result.stderr.strip().splitlines() or [""])[-1],
+        "seconds": time.perf_counter() - start,
+    }
 
 
 def run_case(case, part="all"):
@@ -144,11 +169,25 @@ def table(rows, seconds):
     healthy = [r for r in rows if r["kind"] == "healthy"]
     lines = [f"{'case':<40} {'cause':<22} {'verified':>8} {'label':>5} {'tries':>5} {'twin':>14}  patch"]
     twins = [r for r in rows if r["kind"] == "twin"]  # a clean pass whose buggy side did not run
-    pairs = pairs + [dict(r, kind="pair", cause="(fixed twin only)", verified=False, label_holds=False, compiles=None,
-                          tried=0, patch="", outcome="buggy side not run") for r in twins]
+    pairs = pairs + [
+        dict(
+            r,
+            kind="pair",
+            cause="(fixed twin only)",
+            verified=False,
+            label_holds=False,
+            compiles=None,
+            tried=0,
+            patch="",
+            outcome="buggy side not run",
+        )
+        for r in twins
+    ]
     for row in pairs:
-        lines.append(f"{row['id']:<40} {row['cause']:<22} {mark(row['verified']):>8} {mark(row['label_holds']):>5} "
-                     f"{row['tried']:>5} {row['twin'] or 'not run':>14}  {row['patch'] or row['outcome']}")
+        lines.append(
+            f"{row['id']:<40} {row['cause']:<22} {mark(row['verified']):>8} {mark(row['label_holds']):>5} "
+            f"{row['tried']:>5} {row['twin'] or 'not run':>14}  {row['patch'] or row['outcome']}"
+        )
     for row in healthy:
         lines.append(f"{row['id']:<40} {'(healthy)':<22} {'':>8} {'':>5} {'':>5} {row['twin']:>14}  {row['said'][:90]}")
     buggy = [r for r in pairs if r.get("outcome") != "buggy side not run"]
@@ -163,17 +202,26 @@ def table(rows, seconds):
         f"(a fault claimed but no patch: {sum(r['twin'] == 'no patch' for r in checked)})",
     ]
     if healthy:
-        lines.append(f"healthy programs patched (must be 0): {sum(r['twin'] == 'PATCH' for r in healthy)} of {len(healthy)} "
-                     f"(a fault claimed but no patch: {sum(r['twin'] == 'no patch' for r in healthy)})")
-    lines.append(f"time: {seconds:.0f} s wall-clock for this pass; {sum(r['seconds'] for r in rows):.0f} s of case time in all "
-                 f"({sum(r['seconds'] for r in rows) / max(len(rows), 1):.0f} s per case; cases run side by side)")
+        lines.append(
+            f"healthy programs patched (must be 0): {sum(r['twin'] == 'PATCH' for r in healthy)} of {len(healthy)} "
+            f"(a fault claimed but no patch: {sum(r['twin'] == 'no patch' for r in healthy)})"
+        )
+    lines.append(
+        f"time: {seconds:.0f} s wall-clock for this pass; {sum(r['seconds'] for r in rows):.0f} s of case time in all "
+        f"({sum(r['seconds'] for r in rows) / max(len(rows), 1):.0f} s per case; cases run side by side)"
+    )
     return "\n".join(lines)
 
 
 def run(only=None, workers=2, progress=None, skip=(), part="all"):
     labels = json.loads((ROOT / "fixtures" / "labels.json").read_text())
-    cases = [c for c in labels["cases"] if (not only or any(text in c["id"] for text in only.split(","))) and c["id"] not in skip
-             and not (part == "buggy" and c.get("kind") == "healthy")]
+    cases = [
+        c
+        for c in labels["cases"]
+        if (not only or any(text in c["id"] for text in only.split(",")))
+        and c["id"] not in skip
+        and not (part == "buggy" and c.get("kind") == "healthy")
+    ]
     lock = threading.Lock()
 
     def one(case):
@@ -181,8 +229,11 @@ def run(only=None, workers=2, progress=None, skip=(), part="all"):
         if progress:
             with lock, open(progress, "a", encoding="utf-8") as f:
                 f.write(json.dumps(row, default=str) + "\n")
-        print(f"  {row['id']}: {row.get('patch') or row.get('outcome') or ''} twin={row['twin']} ({row['seconds']:.0f} s)",
-              file=sys.stderr, flush=True)
+        print(
+            f"  {row['id']}: {row.get('patch') or row.get('outcome') or ''} twin={row['twin']} ({row['seconds']:.0f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
         return row
 
     start = time.perf_counter()
@@ -206,9 +257,15 @@ def main_with(argv=None):
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", help="write the rows to this file (default bench/results/fix-<timestamp>.json)")
     parser.add_argument("--progress", help="append each finished case to this JSON-lines file as it ends")
-    parser.add_argument("--skip-done", metavar="JSONL", help="skip the cases already in this --progress file and count them in")
-    parser.add_argument("--part", choices=("all", "buggy", "clean"), default="all",
-                        help="all (default); buggy: the pairs' buggy side only; clean: fixed twins and healthy programs only")
+    parser.add_argument(
+        "--skip-done", metavar="JSONL", help="skip the cases already in this --progress file and count them in"
+    )
+    parser.add_argument(
+        "--part",
+        choices=("all", "buggy", "clean"),
+        default="all",
+        help="all (default); buggy: the pairs' buggy side only; clean: fixed twins and healthy programs only",
+    )
     arguments = parser.parse_args(argv)
     done = []
     if arguments.skip_done and Path(arguments.skip_done).exists():
@@ -219,7 +276,11 @@ def main_with(argv=None):
     order = [c["id"] for c in json.loads((ROOT / "fixtures" / "labels.json").read_text())["cases"]]
     rows.sort(key=lambda r: order.index(r["id"]))
     print(table(rows, seconds))
-    path = Path(arguments.json) if arguments.json else ROOT / "bench" / "results" / f"fix-{datetime.datetime.now():%Y%m%d-%H%M%S}.json"
+    path = (
+        Path(arguments.json)
+        if arguments.json
+        else ROOT / "bench" / "results" / f"fix-{datetime.datetime.now():%Y%m%d-%H%M%S}.json"
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"rows": rows, "seconds": seconds}, indent=1, default=str))
     print(f"written: {path}")

@@ -16,7 +16,6 @@ steps = int(os.environ.get("BENCH_STEPS", "1000"))
 model.fit(x, y, batch_size=1, epochs=steps // 100, verbose=0)
 
 
-
 def kept():
     """What the run kept, read from dnn-instrument's run (imported here: a top-level import of
     dnn_instrument would mark this file as already instrumented)."""
@@ -25,8 +24,7 @@ def kept():
     store = session.current().stores[-1]
     folder = session.current().folder
     disk = sum(os.path.getsize(os.path.join(folder, name)) for name in os.listdir(folder))
-    return (f"steps={store.iterations} rows={len(store.values)} trace_bytes={store.values.nbytes} "
-            f"disk_bytes={disk}")
+    return f"steps={store.iterations} rows={len(store.values)} trace_bytes={store.values.nbytes} disk_bytes={disk}"
 
 
 print(f"MEMORY {kept()} peak_rss_kb={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}", file=sys.stderr)

@@ -23,23 +23,27 @@ kind = os.environ.get("BENCH_MODEL", "mlp")
 scope = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]).scope() if mirrored else contextlib.nullcontext()
 scope.__enter__()
 if kind == "mlp":
-    model = keras.Sequential([
-        keras.Input((64,)),
-        layers.Dense(128, activation="relu"),
-        layers.Dense(64, activation="relu"),
-        layers.Dense(10, activation="softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((64,)),
+            layers.Dense(128, activation="relu"),
+            layers.Dense(64, activation="relu"),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
 else:
     X = X.reshape(-1, 8, 8, 1)
-    model = keras.Sequential([
-        keras.Input((8, 8, 1)),
-        layers.Conv2D(16, 3, activation="relu", padding="same"),
-        layers.Conv2D(16, 3, activation="relu"),
-        layers.MaxPooling2D(),
-        layers.Flatten(),
-        layers.Dense(32, activation="relu"),
-        layers.Dense(10, activation="softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            layers.Conv2D(16, 3, activation="relu", padding="same"),
+            layers.Conv2D(16, 3, activation="relu"),
+            layers.MaxPooling2D(),
+            layers.Flatten(),
+            layers.Dense(32, activation="relu"),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
 model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 scope.__exit__(None, None, None)
 epochs = int(os.environ.get("BENCH_EPOCHS", "8"))

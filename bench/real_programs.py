@@ -35,8 +35,14 @@ def run_one(path):
     with tempfile.TemporaryDirectory() as folder:
         start = time.perf_counter()
         pair = run_both(path, Path(folder), timeout=600)
-        row = {"program": path.stem, "rewritten": pair.result.rewritten, "callback": pair.result.with_callback,
-               "seconds": round(time.perf_counter() - start, 1), "max_weight_diff": None, "history_match": None}
+        row = {
+            "program": path.stem,
+            "rewritten": pair.result.rewritten,
+            "callback": pair.result.with_callback,
+            "seconds": round(time.perf_counter() - start, 1),
+            "max_weight_diff": None,
+            "history_match": None,
+        }
         for name, process in (("plain", pair.original), ("instrumented", pair.rewritten)):
             if process.returncode != 0:
                 row["verdict"] = f"CRASH ({name}): {_last_line(process.stderr)}"
@@ -60,16 +66,22 @@ def run(names=None):
 
 
 def table(rows):
-    lines = [f"  {'program':<32} {'rewritten':>9} {'callback':>8} {'max |dw|':>9} {'History':>8} {'diagnosis':>9}  training"]
+    lines = [
+        f"  {'program':<32} {'rewritten':>9} {'callback':>8} {'max |dw|':>9} {'History':>8} {'diagnosis':>9}  training"
+    ]
     for row in rows:
         dw = "-" if row["max_weight_diff"] is None else f"{row['max_weight_diff']:.1e}"
         history = "-" if row["history_match"] is None else ("match" if row["history_match"] else "DIFFERS")
         diagnosis = row.get("diagnosis") or "-"
-        lines.append(f"  {row['program']:<32} {row['rewritten']:>9} {row['callback']:>8} {dw:>9} {history:>8} {diagnosis:>9}  {row['verdict']}")
+        lines.append(
+            f"  {row['program']:<32} {row['rewritten']:>9} {row['callback']:>8} {dw:>9} {history:>8} {diagnosis:>9}  {row['verdict']}"
+        )
     same = sum(row["verdict"] == "same" for row in rows)
-    lines.append(f"  {same} of {len(rows)} programs train the same both ways; "
-                 f"{sum(r['rewritten'] for r in rows)} fit calls rewritten, {sum(r['callback'] for r in rows)} given the callback; "
-                 f"diagnosed buggy: {sum(r.get('diagnosis') == 'buggy' for r in rows)} (runs cut to seconds: often too few updates for the loss to converge)")
+    lines.append(
+        f"  {same} of {len(rows)} programs train the same both ways; "
+        f"{sum(r['rewritten'] for r in rows)} fit calls rewritten, {sum(r['callback'] for r in rows)} given the callback; "
+        f"diagnosed buggy: {sum(r.get('diagnosis') == 'buggy' for r in rows)} (runs cut to seconds: often too few updates for the loss to converge)"
+    )
     return "\n".join(lines)
 
 

@@ -45,8 +45,11 @@ sys.path.insert(0, str(HERE))
 
 def run_timed(script, env):
     result = subprocess.run(
-        [sys.executable, str(script)], env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **env},
-        capture_output=True, text=True, timeout=900,
+        [sys.executable, str(script)],
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **env},
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     for line in result.stderr.splitlines():
         if line.startswith("FIT_SECONDS"):
@@ -57,8 +60,11 @@ def run_timed(script, env):
 def measured(script, env):
     """Run ``script``; its ``KEY value`` lines on stderr (FIT_SECONDS, PEAK_RSS_KB...) as a dict of floats."""
     result = subprocess.run(
-        [sys.executable, str(script)], env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **env},
-        capture_output=True, text=True, timeout=1800,
+        [sys.executable, str(script)],
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **env},
+        capture_output=True,
+        text=True,
+        timeout=1800,
     )
     values = {}
     for line in result.stderr.splitlines():
@@ -92,11 +98,16 @@ def side_by_side(name, settings, repeats):
             for _ in range(repeats):
                 plain.append(measured(program, env))
                 probed.append(measured(instrumented, env))
-            row = {"settings": {k: v for k, v in env.items() if k.startswith("BENCH_")}, "plain": plain, "instrumented": probed}
+            row = {
+                "settings": {k: v for k, v in env.items() if k.startswith("BENCH_")},
+                "plain": plain,
+                "instrumented": probed,
+            }
             for key in ("FIT_SECONDS", "STEP_SECONDS", "PEAK_RSS_KB"):
                 if key in plain[0]:
-                    row[key.lower() + "_ratio"] = (statistics.median(r[key] for r in probed)
-                                                   / statistics.median(r[key] for r in plain))
+                    row[key.lower() + "_ratio"] = statistics.median(r[key] for r in probed) / statistics.median(
+                        r[key] for r in plain
+                    )
             if "WEIGHTS" in plain[0]:
                 row["same_weights"] = all(a["WEIGHTS"] == b["WEIGHTS"] for a, b in zip(plain, probed))
             rows.append(row)
@@ -104,7 +115,9 @@ def side_by_side(name, settings, repeats):
 
 
 def side_by_side_table(rows):
-    lines = [f"  {'settings':<40} {'fit s':>7} {'instr. s':>8} {'time':>6} {'step':>6} {'peak MB':>8} {'instr. MB':>9} {'memory':>7} {'weights':>8}"]
+    lines = [
+        f"  {'settings':<40} {'fit s':>7} {'instr. s':>8} {'time':>6} {'step':>6} {'peak MB':>8} {'instr. MB':>9} {'memory':>7} {'weights':>8}"
+    ]
     for row in rows:
         plain_seconds = statistics.median(r["FIT_SECONDS"] for r in row["plain"])
         probed_seconds = statistics.median(r["FIT_SECONDS"] for r in row["instrumented"])
@@ -113,8 +126,10 @@ def side_by_side_table(rows):
         step = f"{row['step_seconds_ratio']:.2f}x" if "step_seconds_ratio" in row else "-"
         same = {True: "same", False: "DIFFER", None: "-"}[row.get("same_weights")]
         settings = " ".join(f"{k[6:].lower()}={v}" for k, v in row["settings"].items())
-        lines.append(f"  {settings:<40} {plain_seconds:>7.1f} {probed_seconds:>8.1f} {row['fit_seconds_ratio']:>5.2f}x {step:>6} "
-                     f"{plain_mb:>8.0f} {probed_mb:>9.0f} {row['peak_rss_kb_ratio']:>6.2f}x {same:>8}")
+        lines.append(
+            f"  {settings:<40} {plain_seconds:>7.1f} {probed_seconds:>8.1f} {row['fit_seconds_ratio']:>5.2f}x {step:>6} "
+            f"{plain_mb:>8.0f} {probed_mb:>9.0f} {row['peak_rss_kb_ratio']:>6.2f}x {same:>8}"
+        )
     return "\n".join(lines)
 
 
@@ -147,8 +162,12 @@ def overhead(repeats, epochs, models=("mlp", "conv"), strategy=None):
         instrumented = Path(folder) / "overhead_program.py"
         instrumented.write_text(instrument(program.read_text(), str(program)).code)
         for model in models:
-            env = {"BENCH_MODEL": model, "BENCH_EPOCHS": str(epochs), "DNN_INSTRUMENT_DIR": str(Path(folder) / "runs"),
-                   "BENCH_STRATEGY": strategy or ""}
+            env = {
+                "BENCH_MODEL": model,
+                "BENCH_EPOCHS": str(epochs),
+                "DNN_INSTRUMENT_DIR": str(Path(folder) / "runs"),
+                "BENCH_STRATEGY": strategy or "",
+            }
             plain, probed = [], []
             for _ in range(repeats):
                 plain.append(run_timed(program, env))
@@ -175,10 +194,17 @@ def memory(steps_list):
         instrumented = Path(folder) / "memory_program.py"
         instrumented.write_text(instrument(program.read_text(), str(program)).code)
         for steps in steps_list:
-            env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "BENCH_STEPS": str(steps),
-                   "DNN_INSTRUMENT_DIR": str(Path(folder) / "runs"), "DNN_INSTRUMENT_STRICT": "1"}
+            env = {
+                **os.environ,
+                "TF_CPP_MIN_LOG_LEVEL": "3",
+                "BENCH_STEPS": str(steps),
+                "DNN_INSTRUMENT_DIR": str(Path(folder) / "runs"),
+                "DNN_INSTRUMENT_STRICT": "1",
+            }
             start = time.perf_counter()
-            result = subprocess.run([sys.executable, str(instrumented)], env=env, capture_output=True, text=True, timeout=3600)
+            result = subprocess.run(
+                [sys.executable, str(instrumented)], env=env, capture_output=True, text=True, timeout=3600
+            )
             line = next((l for l in result.stderr.splitlines() if l.startswith("MEMORY")), None)
             if line is None:
                 raise RuntimeError(f"memory_program failed:\n{result.stderr[-2000:]}")
@@ -229,7 +255,12 @@ def transform_time(lines, repeats):
         start = time.perf_counter()
         result = instrument(source, "generated.py")
         times.append(time.perf_counter() - start)
-    return {"lines": source.count("\n"), "fit_calls": result.rewritten, "seconds": times, "median_seconds": statistics.median(times)}
+    return {
+        "lines": source.count("\n"),
+        "fit_calls": result.rewritten,
+        "seconds": times,
+        "median_seconds": statistics.median(times),
+    }
 
 
 def main():
@@ -238,8 +269,12 @@ def main():
     parser.add_argument("--epochs", type=int, default=30, help="epochs of the overhead workload")
     parser.add_argument("--no-corpus", action="store_true", help="skip the corpus accuracy benchmark")
     parser.add_argument("--long-steps", type=int, default=100_000, help="steps of the long run of the memory benchmark")
-    parser.add_argument("--only", choices=("corpus", "distributed", "fix", "real", "models"), default=None,
-                        help="run one benchmark alone (make bench BENCH=NAME)")
+    parser.add_argument(
+        "--only",
+        choices=("corpus", "distributed", "fix", "real", "models"),
+        default=None,
+        help="run one benchmark alone (make bench BENCH=NAME)",
+    )
     arguments = parser.parse_args()
     if arguments.only == "fix":
         import fix
@@ -276,8 +311,10 @@ def main():
         start = time.perf_counter()
         corpus_rows, corpus_totals = corpus.run()
         everything = corpus_totals["all"]
-        print(f"bug corpus: {everything['pairs']} buggy scripts with their fixed twins and {everything['healthy']} healthy "
-              f"programs ({time.perf_counter() - start:.0f} s)\n")
+        print(
+            f"bug corpus: {everything['pairs']} buggy scripts with their fixed twins and {everything['healthy']} healthy "
+            f"programs ({time.perf_counter() - start:.0f} s)\n"
+        )
         print(corpus.table(corpus_rows, corpus_totals) + "\n")
         with open(results / f"corpus-{stamp}.csv", "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=[k for k in corpus_rows[0] if k != "errors"], extrasaction="ignore")
@@ -289,14 +326,18 @@ def main():
         print(f"written: {path.relative_to(ROOT)}")
         return
     transform = transform_time(1000, 5)
-    print(f"transform: {transform['lines']} lines, {transform['fit_calls']} fit calls: "
-          f"median {transform['median_seconds']:.2f} s (bar: < 2 s)\n")
+    print(
+        f"transform: {transform['lines']} lines, {transform['fit_calls']} fit calls: "
+        f"median {transform['median_seconds']:.2f} s (bar: < 2 s)\n"
+    )
     rows = overhead(arguments.repeats, arguments.epochs)
     print(f"training overhead, every probe on ({arguments.repeats} runs each, alternating, median):")
     print(f"  {'model':<6} {'epochs':>6} {'fit s':>8} {'instrumented s':>15} {'ratio':>7}")
     for row in rows:
-        print(f"  {row['model']:<6} {row['epochs']:>6} {statistics.median(row['fit_seconds']):>8.2f} "
-              f"{statistics.median(row['instrumented_seconds']):>15.2f} {row['ratio']:>6.2f}x")
+        print(
+            f"  {row['model']:<6} {row['epochs']:>6} {statistics.median(row['fit_seconds']):>8.2f} "
+            f"{statistics.median(row['instrumented_seconds']):>15.2f} {row['ratio']:>6.2f}x"
+        )
     print("  (bar: <= 1.3x)")
     models_rows = models_and_scaling(arguments.repeats)
     import distributed
@@ -307,11 +348,15 @@ def main():
     memory_rows = memory([1000, arguments.long_steps])
     print(f"  {'steps':>7} {'trace rows':>10} {'trace MB':>9} {'disk MB':>8} {'peak RSS MB':>12}")
     for row in memory_rows:
-        print(f"  {row['steps']:>7} {row['rows']:>10} {row['trace_bytes'] / 2**20:>9.2f} {row['disk_bytes'] / 2**20:>8.2f} "
-              f"{row['peak_rss_kb'] / 1024:>12.0f}")
+        print(
+            f"  {row['steps']:>7} {row['rows']:>10} {row['trace_bytes'] / 2**20:>9.2f} {row['disk_bytes'] / 2**20:>8.2f} "
+            f"{row['peak_rss_kb'] / 1024:>12.0f}"
+        )
     short, long = memory_rows
-    print(f"  {long['steps'] // short['steps']}x the steps: {long['trace_bytes'] / short['trace_bytes']:.2f}x the trace, "
-          f"{long['peak_rss_kb'] / short['peak_rss_kb']:.2f}x the peak memory")
+    print(
+        f"  {long['steps'] // short['steps']}x the steps: {long['trace_bytes'] / short['trace_bytes']:.2f}x the trace, "
+        f"{long['peak_rss_kb'] / short['peak_rss_kb']:.2f}x the peak memory"
+    )
     import sweep
 
     print("\ncorpus sweep: the transformer over every .py file of the installed keras and tensorflow")
@@ -328,9 +373,17 @@ def main():
     real_rows = real_programs.run()
     print(real_programs.table(real_rows))
     path = results / f"bench-{stamp}.json"
-    document = {"fix": {"rows": fix_rows, "seconds": fix_seconds}, "transform": transform, "overhead": rows,
-                "distributed_overhead": distributed_rows, **models_rows, "memory": memory_rows, "sweep": {k: v for k, v in swept.items() if k != "outcomes"},
-                "corpus": {"totals": corpus_totals, "cases": corpus_rows}, "real_programs": real_rows}
+    document = {
+        "fix": {"rows": fix_rows, "seconds": fix_seconds},
+        "transform": transform,
+        "overhead": rows,
+        "distributed_overhead": distributed_rows,
+        **models_rows,
+        "memory": memory_rows,
+        "sweep": {k: v for k, v in swept.items() if k != "outcomes"},
+        "corpus": {"totals": corpus_totals, "cases": corpus_rows},
+        "real_programs": real_rows,
+    }
     path.write_text(json.dumps(document, indent=1))
     print(f"\nwritten: {path.relative_to(ROOT)}")
 

@@ -15,8 +15,11 @@ steps = int(os.environ.get("BENCH_STEPS", "400"))
 epochs = 4
 x = np.random.default_rng(0).normal(size=(32 * steps // epochs, 32)).astype("float32")
 y = (x[:, :1] > 0).astype("float32")
-model = keras.Sequential([keras.Input((32,))] + [keras.layers.Dense(32, activation="relu") for _ in range(depth)]
-                         + [keras.layers.Dense(1, activation="sigmoid")])
+model = keras.Sequential(
+    [keras.Input((32,))]
+    + [keras.layers.Dense(32, activation="relu") for _ in range(depth)]
+    + [keras.layers.Dense(1, activation="sigmoid")]
+)
 model.compile(optimizer="adam", loss="binary_crossentropy")
 
 

@@ -75,7 +75,16 @@ def check_file(path):
     from dnn_instrument.transformer import InstrumentError, instrument
 
     path = str(path)
-    record = {"path": path, "lines": 0, "outcome": None, "seconds": 0.0, "cpu_seconds": 0.0, "rewritten": 0, "with_callback": 0, "detail": ""}
+    record = {
+        "path": path,
+        "lines": 0,
+        "outcome": None,
+        "seconds": 0.0,
+        "cpu_seconds": 0.0,
+        "rewritten": 0,
+        "with_callback": 0,
+        "detail": "",
+    }
     start, cpu_start = time.perf_counter(), time.process_time()
     try:
         with open(path, "rb") as f:
@@ -182,7 +191,8 @@ def summary(result):
         f"time: {result['seconds_per_1000_lines']:.3f} s per 1,000 lines (transform, summed over files; "
         f"CPU {result['cpu_seconds_per_1000_lines']:.3f} s); "
         f"wall {result['wall_seconds']:.1f} s with {result['workers']} worker(s)",
-        "slowest: " + ", ".join(f"{_short(r['path'])} ({r['lines']:,} lines, {r['seconds']:.2f} s)" for r in result["slowest"][:3]),
+        "slowest: "
+        + ", ".join(f"{_short(r['path'])} ({r['lines']:,} lines, {r['seconds']:.2f} s)" for r in result["slowest"][:3]),
     ]
     refusals = [r for r in result["outcomes"] if r["outcome"] == "refused"]
     for record in refusals[:10]:

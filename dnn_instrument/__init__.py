@@ -21,7 +21,9 @@ def _watch_main_script():
     if not isinstance(path, str) or getattr(main, "__spec__", None) is not None or not path.endswith(".py"):
         return
     path = os.path.abspath(path)
-    if path.startswith(os.path.abspath(sys.prefix) + os.sep) or path.startswith(os.path.dirname(os.path.abspath(__file__))):
+    if path.startswith(os.path.abspath(sys.prefix) + os.sep) or path.startswith(
+        os.path.dirname(os.path.abspath(__file__))
+    ):
         return
     from .runtime import origins
 

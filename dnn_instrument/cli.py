@@ -54,34 +54,47 @@ def _parser():
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("sources", nargs="+", metavar="SOURCE", help="Python file, Jupyter notebook or folder ('-' reads standard input)")
+    parser.add_argument(
+        "sources",
+        nargs="+",
+        metavar="SOURCE",
+        help="Python file, Jupyter notebook or folder ('-' reads standard input)",
+    )
     target = parser.add_mutually_exclusive_group()
     target.add_argument(
-        "-o", "--output", metavar="PATH",
+        "-o",
+        "--output",
+        metavar="PATH",
         help="write the result to PATH (default: standard output); for several sources or a folder, "
         "PATH is a folder that mirrors them",
     )
     target.add_argument("--in-place", action="store_true", help="overwrite each source with its result")
     target.add_argument("--diff", action="store_true", help="print a unified diff of the changes; write nothing")
     parser.add_argument(
-        "--diff-html", metavar="PATH",
+        "--diff-html",
+        metavar="PATH",
         help="also write an HTML page showing the file and its instrumented copy side by side, "
         "with a note on each inserted or changed line (one source; alone, nothing else is written)",
     )
     parser.add_argument(
-        "--strip", action="store_true",
+        "--strip",
+        action="store_true",
         help="undo: turn instrumented files back into their originals, byte for byte (refused if edited since)",
     )
     parser.add_argument(
-        "--callback", action="store_true",
+        "--callback",
+        action="store_true",
         help="keep every fit call and attach the Diagnose callback instead of the explicit loop (sees less)",
     )
     parser.add_argument(
-        "--follow-symlinks", action="store_true",
+        "--follow-symlinks",
+        action="store_true",
         help="write to the file a symbolic link points to (default: refuse to write through a link)",
     )
     parser.add_argument(
-        "--color", choices=("auto", "always", "never"), default="auto",
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
         help="colour the diff (default: auto, on a terminal; NO_COLOR is respected)",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="print errors only")
@@ -112,15 +125,19 @@ script; a script that cannot be instrumented runs unchanged, after a warning."""
         epilog="example: dnn-instrument run train.py --epochs 3",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--callback", action="store_true", help="attach the Diagnose callback instead of the explicit loop")
+    parser.add_argument(
+        "--callback", action="store_true", help="attach the Diagnose callback instead of the explicit loop"
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no per-call messages")
     parser.add_argument(
-        "--fail-on-buggy", action="store_true",
+        "--fail-on-buggy",
+        action="store_true",
         help="exit with status 4 when the run's verdict is buggy, for CI (instrumented scripts: "
         "DNN_INSTRUMENT_FAIL_ON_BUGGY=1)",
     )
     parser.add_argument(
-        "--verbose", action="store_true",
+        "--verbose",
+        action="store_true",
         help="show TensorFlow's start-up log lines (absl, oneDNN), hidden by default (also shown with TF_CPP_MIN_LOG_LEVEL=0)",
     )
     parser.add_argument("script", metavar="SCRIPT", help="the Python script to run")
@@ -129,8 +146,10 @@ script; a script that cannot be instrumented runs unchanged, after a warning."""
     if options.script == "-":
         return usage("run needs a script file, not standard input")
     if options.script.lower().endswith(".ipynb"):
-        return usage(f"run executes Python scripts; for a notebook: dnn-instrument {options.script} -o OUT.ipynb, "
-                     "then run OUT.ipynb (or use %load_ext dnn_instrument in it)")
+        return usage(
+            f"run executes Python scripts; for a notebook: dnn-instrument {options.script} -o OUT.ipynb, "
+            "then run OUT.ipynb (or use %load_ext dnn_instrument in it)"
+        )
     if options.fail_on_buggy:
         from .runtime import gate
 

@@ -53,7 +53,11 @@ def find_sources(folder, exclude=None):
             and not any(os.path.exists(os.path.join(root, name, marker)) for marker in ("pyvenv.cfg", "conda-meta"))
             and os.path.realpath(os.path.join(root, name)) != excluded
         )
-        found += [os.path.join(root, name) for name in sorted(files) if name.endswith(SOURCE_SUFFIXES) and not name.startswith(".")]
+        found += [
+            os.path.join(root, name)
+            for name in sorted(files)
+            if name.endswith(SOURCE_SUFFIXES) and not name.startswith(".")
+        ]
     return found
 
 
@@ -63,7 +67,9 @@ def write_target(path, follow_symlinks=False):
         return path
     if follow_symlinks:
         return os.path.realpath(path)
-    raise FileProblem(f"{path}: is a symbolic link to {os.readlink(path)}; not writing through it (--follow-symlinks does)")
+    raise FileProblem(
+        f"{path}: is a symbolic link to {os.readlink(path)}; not writing through it (--follow-symlinks does)"
+    )
 
 
 def same_file(a, b):
@@ -87,8 +93,12 @@ class Progress:
         except ImportError:
             return
         self._bar = Bar(
-            TextColumn("instrumenting"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-            console=Console(stderr=True), transient=True,
+            TextColumn("instrumenting"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.description}"),
+            console=Console(stderr=True),
+            transient=True,
         )
         self._task = self._bar.add_task("", total=total)
         self._bar.start()

@@ -63,15 +63,34 @@ candidate verified); 2 usage error or unreadable input""",
     target = parser.add_mutually_exclusive_group()
     target.add_argument("-o", "--output", metavar="PATH", help="write the patched script to PATH")
     target.add_argument("--in-place", action="store_true", help="patch SCRIPT itself")
-    parser.add_argument("--unverified", action="store_true", help="show the first candidate even if no candidate verified (marked)")
-    parser.add_argument("--max-epochs", type=int, default=DEFAULT_EPOCHS, metavar="N",
-                        help=f"budget: train each run at most N epochs (default {DEFAULT_EPOCHS})")
-    parser.add_argument("--max-steps", type=int, default=0, metavar="N", help="budget: at most N steps per epoch (default: all)")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
-                        help=f"budget: a run (the buggy one, each candidate) is stopped after SECONDS of wall-clock time "
-                             f"and counts as timed out, not verified (default {DEFAULT_TIMEOUT})")
-    parser.add_argument("--tries", type=int, default=DEFAULT_TRIES, metavar="N",
-                        help=f"budget: verify at most N candidate patches (default {DEFAULT_TRIES})")
+    parser.add_argument(
+        "--unverified", action="store_true", help="show the first candidate even if no candidate verified (marked)"
+    )
+    parser.add_argument(
+        "--max-epochs",
+        type=int,
+        default=DEFAULT_EPOCHS,
+        metavar="N",
+        help=f"budget: train each run at most N epochs (default {DEFAULT_EPOCHS})",
+    )
+    parser.add_argument(
+        "--max-steps", type=int, default=0, metavar="N", help="budget: at most N steps per epoch (default: all)"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"budget: a run (the buggy one, each candidate) is stopped after SECONDS of wall-clock time "
+        f"and counts as timed out, not verified (default {DEFAULT_TIMEOUT})",
+    )
+    parser.add_argument(
+        "--tries",
+        type=int,
+        default=DEFAULT_TRIES,
+        metavar="N",
+        help=f"budget: verify at most N candidate patches (default {DEFAULT_TRIES})",
+    )
     parser.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="colour the diff")
     parser.add_argument("script", metavar="SCRIPT", help="the training script to fix")
     parser.add_argument("arguments", nargs=argparse.REMAINDER, metavar="ARG", help="its arguments")
@@ -104,7 +123,9 @@ def fix_command(argv):
         say(f"running {options.script} instrumented ({budget})")
         buggy, folder = run_instrumented(options.script, None, options.arguments, budget, keep=True)
         if buggy.get("verdict") == "timed out":
-            say(f"the instrumented run of {options.script} took longer than {budget.timeout:g} s (--timeout); nothing to compare a patch with")
+            say(
+                f"the instrumented run of {options.script} took longer than {budget.timeout:g} s (--timeout); nothing to compare a patch with"
+            )
             return EXIT_NO_FIX
         if buggy.get("verdict") == "failed":
             return _usage(f"{options.script}: the instrumented run wrote no report (it failed before its first fit?)")
@@ -125,8 +146,10 @@ class Budget:
 
     def __str__(self):
         steps = f", at most {self.steps} steps per epoch" if self.steps else ""
-        return (f"budget: at most {self.epochs} epochs{steps} per fit (DNN_INSTRUMENT_MAX_EPOCHS={self.epochs}), "
-                f"at most {self.timeout:g} s per run")
+        return (
+            f"budget: at most {self.epochs} epochs{steps} per fit (DNN_INSTRUMENT_MAX_EPOCHS={self.epochs}), "
+            f"at most {self.timeout:g} s per run"
+        )
 
     def record(self):
         """The budget as ``fix.json`` keeps it."""
@@ -145,8 +168,14 @@ def repair(source, script, arguments, buggy, budget, tries):
     from .transformer import fixes
 
     finding = root_cause(buggy)
-    plan = {"script": script, "budget": budget.record(), "buggy": summary(buggy), "finding": finding,
-            "candidates": [], "verified": None}
+    plan = {
+        "script": script,
+        "budget": budget.record(),
+        "buggy": summary(buggy),
+        "finding": finding,
+        "candidates": [],
+        "verified": None,
+    }
     if finding is None:
         plan["outcome"] = "nothing to fix"
         return plan
@@ -154,14 +183,22 @@ def repair(source, script, arguments, buggy, budget, tries):
     if not candidates:
         plan["outcome"] = "no codemod" if not fixes.has_codemod(finding.get("cause")) else "no candidate"
         return plan
-    say(f"root cause: {finding['cause']} ({finding.get('layer') or 'the model'}{', ' + finding['source'] if finding.get('source') else ''}); "
-        f"{len(candidates)} candidate(s), trying at most {tries}")
+    say(
+        f"root cause: {finding['cause']} ({finding.get('layer') or 'the model'}{', ' + finding['source'] if finding.get('source') else ''}); "
+        f"{len(candidates)} candidate(s), trying at most {tries}"
+    )
     for number, candidate in enumerate(candidates[:tries], start=1):
         report, _ = run_instrumented(script, candidate.code, arguments, budget)
-        result = {"kind": candidate.kind, "description": candidate.description, "diff": _diff(source, candidate.code, script)}
+        result = {
+            "kind": candidate.kind,
+            "description": candidate.description,
+            "diff": _diff(source, candidate.code, script),
+        }
         result.update(judge(buggy, report))
         plan["candidates"].append(result)
-        say(f"  {number}. {candidate.description}: {result['shown']} -> {'VERIFIED' if result['verified'] else 'not verified'}")
+        say(
+            f"  {number}. {candidate.description}: {result['shown']} -> {'VERIFIED' if result['verified'] else 'not verified'}"
+        )
         if result["verified"]:
             chosen = plan["verified"]
             if chosen is None or _lower_loss(result["history"], plan["candidates"][chosen]["history"]):
@@ -172,7 +209,7 @@ def repair(source, script, arguments, buggy, budget, tries):
     if plan["verified"] is not None and len([c for c in plan["candidates"] if c["verified"]]) > 1:
         say(f"  chosen: {plan['candidates'][plan['verified']]['description']} (the lowest loss of the verified rates)")
     plan["outcome"] = "verified" if plan["verified"] is not None else "not verified"
-    plan["untried"] = [c.description for c in candidates[len(plan["candidates"]):]]
+    plan["untried"] = [c.description for c in candidates[len(plan["candidates"]) :]]
     plan["patches"] = {i: c.code for i, c in enumerate(candidates[: len(plan["candidates"])])}
     return plan
 
@@ -199,9 +236,16 @@ def run_instrumented(script, code, arguments, budget, keep=False):
                 f.write(code)
             command += ["--source", patched]
         try:
-            result = subprocess.run([*command, "--", *arguments], env=env, capture_output=True, text=True, timeout=budget.timeout)
+            result = subprocess.run(
+                [*command, "--", *arguments], env=env, capture_output=True, text=True, timeout=budget.timeout
+            )
         except subprocess.TimeoutExpired:  # subprocess.run has killed it
-            return {"verdict": "timed out", "error": f"stopped after {budget.timeout:g} s (--timeout)", "findings": [], "fits": []}, None
+            return {
+                "verdict": "timed out",
+                "error": f"stopped after {budget.timeout:g} s (--timeout)",
+                "findings": [],
+                "fits": [],
+            }, None
         folder = re.findall(r"run folder: (.+?) \(report\.html", result.stderr)
         report = _read(report_path) if os.path.exists(report_path) else None
         if report is None:
@@ -239,8 +283,14 @@ def judge(buggy, patched):
         shown = f"verdict {verdict}" + (f" ({cause['cause']})" if cause else "")
         if comparison:
             shown += f", {comparison['text']}"
-    return {"verdict": verdict, "cause": (root_cause(patched) or {}).get("cause"), "comparison": comparison,
-            "history": after, "verified": bool(verified), "shown": shown}
+    return {
+        "verdict": verdict,
+        "cause": (root_cause(patched) or {}).get("cause"),
+        "comparison": comparison,
+        "history": after,
+        "verified": bool(verified),
+        "shown": shown,
+    }
 
 
 def compare(before, after):

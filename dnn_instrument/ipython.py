@@ -40,8 +40,11 @@ class Extension:
             cells.name_execution(self.shell.execution_count, f"In [{self.shell.execution_count}]")
             return self._transform(text, history) or lines
         except Exception as error:  # never stop the user's cell for our sake
-            print(f"dnn-instrument: internal error while instrumenting this cell ({type(error).__name__}: {error}); "
-                  "running it unchanged", file=sys.stderr)
+            print(
+                f"dnn-instrument: internal error while instrumenting this cell ({type(error).__name__}: {error}); "
+                "running it unchanged",
+                file=sys.stderr,
+            )
             return lines
 
     def _transform(self, text, history):
@@ -64,7 +67,10 @@ class Extension:
         user = user[before:]
         if not result.changed or user == original:
             return None
-        user = [line.replace(repr(f"{name}:{before + k}"), repr(f"{name}, line {k}")) for k, line in enumerate(user, start=1)]
+        user = [
+            line.replace(repr(f"{name}:{before + k}"), repr(f"{name}, line {k}"))
+            for k, line in enumerate(user, start=1)
+        ]
         self._define("\n".join(generated) + "\n", name)
         from .runtime import cells
 
@@ -127,35 +133,51 @@ def inline_html(document, folder):
     findings = document.get("findings") or []
     verdict = str(document.get("verdict", "ok"))
     colour = {"buggy": "#c0392b", "ok": "#27ae60"}.get(verdict, "#d68910")
-    parts = [f'<div class="dnn-instrument" style="border:2px solid {colour};border-radius:6px;padding:0.6em 1em;max-width:60em">']
+    parts = [
+        f'<div class="dnn-instrument" style="border:2px solid {colour};border-radius:6px;padding:0.6em 1em;max-width:60em">'
+    ]
     if findings:
         first = findings[0]
         where = f"layer '{first['layer']}'" if first.get("layer") else "the model"
         if first.get("source"):
             where += f" ({first['source']})"
-        parts.append(f'<p style="font-size:1.2em;margin:0.2em 0"><b style="color:{colour}">dnn-instrument: '
-                     f'{e(verdict.upper())}</b>: {e(first["symptom"].replace("_", " "))} in {e(where)}, '
-                     f'{e(str(first.get("phase")))} phase, iteration {e(str(first.get("iteration")))}</p>')
+        parts.append(
+            f'<p style="font-size:1.2em;margin:0.2em 0"><b style="color:{colour}">dnn-instrument: '
+            f"{e(verdict.upper())}</b>: {e(first['symptom'].replace('_', ' '))} in {e(where)}, "
+            f"{e(str(first.get('phase')))} phase, iteration {e(str(first.get('iteration')))}</p>"
+        )
         parts.append(f'<p style="margin:0.2em 0"><b>Fix:</b> {_code_spans(first.get("fix", ""))}</p>')
         parts.append(f'<p style="margin:0.2em 0;color:#555">{e(first.get("evidence", ""))}</p>')
         if len(findings) > 1:
-            parts.append("<details><summary>also: " + e(", ".join(f["symptom"].replace("_", " ") for f in findings[1:])) + "</summary><ul>")
+            parts.append(
+                "<details><summary>also: "
+                + e(", ".join(f["symptom"].replace("_", " ") for f in findings[1:]))
+                + "</summary><ul>"
+            )
             for f in findings[1:]:
-                parts.append(f"<li>{e(f['symptom'].replace('_', ' '))} ({e(f.get('source') or 'model')}): "
-                             f"{e(f.get('evidence', ''))}. <b>Fix:</b> {_code_spans(f.get('fix', ''))}</li>")
+                parts.append(
+                    f"<li>{e(f['symptom'].replace('_', ' '))} ({e(f.get('source') or 'model')}): "
+                    f"{e(f.get('evidence', ''))}. <b>Fix:</b> {_code_spans(f.get('fix', ''))}</li>"
+                )
             parts.append("</ul></details>")
     else:
-        parts.append(f'<p style="font-size:1.2em;margin:0.2em 0"><b style="color:{colour}">dnn-instrument: '
-                     f'{e(verdict.upper())}</b>: no fault found in {e(str(document.get("iterations")))} iterations</p>')
+        parts.append(
+            f'<p style="font-size:1.2em;margin:0.2em 0"><b style="color:{colour}">dnn-instrument: '
+            f"{e(verdict.upper())}</b>: no fault found in {e(str(document.get('iterations')))} iterations</p>"
+        )
     relative = os.path.relpath(folder)
     report = os.path.join(relative, "report.html")
-    parts.append(f'<p style="margin:0.2em 0">Run folder: <a href="{e(relative)}" target="_blank"><code>{e(relative)}</code></a>'
-                 f' · <a href="{e(report)}" target="_blank">full report</a></p>')
+    parts.append(
+        f'<p style="margin:0.2em 0">Run folder: <a href="{e(relative)}" target="_blank"><code>{e(relative)}</code></a>'
+        f' · <a href="{e(report)}" target="_blank">full report</a></p>'
+    )
     try:
         with open(os.path.join(folder, "report.html"), encoding="utf-8") as f:
             page = f.read()
-        parts.append('<details><summary>full report</summary><iframe style="width:100%;height:36em;border:0" '
-                     f'srcdoc="{e(page, quote=True)}"></iframe></details>')
+        parts.append(
+            '<details><summary>full report</summary><iframe style="width:100%;height:36em;border:0" '
+            f'srcdoc="{e(page, quote=True)}"></iframe></details>'
+        )
     except OSError:
         pass
     parts.append("</div>")
@@ -178,8 +200,10 @@ def _magic(line):
     elif word != "status":
         print("usage: %dnn_instrument on|off|status", file=sys.stderr)
         return
-    print(f"dnn-instrument: {'on' if _extension.enabled else 'off'}: cells that call fit are "
-          f"{'rewritten and diagnosed' if _extension.enabled else 'run unchanged'}")
+    print(
+        f"dnn-instrument: {'on' if _extension.enabled else 'off'}: cells that call fit are "
+        f"{'rewritten and diagnosed' if _extension.enabled else 'run unchanged'}"
+    )
 
 
 def load_ipython_extension(shell):

@@ -66,15 +66,24 @@ def transform(path, source, options):
     except InstrumentError as error:
         return Outcome("failed", error=str(error))
     except Exception as error:  # our bug, not the user's: say so plainly
-        return Outcome("internal", error=f"dnn-instrument: internal error on {path}: {type(error).__name__}: {error}\n"
-                       "please report this with the file that caused it")
+        return Outcome(
+            "internal",
+            error=f"dnn-instrument: internal error on {path}: {type(error).__name__}: {error}\n"
+            "please report this with the file that caused it",
+        )
     if notebook:
-        notes = [] if options.callback else [f"{path} {where}, column {column}: {text}" for where, column, text in result.messages]
+        notes = (
+            []
+            if options.callback
+            else [f"{path} {where}, column {column}: {text}" for where, column, text in result.messages]
+        )
     else:
         notes = [] if options.callback else [f"{path}:{m.line}:{m.column}: {m.text}" for m in result.messages]
     if not result.changed:
         why = "no Keras model.fit call found" if not result.messages else "no model.fit call could be instrumented"
-        return Outcome("nothing", summary="nothing to instrument", error=f"{path}: nothing to instrument: {why}", notes=notes)
+        return Outcome(
+            "nothing", summary="nothing to instrument", error=f"{path}: nothing to instrument: {why}", notes=notes
+        )
     summary = f"{result.rewritten} rewritten, {result.with_callback} with callback"
     return Outcome("done", result.code, summary=summary, notes=notes, result=result)
 
@@ -209,7 +218,11 @@ def _many(options):
     done, nothing = statuses.count("done"), statuses.count("nothing")
     failed = len(statuses) - done - nothing
     if not options.quiet:
-        what = "restored" if options.strip else f"instrumented ({rewritten} fit calls rewritten, {with_callback} with callback)"
+        what = (
+            "restored"
+            if options.strip
+            else f"instrumented ({rewritten} fit calls rewritten, {with_callback} with callback)"
+        )
         idle = "not instrumented" if options.strip else "with nothing to instrument"
         print(f"{len(statuses)} files: {done} {what}, {nothing} {idle}, {failed} failed", file=sys.stderr)
     if "internal" in statuses:
@@ -231,7 +244,9 @@ def _one_of_many(source, output, options):
         elif output and outcome.status in ("done", "nothing"):  # the mirror holds every file, done or not
             target = write_target(output, options.follow_symlinks)
             if not options.follow_symlinks and not _inside(target, options.output):
-                raise FileProblem(f"{output}: a symbolic link in the way leads out of {options.output}; not writing there")
+                raise FileProblem(
+                    f"{output}: a symbolic link in the way leads out of {options.output}; not writing there"
+                )
             write_atomically(target, outcome.text if outcome.status == "done" else text)
         return outcome
     except (FileProblem, OSError) as problem:

@@ -104,7 +104,9 @@ def instrument_notebook(text, path, callback_only=False):
     notebook = read(text, path)
     name = os.path.basename(path)
     if any(KEY in cell.get("metadata", {}) for cell in notebook.cells):
-        raise AlreadyInstrumented(path, 1, 1, "already instrumented by dnn-instrument; instrument the original notebook")
+        raise AlreadyInstrumented(
+            path, 1, 1, "already instrumented by dnn-instrument; instrument the original notebook"
+        )
     code_cells = [(number, cell) for number, cell in enumerate(notebook.cells, start=1) if cell.cell_type == "code"]
     lines, owner = [], []  # module lines; (cell number, line in cell) per module line
     for number, cell in code_cells:
@@ -122,7 +124,9 @@ def instrument_notebook(text, path, callback_only=False):
     except InstrumentError as error:
         raise _at_cell(error, path, where(error.line)) from None
     outcome = NotebookResult(
-        code=text, rewritten=result.rewritten, with_callback=result.with_callback,
+        code=text,
+        rewritten=result.rewritten,
+        with_callback=result.with_callback,
         messages=[(where(m.line), m.column, m.text) for m in result.messages],
     )
     outcome.before = view(notebook)
@@ -146,9 +150,19 @@ def instrument_notebook(text, path, callback_only=False):
             original, cell.source = cell.source, "\n".join(cell_lines)
             cell.metadata[KEY] = {"original": original, "instrumented": _fingerprint(cell.source)}
         fingerprints[fingerprint(cell.source)] = number
-    first = next((i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code" and any(
-        line.strip() and not line.lstrip().startswith("#") for line in mask(cell.source)[0]
-        if line.strip() != _PLACEHOLDER)), 0)
+    first = next(
+        (
+            i
+            for i, cell in enumerate(notebook.cells)
+            if cell.cell_type == "code"
+            and any(
+                line.strip() and not line.lstrip().startswith("#")
+                for line in mask(cell.source)[0]
+                if line.strip() != _PLACEHOLDER
+            )
+        ),
+        0,
+    )
     notebook.cells.insert(first, _generated_cell(notebook, name, fingerprints, generated))
     outcome.code = write(notebook)
     outcome.after, outcome.inserted = view(notebook, generated=True)

@@ -75,7 +75,9 @@ class Diagnose(keras.callbacks.Callback):
         from .record.support import loop_supports_quietly
 
         if not loop_supports_quietly(self.model):
-            sys.stderr.write("dnn-instrument: Diagnose cannot walk this model's layers; recording loss and weights only\n")
+            sys.stderr.write(
+                "dnn-instrument: Diagnose cannot walk this model's layers; recording loss and weights only\n"
+            )
             return None
         model, graph = self.model, LayerGraph(self.model)
         probe = Probe(model, self.site, store=TraceStore(site=self.site))
@@ -160,7 +162,10 @@ class Budget:
     def after_step(self, model):
         self.steps += 1
         if self.max_total_steps and self.steps >= self.max_total_steps:
-            self._stop(model, f"{self.steps} steps (DNN_INSTRUMENT_MAX_STEPS={self.max_steps} per epoch, for the whole fit on the callback path)")
+            self._stop(
+                model,
+                f"{self.steps} steps (DNN_INSTRUMENT_MAX_STEPS={self.max_steps} per epoch, for the whole fit on the callback path)",
+            )
 
     def after_epoch(self, model, epoch):
         if self.max_epochs and epoch + 1 >= self.max_epochs:

@@ -52,7 +52,10 @@ REQUIRED_KERAS_INTERNALS = (
     ("keras.src.backend.tensorflow.trainer", "reduce_per_replica"),
     ("keras.src.backend.tensorflow.trainer", "_collective_all_reduce_multi_worker"),
     # TensorFlow's: how MultiWorkerMirroredStrategy numbers a worker's replicas across the cluster
-    ("tensorflow.python.distribute.collective_all_reduce_strategy", "CollectiveAllReduceExtended._get_replica_id_in_sync_group"),
+    (
+        "tensorflow.python.distribute.collective_all_reduce_strategy",
+        "CollectiveAllReduceExtended._get_replica_id_in_sync_group",
+    ),
     ("keras.src.losses.loss", "unscale_loss_for_distribution"),
     ("keras.src.layers.layer", "Layer.self._convert_input_args"),
     ("keras.src.optimizers", "Optimizer"),
@@ -110,7 +113,9 @@ def missing_internals():
                 method, parameter = name[:-1].split("(")
                 for part in method.split("."):
                     target = getattr(target, part)
-                if parameter not in inspect.signature(target).parameters and f'"{parameter}"' not in inspect.getsource(target):
+                if parameter not in inspect.signature(target).parameters and f'"{parameter}"' not in inspect.getsource(
+                    target
+                ):
                     raise AttributeError(name)
             elif len(parts) == 3:  # Class.self._name: an attribute the class's code assigns to instances
                 cls = getattr(target, parts[0])
@@ -140,8 +145,10 @@ def check_versions():
         if not low <= version < high:
             wanted = f"{package}>={low[0]}.{low[1]},<{high[0]}.{high[1]}"
             if os.environ.get("DNN_INSTRUMENT_ANY_VERSION") == "1":
-                _warn_once(f"dnn-instrument: {package} {text} is outside the supported range ({wanted}); training anyway "
-                           "(DNN_INSTRUMENT_ANY_VERSION=1): the loop may not train as fit does.")
+                _warn_once(
+                    f"dnn-instrument: {package} {text} is outside the supported range ({wanted}); training anyway "
+                    "(DNN_INSTRUMENT_ANY_VERSION=1): the loop may not train as fit does."
+                )
                 continue
             raise UnsupportedVersion(
                 f"dnn-instrument: {package} {text} is not supported (the training loop is proven on {wanted}); nothing was trained. "

@@ -27,12 +27,16 @@ def loop_supports(model):
     elif strategy is not None:
         from .record.distributed import SUPPORTED
 
-        reason = (f"the model trains under tf.distribute's {strategy}, which the explicit loop does not support "
-                  f"(it supports {', '.join(SUPPORTED[:-1])} and {SUPPORTED[-1]})")
+        reason = (
+            f"the model trains under tf.distribute's {strategy}, which the explicit loop does not support "
+            f"(it supports {', '.join(SUPPORTED[:-1])} and {SUPPORTED[-1]})"
+        )
     else:
         return True
-    print(f"dnn-instrument: {reason}; training it with its own fit and the Diagnose callback instead of the explicit loop",
-          file=sys.stderr)
+    print(
+        f"dnn-instrument: {reason}; training it with its own fit and the Diagnose callback instead of the explicit loop",
+        file=sys.stderr,
+    )
     return False
 
 

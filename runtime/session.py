@@ -84,8 +84,14 @@ class Session:
         stores = list(self.stores)
 
         def write():
-            report.write_all(self.folder, document, stores, formats=("html", "tensorboard"), fits=[stores.index(ended)],
-                             failed=failed)
+            report.write_all(
+                self.folder,
+                document,
+                stores,
+                formats=("html", "tensorboard"),
+                fits=[stores.index(ended)],
+                failed=failed,
+            )
 
         if sys.exc_info()[0] is not None:  # the fit ends by an exception (Ctrl-C...): the script is on its way out
             write()
@@ -98,7 +104,9 @@ class Session:
         for the report views."""
         for store in self.stores:
             if not store.closed:
-                store.stopped = store.stopped or f"interrupted at iteration {store.iterations}: the script ended during this fit"
+                store.stopped = (
+                    store.stopped or f"interrupted at iteration {store.iterations}: the script ended during this fit"
+                )
                 store.close()
         if self._views is not None:
             self._views.join()
@@ -164,9 +172,9 @@ def load(folder):
     stems = set()
     for name in os.listdir(folder):
         stem, extension = os.path.splitext(name)
-        if stem.startswith("trace-") and stem[len("trace-"):].isdigit() and extension in (".npz", ".json", ".rows"):
+        if stem.startswith("trace-") and stem[len("trace-") :].isdigit() and extension in (".npz", ".json", ".rows"):
             stems.add(stem)
-    ordered = sorted(stems, key=lambda stem: int(stem[len("trace-"):]))
+    ordered = sorted(stems, key=lambda stem: int(stem[len("trace-") :]))
     stores = [load_trace(os.path.join(folder, stem)) for stem in ordered]
     for store in stores:
         if not store.closed:  # the process died without closing it: analyse what its journal kept

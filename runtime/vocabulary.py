@@ -26,7 +26,9 @@ STATISTICS = (
     Statistic("max", "largest finite element", "max"),
     Statistic("abs_max", "largest |finite element|", "max"),
     Statistic("norm", "L2 norm of the finite elements", "rms"),
-    Statistic("frac_zero", "fraction of elements exactly 0 (dead ReLU units, zero gradients, unchanged weights)", "mean"),
+    Statistic(
+        "frac_zero", "fraction of elements exactly 0 (dead ReLU units, zero gradients, unchanged weights)", "mean"
+    ),
     Statistic("frac_nan", "fraction of NaN elements", "worst"),
     Statistic("frac_inf", "fraction of infinite elements", "worst"),
     Statistic("frac_saturated", "fraction in the saturated range of the layer's activation (stats.SATURATION)", "mean"),
@@ -42,11 +44,16 @@ Phase = namedtuple("Phase", "name records unseen")
 PHASES = (
     Phase("input", "the batch's inputs (x)", "unnormalized inputs"),
     Phase("target", "the batch's targets (y)", "labels outside the loss's range, targets outside the output's range"),
-    Phase("forward", "a layer's output",
-          "dead or saturated units, activations exploding, where a NaN is born in the forward pass"),
+    Phase(
+        "forward",
+        "a layer's output",
+        "dead or saturated units, activations exploding, where a NaN is born in the forward pass",
+    ),
     Phase("loss", "the loss", None),
     Phase("backward", "the gradient of the loss with respect to a layer's output", None),
-    Phase("gradient", "a weight's gradient", "vanishing and exploding gradients, where a NaN is born in the backward pass"),
+    Phase(
+        "gradient", "a weight's gradient", "vanishing and exploding gradients, where a NaN is born in the backward pass"
+    ),
     Phase("update", "the change the optimizer made to a weight", None),
     Phase("weight", "a weight after the update", None),
 )

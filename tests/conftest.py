@@ -17,7 +17,13 @@ def run_python(script, *args, env=None, cwd=None, timeout=300, stdin=None, preex
     full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1", **(env or {})}
     return subprocess.run(
         [sys.executable, str(script), *map(str, args)],
-        env=full_env, cwd=cwd, capture_output=True, text=True, timeout=timeout, input=stdin, preexec_fn=preexec_fn,
+        env=full_env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        input=stdin,
+        preexec_fn=preexec_fn,
     )
 
 
@@ -26,7 +32,12 @@ def run_cli(*args, cwd=None, stdin=None, env=None):
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "dnn_instrument", *map(str, args)],
-        cwd=cwd, capture_output=True, text=True, input=stdin, env=full_env, timeout=120,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        input=stdin,
+        env=full_env,
+        timeout=120,
     )
 
 

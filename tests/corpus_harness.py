@@ -42,7 +42,10 @@ def main(script, out_path, keras_baseline=False):
     def recording_fit(self, *args, **kwargs):
         if keras_baseline:
             callbacks = list(kwargs.get("callbacks") or [])
-            kwargs["callbacks"] = callbacks + [keras.callbacks.TerminateOnNaN(), keras.callbacks.EarlyStopping(monitor="loss")]
+            kwargs["callbacks"] = callbacks + [
+                keras.callbacks.TerminateOnNaN(),
+                keras.callbacks.EarlyStopping(monitor="loss"),
+            ]
         start = time.perf_counter()
         history = original_fit(self, *args, **kwargs)
         seconds = time.perf_counter() - start

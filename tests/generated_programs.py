@@ -47,11 +47,12 @@ def expected_steps(source):
     """The ``# optimizer steps: N`` a generated (or regression) program declares, or None."""
     for line in source.splitlines():
         if line.startswith(STEPS_COMMENT):
-            return int(line[len(STEPS_COMMENT):])
+            return int(line[len(STEPS_COMMENT) :])
     return None
 
 
 # -- import spellings ------------------------------------------------------------------------------
+
 
 class Spelling:
     """How one program names Keras: the module root, and how layers, models, optimizers, losses are reached."""
@@ -119,13 +120,17 @@ class Spelling:
 
 @st.composite
 def spellings(draw):
-    root_import, root = draw(st.sampled_from([
-        ("import keras", "keras"),
-        ("from tensorflow import keras", "keras"),
-        ("import tensorflow as tf", "tf.keras"),
-        ("import keras as K", "K"),
-        ("import tensorflow.keras as tfk", "tfk"),
-    ]))
+    root_import, root = draw(
+        st.sampled_from(
+            [
+                ("import keras", "keras"),
+                ("from tensorflow import keras", "keras"),
+                ("import tensorflow as tf", "tf.keras"),
+                ("import keras as K", "K"),
+                ("import tensorflow.keras as tfk", "tfk"),
+            ]
+        )
+    )
     package = draw(st.sampled_from(["keras", "tensorflow.keras"]))
     layers = draw(st.sampled_from(["root", "module", "module_alias", "names"]))
     if layers == "module":
@@ -175,8 +180,11 @@ def dense_stack(draw, spell):
 def image_stack(draw, spell, size):
     stack = []
     for position in range(draw(st.integers(1, 4))):
-        kind = "Conv2D" if position == 0 else draw(st.sampled_from(
-            ["Conv2D", "MaxPooling2D", "AveragePooling2D", "BatchNormalization", "Dropout"]))
+        kind = (
+            "Conv2D"
+            if position == 0
+            else draw(st.sampled_from(["Conv2D", "MaxPooling2D", "AveragePooling2D", "BatchNormalization", "Dropout"]))
+        )
         if kind == "Conv2D":
             kernel = draw(st.sampled_from([3, 2]))
             padding = draw(st.sampled_from([None, "same", "valid"]))
@@ -184,8 +192,15 @@ def image_stack(draw, spell, size):
                 if size < kernel:
                     continue
                 size -= kernel - 1
-            stack.append(_call(spell.layer("Conv2D"), draw(st.sampled_from([2, 4, 8])), kernel,
-                               activation=draw(st.sampled_from([None, "relu", "tanh"])), padding=padding))
+            stack.append(
+                _call(
+                    spell.layer("Conv2D"),
+                    draw(st.sampled_from([2, 4, 8])),
+                    kernel,
+                    activation=draw(st.sampled_from([None, "relu", "tanh"])),
+                    padding=padding,
+                )
+            )
         elif kind.endswith("Pooling2D"):
             if size < 2:
                 continue
@@ -204,18 +219,35 @@ def image_stack(draw, spell, size):
 def sequence_stack(draw, spell, vocabulary, length):
     core = draw(st.sampled_from(["LSTM", "GRU", "SimpleRNN", "Conv1D"]))
     mask = core != "Conv1D" and draw(st.booleans())
-    stack = [_call(spell.layer("Embedding"), vocabulary, draw(st.sampled_from([4, 8])), mask_zero=True if mask else None)]
+    stack = [
+        _call(spell.layer("Embedding"), vocabulary, draw(st.sampled_from([4, 8])), mask_zero=True if mask else None)
+    ]
     if core == "Conv1D":
-        stack.append(_call(spell.layer("Conv1D"), draw(st.sampled_from([4, 8])), draw(st.sampled_from([2, 3])),
-                           activation=draw(st.sampled_from([None, "relu"]))))
-        stack.append(_call(spell.layer(draw(st.sampled_from(["GlobalMaxPooling1D", "GlobalAveragePooling1D", "Flatten"])))))
+        stack.append(
+            _call(
+                spell.layer("Conv1D"),
+                draw(st.sampled_from([4, 8])),
+                draw(st.sampled_from([2, 3])),
+                activation=draw(st.sampled_from([None, "relu"])),
+            )
+        )
+        stack.append(
+            _call(spell.layer(draw(st.sampled_from(["GlobalMaxPooling1D", "GlobalAveragePooling1D", "Flatten"]))))
+        )
     else:
         if draw(st.booleans()):  # two recurrent layers
             stack.append(_call(spell.layer(core), draw(st.sampled_from([4, 8])), return_sequences=True))
         stack.append(_call(spell.layer(core), draw(st.sampled_from([4, 8]))))
-    stack += draw(st.lists(st.sampled_from(["Dense", "Dropout"]).map(
-        lambda k: _call(spell.layer(k), 8 if k == "Dense" else 0.25, **({"activation": "relu"} if k == "Dense" else {}))),
-        max_size=1))
+    stack += draw(
+        st.lists(
+            st.sampled_from(["Dense", "Dropout"]).map(
+                lambda k: _call(
+                    spell.layer(k), 8 if k == "Dense" else 0.25, **({"activation": "relu"} if k == "Dense" else {})
+                )
+            ),
+            max_size=1,
+        )
+    )
     return stack
 
 
@@ -236,32 +268,39 @@ def tasks(draw, spell):
     if inputs == "dense":
         features = draw(st.sampled_from([4, 8, 12]))
         shape, int_input = (features,), False
-        data = [f"X = rng.normal(size=(count, {features})).astype(\"float32\")",
-                "score = X[:, 0] - 0.5 * X[:, 1]"]
+        data = [f'X = rng.normal(size=(count, {features})).astype("float32")', "score = X[:, 0] - 0.5 * X[:, 1]"]
         stack = draw(dense_stack(spell))
     elif inputs == "image":
         size, channels = draw(st.sampled_from([6, 8])), draw(st.sampled_from([1, 3]))
         shape, int_input = (size, size, channels), False
-        data = [f"X = rng.normal(size=(count, {size}, {size}, {channels})).astype(\"float32\")",
-                f"score = 4 * X[:, : {size // 2}].mean(axis=(1, 2, 3))"]
+        data = [
+            f'X = rng.normal(size=(count, {size}, {size}, {channels})).astype("float32")',
+            f"score = 4 * X[:, : {size // 2}].mean(axis=(1, 2, 3))",
+        ]
         stack = draw(image_stack(spell, size))
     else:
         vocabulary, length = draw(st.sampled_from([20, 30])), draw(st.sampled_from([6, 8]))
         shape, int_input = (length,), draw(st.booleans())
-        data = [f"X = rng.integers(1, {vocabulary}, size=(count, {length}))",
-                f"X[:, {length - 2}:] *= rng.integers(0, 2, size=(count, 1))  # some sequences end in padding",
-                f"score = (X[:, 0] + X[:, 1]) / {vocabulary} - 1.0"]
+        data = [
+            f"X = rng.integers(1, {vocabulary}, size=(count, {length}))",
+            f"X[:, {length - 2}:] *= rng.integers(0, 2, size=(count, 1))  # some sequences end in padding",
+            f"score = (X[:, 0] + X[:, 1]) / {vocabulary} - 1.0",
+        ]
         stack = draw(sequence_stack(spell, vocabulary, length))
     head = draw(st.sampled_from(["regression", "binary", "sparse", "binary_logits", "sparse_logits", "categorical"]))
-    classes = {"regression": draw(st.sampled_from([1, 2])), "binary": 1, "binary_logits": 1}.get(head) or draw(st.sampled_from([3, 4]))
+    classes = {"regression": draw(st.sampled_from([1, 2])), "binary": 1, "binary_logits": 1}.get(head) or draw(
+        st.sampled_from([3, 4])
+    )
     if head == "regression":
-        data.append(f"y = np.repeat(score[:, None], {classes}, axis=1).astype(\"float32\")")
+        data.append(f'y = np.repeat(score[:, None], {classes}, axis=1).astype("float32")')
     elif head.startswith("binary"):
-        data.append("y = (score > 0).astype(\"float32\").reshape(-1, 1)")
+        data.append('y = (score > 0).astype("float32").reshape(-1, 1)')
     else:
         thresholds = [-0.5, 0.0, 0.5][: classes - 1] if classes == 4 else [-0.3, 0.3]
         data.append(f"labels = np.digitize(score, {thresholds})")
-        data.append(f"y = np.eye({classes}, dtype=\"float32\")[labels]" if head == "categorical" else "y = labels.astype(\"int32\")")
+        data.append(
+            f'y = np.eye({classes}, dtype="float32")[labels]' if head == "categorical" else 'y = labels.astype("int32")'
+        )
     return Task(inputs, shape, int_input, data, head, classes, stack)
 
 
@@ -274,13 +313,21 @@ def head_layer(spell, task):
 def losses(draw, spell, head):
     as_object = draw(st.booleans())
     if head == "regression":
-        return draw(st.sampled_from([repr("mse"), repr("mean_squared_error")])) if not as_object else f"{spell.loss('MeanSquaredError')}()"
+        return (
+            draw(st.sampled_from([repr("mse"), repr("mean_squared_error")]))
+            if not as_object
+            else f"{spell.loss('MeanSquaredError')}()"
+        )
     if head == "binary":
         return repr("binary_crossentropy") if not as_object else f"{spell.loss('BinaryCrossentropy')}()"
     if head == "binary_logits":
         return f"{spell.loss('BinaryCrossentropy')}(from_logits=True)"
     if head == "sparse":
-        return repr("sparse_categorical_crossentropy") if not as_object else f"{spell.loss('SparseCategoricalCrossentropy')}()"
+        return (
+            repr("sparse_categorical_crossentropy")
+            if not as_object
+            else f"{spell.loss('SparseCategoricalCrossentropy')}()"
+        )
     if head == "sparse_logits":
         return f"{spell.loss('SparseCategoricalCrossentropy')}(from_logits=True)"
     return repr("categorical_crossentropy") if not as_object else f"{spell.loss('CategoricalCrossentropy')}()"
@@ -308,6 +355,7 @@ def _metrics(draw, head):
 
 # -- the program --------------------------------------------------------------------------------
 
+
 @st.composite
 def programs(draw):
     spell = draw(spellings())
@@ -325,12 +373,17 @@ def programs(draw):
             model_lines.append(f"x = {layer}({previous})")
             previous = "x"
         model_lines.append(f"outputs = {layers[-1]}({previous})")
-        model_lines.append(f"model = {spell.model()}(inputs, outputs)" if draw(st.booleans())
-                           else f"model = {spell.model()}(inputs=inputs, outputs=outputs)")
+        model_lines.append(
+            f"model = {spell.model()}(inputs, outputs)"
+            if draw(st.booleans())
+            else f"model = {spell.model()}(inputs=inputs, outputs=outputs)"
+        )
     else:
         if input_style == "input_shape":
             first = layers[0]
-            layers = [f"{first[:-1]}{', ' if not first.endswith('()') else ''}input_shape={task.input_shape!r})"] + layers[1:]
+            layers = [
+                f"{first[:-1]}{', ' if not first.endswith('()') else ''}input_shape={task.input_shape!r})"
+            ] + layers[1:]
         elif input_style == "input":
             layers = [_call(spell.input(), shape=task.input_shape, dtype=dtype)] + layers
         if form == "list":
@@ -358,12 +411,16 @@ def programs(draw):
     classification = task.head != "regression"
     data_lines = []
     use_dataset = draw(st.booleans())
-    weighting = draw(st.sampled_from([None, "sample_weight", "class_weight"] if classification else [None, "sample_weight"]))
-    validation = draw(st.sampled_from([None, "split", "data", "dataset"] if not use_dataset else [None, "data", "dataset"]))
+    weighting = draw(
+        st.sampled_from([None, "sample_weight", "class_weight"] if classification else [None, "sample_weight"])
+    )
+    validation = draw(
+        st.sampled_from([None, "split", "data", "dataset"] if not use_dataset else [None, "data", "dataset"])
+    )
     positional = draw(st.booleans())
     args, kwargs = [], {}
     if weighting == "sample_weight":
-        data_lines.append(f"w = np.linspace(0.5, 1.5, {count}).astype(\"float32\")")
+        data_lines.append(f'w = np.linspace(0.5, 1.5, {count}).astype("float32")')
     if use_dataset:
         batch = draw(st.sampled_from([8, 16, 32]))
         slices = "(X, y, w)" if weighting == "sample_weight" else "(X, y)"
@@ -440,36 +497,47 @@ def programs(draw):
     tail = [
         f"history = model.fit({fit_args})",
         "if len(sys.argv) > 1:  # what the equivalence test compares: weights, optimizer state, History",
-        "    np.savez(sys.argv[1] + \".model.npz\", *model.get_weights(), *[v.numpy() for v in model.optimizer.variables])",
-        "    with open(sys.argv[1] + \".model.json\", \"w\") as f:",
+        '    np.savez(sys.argv[1] + ".model.npz", *model.get_weights(), *[v.numpy() for v in model.optimizer.variables])',
+        '    with open(sys.argv[1] + ".model.json", "w") as f:',
         "        json.dump({k: [float(v) for v in vs] for k, vs in history.history.items()}, f)",
     ]
     if fit_in_main == "if":
         body += ["", 'if __name__ == "__main__":'] + [f"    {line}" for line in tail]
     elif fit_in_main == "def":
-        body += ["", "", "def main():"] + [f"    {line}" for line in tail] + ["", "", 'if __name__ == "__main__":', "    main()"]
+        body += (
+            ["", "", "def main():"]
+            + [f"    {line}" for line in tail]
+            + ["", "", 'if __name__ == "__main__":', "    main()"]
+        )
     else:
         body += tail
 
     imports = spell.import_lines()
     if needs_tf and not spell.needs_tf:
         imports.append("import tensorflow as tf")
-    summary = (f"{task.inputs} -> {task.head}; {form}"
-               f"{'' if form == 'functional' else '/' + input_style}; {spell.root_import}; layers={spell.layers if isinstance(spell.layers, str) else spell.layers[2]}; "
-               f"{'dataset' if use_dataset else 'numpy'}; {weighting or 'unweighted'}; validation={validation}")
-    header = [
-        f"# Generated by tests/generated_programs.py: {summary}.",
-        f"{STEPS_COMMENT}{steps}",
-        "import json",
-        "import sys",
-        "",
-        "import numpy as np",
-    ] + imports + ["", ""]
+    summary = (
+        f"{task.inputs} -> {task.head}; {form}"
+        f"{'' if form == 'functional' else '/' + input_style}; {spell.root_import}; layers={spell.layers if isinstance(spell.layers, str) else spell.layers[2]}; "
+        f"{'dataset' if use_dataset else 'numpy'}; {weighting or 'unweighted'}; validation={validation}"
+    )
+    header = (
+        [
+            f"# Generated by tests/generated_programs.py: {summary}.",
+            f"{STEPS_COMMENT}{steps}",
+            "import json",
+            "import sys",
+            "",
+            "import numpy as np",
+        ]
+        + imports
+        + ["", ""]
+    )
     source = "\n".join(header + body) + "\n"
     return Program(source, summary, steps)
 
 
 # -- workers: many programs, one TensorFlow start --------------------------------------------------
+
 
 def _run_program(path, out, report):
     import gc
@@ -530,8 +598,13 @@ class Worker:
     def start(self):
         log = open(self.log_path, "a")
         self.process = subprocess.Popen(
-            [sys.executable, os.path.abspath(__file__), "serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=log, text=True, env={**os.environ, **self.env}, cwd=self.folder,
+            [sys.executable, os.path.abspath(__file__), "serve"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            env={**os.environ, **self.env},
+            cwd=self.folder,
         )
         log.close()
 
@@ -549,7 +622,9 @@ class Worker:
             self.start()
             self._starting = True
         self.programs += 1
-        self.process.stdin.write(json.dumps({"path": str(path), "out": str(out), "report": report and str(report)}) + "\n")
+        self.process.stdin.write(
+            json.dumps({"path": str(path), "out": str(out), "report": report and str(report)}) + "\n"
+        )
         self.process.stdin.flush()
 
     def collect(self, timeout=180):

@@ -37,8 +37,11 @@ class Comparison:
 
     @property
     def same(self):
-        return (self.weight_count[0] == self.weight_count[1] and self.max_weight_diff <= WEIGHTS_TOLERANCE
-                and self.max_history_diff <= HISTORY_TOLERANCE)
+        return (
+            self.weight_count[0] == self.weight_count[1]
+            and self.max_weight_diff <= WEIGHTS_TOLERANCE
+            and self.max_history_diff <= HISTORY_TOLERANCE
+        )
 
 
 def run_both(source_path, folder, timeout=300):
@@ -52,8 +55,14 @@ def run_both(source_path, folder, timeout=300):
     original = run_python(source_path, env={**env, "EQ_OUT": str(folder / "a")}, cwd=folder, timeout=timeout)
     rewritten = run_python(
         instrumented,
-        env={**env, "EQ_OUT": str(folder / "b"), "DNN_INSTRUMENT_REPORT": str(report), "DNN_INSTRUMENT_DIR": str(folder / "runs")},
-        cwd=folder, timeout=timeout,
+        env={
+            **env,
+            "EQ_OUT": str(folder / "b"),
+            "DNN_INSTRUMENT_REPORT": str(report),
+            "DNN_INSTRUMENT_DIR": str(folder / "runs"),
+        },
+        cwd=folder,
+        timeout=timeout,
     )
     return Pair(result, original, rewritten, report)
 
@@ -106,7 +115,11 @@ def assert_same_training(folder):
     comparisons = compare_saved(folder)
     assert comparisons, "the program saved nothing"
     for c in comparisons:
-        assert c.weight_count[0] == c.weight_count[1], f"{c.name}: {c.weight_count[0]} weight arrays plain, {c.weight_count[1]} instrumented"
+        assert c.weight_count[0] == c.weight_count[1], (
+            f"{c.name}: {c.weight_count[0]} weight arrays plain, {c.weight_count[1]} instrumented"
+        )
         assert c.max_weight_diff <= WEIGHTS_TOLERANCE, f"{c.name}: weights differ by {c.max_weight_diff}"
-        assert c.max_history_diff <= HISTORY_TOLERANCE, f"{c.name}: History differs by {c.max_history_diff} (or in its keys/epochs)"
+        assert c.max_history_diff <= HISTORY_TOLERANCE, (
+            f"{c.name}: History differs by {c.max_history_diff} (or in its keys/epochs)"
+        )
     return comparisons

@@ -10,24 +10,42 @@ from dnn_instrument.runtime.record.trace import TraceStore
 
 
 def layer(index, name, cls="Dense", activation="relu", units=8, weights=2, regularization=None):
-    return {"index": index, "name": name, "class": cls, "source": f"train.py:{10 + index}", "activation": activation,
-            "units": units, "regularization": regularization, "weights": weights}
+    return {
+        "index": index,
+        "name": name,
+        "class": cls,
+        "source": f"train.py:{10 + index}",
+        "activation": activation,
+        "units": units,
+        "regularization": regularization,
+        "weights": weights,
+    }
 
 
-def trace(layers, loss="sparse_categorical_crossentropy", from_logits=False, optimizer=None, iterations=40, initial=None):
+def trace(
+    layers, loss="sparse_categorical_crossentropy", from_logits=False, optimizer=None, iterations=40, initial=None
+):
     """A trace of a healthy MLP (inputs of order 1, moving weights, falling loss); tests then break one thing."""
     store = TraceStore()
-    store.facts = {"layers": layers, "losses": [{"name": loss, "from_logits": from_logits}],
-                   "optimizer": optimizer or {"class": "Adam", "learning_rate": 0.001}, "initial_kernels": initial or {}}
+    store.facts = {
+        "layers": layers,
+        "losses": [{"name": loss, "from_logits": from_logits}],
+        "optimizer": optimizer or {"class": "Adam", "learning_rate": 0.001},
+        "initial_kernels": initial or {},
+    }
     store.layers = layers
-    sites = [{"phase": "input", "layer_index": None, "layer": "", "tensor": "x"},
-             {"phase": "target", "layer_index": None, "layer": "", "tensor": "y"}]
+    sites = [
+        {"phase": "input", "layer_index": None, "layer": "", "tensor": "x"},
+        {"phase": "target", "layer_index": None, "layer": "", "tensor": "y"},
+    ]
     for l in layers:
         sites.append({"phase": "forward", "layer_index": l["index"], "layer": l["name"], "tensor": "output"})
     for l in layers:
         if l["weights"]:
             for phase in ("gradient", "weight", "update"):
-                sites.append({"phase": phase, "layer_index": l["index"], "layer": l["name"], "tensor": f"{l['name']}/kernel"})
+                sites.append(
+                    {"phase": phase, "layer_index": l["index"], "layer": l["name"], "tensor": f"{l['name']}/kernel"}
+                )
     sites.append({"phase": "loss", "layer_index": None, "layer": "", "tensor": "loss"})
     store.set_sites(sites)
     values = np.zeros((iterations, len(sites), len(STATS)), np.float32)
@@ -68,7 +86,12 @@ def test_nan_born_in_a_lambda_is_a_numerical_operation():
     set_series(store, "forward", 1, "frac_inf", 0.3, start=7)
     set_series(store, "forward", 2, "frac_nan", 1.0, start=7)  # spread to the next layer: not where it is born
     finding = numerical.numerical_error(analysis.TraceView(store))[0]
-    assert (finding["layer"], finding["phase"], finding["iteration"], finding["cause"]) == ("lambda", "forward", 7, "numerical_operation")
+    assert (finding["layer"], finding["phase"], finding["iteration"], finding["cause"]) == (
+        "lambda",
+        "forward",
+        7,
+        "numerical_operation",
+    )
     assert finding["source"] == "train.py:11"
 
 
@@ -95,7 +118,9 @@ def test_dead_relu(zeros, fires):
     findings = training.dead_relu(analysis.TraceView(store))
     assert bool(findings) == fires
     if fires:
-        assert findings[0]["layer"] == "dense_1" and findings[0]["iteration"] == 10 and findings[0]["cause"] == "dead_relu"
+        assert (
+            findings[0]["layer"] == "dense_1" and findings[0]["iteration"] == 10 and findings[0]["cause"] == "dead_relu"
+        )
 
 
 @pytest.mark.parametrize("share, fires", [(0.97, True), (0.5, False)])
@@ -116,7 +141,9 @@ def test_vanishing_gradient(first_gradient, fires):
         assert findings[0]["layer"] == "dense"
 
 
-@pytest.mark.parametrize("update, expected", [(6.0, "learning_rate_too_high"), (1.0, None), (1e-8, "learning_rate_too_low"), (0.02, None)])
+@pytest.mark.parametrize(
+    "update, expected", [(6.0, "learning_rate_too_high"), (1.0, None), (1e-8, "learning_rate_too_low"), (0.02, None)]
+)
 def test_learning_rate(update, expected):
     store = trace(MLP)
     for index in (0, 1, 2):
@@ -186,7 +213,12 @@ def test_regression_targets_outside_a_sigmoid(high, cause):
 
 
 def test_missing_activation_between_dense_layers():
-    layers = [layer(0, "dense", activation="linear"), layer(1, "dropout", cls="Dropout", activation=None, weights=0), layer(2, "dense_1"), layer(3, "out", activation="softmax", units=3)]
+    layers = [
+        layer(0, "dense", activation="linear"),
+        layer(1, "dropout", cls="Dropout", activation=None, weights=0),
+        layer(2, "dense_1"),
+        layer(3, "out", activation="softmax", units=3),
+    ]
     findings = static.missing_activation(analysis.TraceView(trace(layers)))
     assert [f["layer"] for f in findings] == ["dense"]
     layers[0] = layer(0, "dense", activation="relu")
@@ -212,7 +244,9 @@ def test_findings_are_ranked_root_cause_first():
     set_series(store, "forward", 1, "frac_zero", 1.0, start=5)
     findings = analysis.analyse(store)
     assert [(f["symptom"], f["severity"], f.get("consequence_of")) for f in findings] == [
-        ("unnormalized_input", "fault", None), ("dead_relu", "fault", 0)]  # the smell is the failure's root
+        ("unnormalized_input", "fault", None),
+        ("dead_relu", "fault", 0),
+    ]  # the smell is the failure's root
     assert findings[1]["cause"] == "input_normalization" and findings[1]["fix"] == ""
 
 
@@ -254,11 +288,14 @@ def test_validation_gap(validation, fires):
     assert bool(training.validation_gap(analysis.TraceView(store))) == fires
 
 
-@pytest.mark.parametrize("iterations, epochs, severity", [
-    (10, 10, "fault"),    # one step an epoch: the batch is the whole training set
-    (20, 2, "warning"),   # ten steps an epoch, two epochs: a short run, too short to judge
-    (200, 4, None),       # enough updates
-])
+@pytest.mark.parametrize(
+    "iterations, epochs, severity",
+    [
+        (10, 10, "fault"),  # one step an epoch: the batch is the whole training set
+        (20, 2, "warning"),  # ten steps an epoch, two epochs: a short run, too short to judge
+        (200, 4, None),  # enough updates
+    ],
+)
 def test_too_few_updates(iterations, epochs, severity):
     store = trace(MLP, iterations=iterations)
     store._epochs = list(np.repeat(np.arange(epochs), iterations // epochs))
@@ -314,24 +351,30 @@ def binary_trace(accuracies, positive_share):
     return store
 
 
-@pytest.mark.parametrize("accuracies, share, cause", [
-    ([0.9, 0.9, 0.901, 0.9], 0.1, "data"),  # stuck at the majority share of imbalanced labels
-    ([0.6, 0.6, 0.6, 0.6], 0.4, "learning_rate"),  # balanced-ish labels, one class predicted
-    ([0.9, 0.93, 0.95, 0.97], 0.1, None),  # rises above the base rate
-    ([0.7, 0.705, 0.71, 0.7], 0.5, None),  # flat, but not at the base rate and not constant
-    ([0.9, 0.9], 0.1, None),  # too few epochs to tell
-])
+@pytest.mark.parametrize(
+    "accuracies, share, cause",
+    [
+        ([0.9, 0.9, 0.901, 0.9], 0.1, "data"),  # stuck at the majority share of imbalanced labels
+        ([0.6, 0.6, 0.6, 0.6], 0.4, "learning_rate"),  # balanced-ish labels, one class predicted
+        ([0.9, 0.93, 0.95, 0.97], 0.1, None),  # rises above the base rate
+        ([0.7, 0.705, 0.71, 0.7], 0.5, None),  # flat, but not at the base rate and not constant
+        ([0.9, 0.9], 0.1, None),  # too few epochs to tell
+    ],
+)
 def test_accuracy_not_increasing(accuracies, share, cause):
     findings = training.accuracy_not_increasing(analysis.TraceView(binary_trace(accuracies, share)))
     assert [f["cause"] for f in findings] == ([cause] if cause else [])
 
 
-@pytest.mark.parametrize("target, output, broadcasts, fires", [
-    ([None], [None, 1], True, True),  # the loss gives another value for (batch,) targets than for (batch, 1)
-    ([None], [None, 1], False, False),  # Keras's own losses, or a user's that reshapes: no difference
-    ([None, 1], [None, 1], None, False),
-    ([None, 1], [None, 3], None, True),  # class indices against 3 outputs with a non-sparse loss
-])
+@pytest.mark.parametrize(
+    "target, output, broadcasts, fires",
+    [
+        ([None], [None, 1], True, True),  # the loss gives another value for (batch,) targets than for (batch, 1)
+        ([None], [None, 1], False, False),  # Keras's own losses, or a user's that reshapes: no difference
+        ([None, 1], [None, 1], None, False),
+        ([None, 1], [None, 3], None, True),  # class indices against 3 outputs with a non-sparse loss
+    ],
+)
 def test_target_shape(target, output, broadcasts, fires):
     store = trace([layer(0, "dense"), layer(1, "out", activation=None, units=output[-1])], loss="mean_squared_error")
     store.facts.update(target_shapes=[target], output_shapes=[output], loss_broadcasts=broadcasts)
@@ -362,19 +405,22 @@ def test_a_loss_that_broadcasts_is_told_from_one_that_does_not():
 from dnn_instrument.runtime.analysis.view import task_type  # noqa: E402
 
 
-@pytest.mark.parametrize("loss, activation, units, targets, expected", [
-    ("sparse_categorical_crossentropy", "softmax", 10, (0, 9), "multiclass"),
-    ("categorical_crossentropy", "linear", 3, (0, 1), "multiclass"),
-    ("binary_crossentropy", "sigmoid", 1, (0, 1), "binary"),
-    ("binary_crossentropy", "sigmoid", 5, (0, 1), "multilabel"),
-    ("mse", "linear", 1, (-3.0, 250.0), "regression"),
-    ("mean_absolute_error", "relu", 1, (0.0, 10.0), "regression"),
-    ("mse", "softmax", 10, (0, 1), "multiclass"),  # a classifier trained with MSE is still a classifier
-    ("mse", "sigmoid", 1, (0, 1), "binary"),
-    ("mse", "sigmoid", 1, (0, 100), "regression"),  # targets a sigmoid cannot reach: a regression
-    ("contrastive_loss", "linear", 1, (0, 1), None),  # a custom loss on a linear output: unknown
-    ("focal", "softmax", 4, None, "multiclass"),
-])
+@pytest.mark.parametrize(
+    "loss, activation, units, targets, expected",
+    [
+        ("sparse_categorical_crossentropy", "softmax", 10, (0, 9), "multiclass"),
+        ("categorical_crossentropy", "linear", 3, (0, 1), "multiclass"),
+        ("binary_crossentropy", "sigmoid", 1, (0, 1), "binary"),
+        ("binary_crossentropy", "sigmoid", 5, (0, 1), "multilabel"),
+        ("mse", "linear", 1, (-3.0, 250.0), "regression"),
+        ("mean_absolute_error", "relu", 1, (0.0, 10.0), "regression"),
+        ("mse", "softmax", 10, (0, 1), "multiclass"),  # a classifier trained with MSE is still a classifier
+        ("mse", "sigmoid", 1, (0, 1), "binary"),
+        ("mse", "sigmoid", 1, (0, 100), "regression"),  # targets a sigmoid cannot reach: a regression
+        ("contrastive_loss", "linear", 1, (0, 1), None),  # a custom loss on a linear output: unknown
+        ("focal", "softmax", 4, None, "multiclass"),
+    ],
+)
 def test_task_type(loss, activation, units, targets, expected):
     assert task_type(loss, activation, units, targets) == expected
 
@@ -391,8 +437,12 @@ def test_accuracy_on_a_regression_is_a_meaningless_metric_not_one_class():
 
 def test_standalone_activation_layers_are_the_activation_of_the_layer_before():
     """Dense(50); Activation('relu') ... Dense(3); Activation('softmax'): the Stack Overflow style."""
-    layers = [layer(0, "dense", activation="linear"), layer(1, "activation", cls="Activation", activation="relu", weights=0),
-              layer(2, "dense_1", activation="linear", units=3), layer(3, "activation_1", cls="Activation", activation="softmax", weights=0, units=3)]
+    layers = [
+        layer(0, "dense", activation="linear"),
+        layer(1, "activation", cls="Activation", activation="relu", weights=0),
+        layer(2, "dense_1", activation="linear", units=3),
+        layer(3, "activation_1", cls="Activation", activation="softmax", weights=0, units=3),
+    ]
     store = trace(layers)
     view = analysis.TraceView(store)
     assert view.activation_of(0) == "relu" and view.owner(1) == 0 and view.output_layer["name"] == "activation_1"
@@ -404,8 +454,11 @@ def test_standalone_activation_layers_are_the_activation_of_the_layer_before():
 
 def test_weightless_layers_never_enter_update_ratios():
     """A healthy model with RMSprop's small steps and standalone activations: no 'raise the learning rate'."""
-    layers = [layer(0, "dense", activation="linear"), layer(1, "activation", cls="Activation", activation="relu", weights=0),
-              layer(2, "out", activation="softmax", units=3)]
+    layers = [
+        layer(0, "dense", activation="linear"),
+        layer(1, "activation", cls="Activation", activation="relu", weights=0),
+        layer(2, "out", activation="softmax", units=3),
+    ]
     store = trace(layers, optimizer={"class": "RMSprop", "learning_rate": 0.001})
     set_series(store, "update", 0, "norm", 0.0, start=30)  # a layer that stopped moving late does not decide alone
     assert training.learning_rate(analysis.TraceView(store)) == []
@@ -437,7 +490,10 @@ def test_saturation_after_huge_first_updates_is_the_learning_rate_with_a_value()
 
 
 def test_all_layers_frozen_is_nothing_to_train():
-    layers = [{**layer(0, "dense", weights=0), "frozen": True}, {**layer(1, "out", activation="softmax", units=3, weights=0), "frozen": True}]
+    layers = [
+        {**layer(0, "dense", weights=0), "frozen": True},
+        {**layer(1, "out", activation="softmax", units=3, weights=0), "frozen": True},
+    ]
     findings = analysis.analyse(trace(layers))
     assert findings[0]["symptom"] == "nothing_to_train" and findings[0]["severity"] == "fault"
     partly = [{**layer(0, "dense", weights=0), "frozen": True}, layer(1, "out", activation="softmax", units=3)]
@@ -509,20 +565,35 @@ def graph(layers, inbound, outputs, losses):
 
 
 def test_parallel_heads_are_not_a_chain_and_losses_pair_by_list_order():
-    layers = [layer(0, "input", cls="InputLayer", activation=None, weights=0), layer(1, "trunk"),
-              layer(2, "priority", activation="sigmoid", units=1), layer(3, "department", activation="softmax", units=4)]
-    losses = [{"name": "mse", "from_logits": False, "output": "priority"},
-              {"name": "sparse_categorical_crossentropy", "from_logits": False, "output": "department"}]
+    layers = [
+        layer(0, "input", cls="InputLayer", activation=None, weights=0),
+        layer(1, "trunk"),
+        layer(2, "priority", activation="sigmoid", units=1),
+        layer(3, "department", activation="softmax", units=4),
+    ]
+    losses = [
+        {"name": "mse", "from_logits": False, "output": "priority"},
+        {"name": "sparse_categorical_crossentropy", "from_logits": False, "output": "department"},
+    ]
     store = graph(layers, {1: [0], 2: [1], 3: [1]}, [2, 3], losses)
     view = analysis.TraceView(store)
-    assert [(o["name"], l["name"]) for o, l in view.output_loss_pairs()] == [("priority", "mse"), ("department", "sparse_categorical_crossentropy")]
+    assert [(o["name"], l["name"]) for o, l in view.output_loss_pairs()] == [
+        ("priority", "mse"),
+        ("department", "sparse_categorical_crossentropy"),
+    ]
     assert static.output_activation_and_loss(view) == [] and static.missing_activation(view) == []
 
 
 def test_losses_pair_by_dict_name():
-    layers = [layer(0, "trunk"), layer(1, "a", activation="softmax", units=3), layer(2, "b", activation="linear", units=1)]
-    losses = [{"name": "mse", "from_logits": False, "output": "b"},  # a dict in another order than the outputs
-              {"name": "categorical_crossentropy", "from_logits": False, "output": "a"}]
+    layers = [
+        layer(0, "trunk"),
+        layer(1, "a", activation="softmax", units=3),
+        layer(2, "b", activation="linear", units=1),
+    ]
+    losses = [
+        {"name": "mse", "from_logits": False, "output": "b"},  # a dict in another order than the outputs
+        {"name": "categorical_crossentropy", "from_logits": False, "output": "a"},
+    ]
     store = graph(layers, {1: [0], 2: [0]}, [1, 2], losses)
     assert static.output_activation_and_loss(analysis.TraceView(store)) == []
     losses[0]["output"], losses[1]["output"] = "a", "b"  # mse on the softmax, cce on the linear head
@@ -530,13 +601,25 @@ def test_losses_pair_by_dict_name():
 
 
 def test_a_linear_dense_feeding_a_dense_in_the_graph_is_found():
-    layers = [layer(0, "dense", activation="linear"), layer(1, "dense_1"), layer(2, "out", activation="softmax", units=3)]
-    store = graph(layers, {1: [0], 2: [1]}, [2], [{"name": "sparse_categorical_crossentropy", "from_logits": False, "output": "out"}])
+    layers = [
+        layer(0, "dense", activation="linear"),
+        layer(1, "dense_1"),
+        layer(2, "out", activation="softmax", units=3),
+    ]
+    store = graph(
+        layers,
+        {1: [0], 2: [1]},
+        [2],
+        [{"name": "sparse_categorical_crossentropy", "from_logits": False, "output": "out"}],
+    )
     assert [f["layer"] for f in static.missing_activation(analysis.TraceView(store))] == ["dense"]
 
 
 def test_token_ids_into_an_embedding_inside_a_custom_layer_are_not_unnormalized():
-    layers = [{**layer(0, "encoder", cls="TokenEncoder", activation=None), "sublayers": ["Embedding", "Dense"]}, *MLP[1:]]
+    layers = [
+        {**layer(0, "encoder", cls="TokenEncoder", activation=None), "sublayers": ["Embedding", "Dense"]},
+        *MLP[1:],
+    ]
     store = trace(layers)
     set_series(store, "input", None, "abs_max", 9000.0)
     assert training.input_scale(analysis.TraceView(store)) == []
@@ -549,7 +632,10 @@ def test_a_loss_falling_to_chance_with_accuracy_at_the_base_rate_learned_nothing
     set_series(store, "target", None, "max", 1.0)
     set_series(store, "target", None, "mean", 0.5)
     set_series(store, "loss", None, "mean", np.linspace(0.75, 0.69, 40)[:, None])
-    store.epoch_logs = [{"epoch": i, "loss": l, "accuracy": a} for i, (l, a) in enumerate([(0.716, 0.465), (0.696, 0.49), (0.69, 0.5), (0.689, 0.517)])]
+    store.epoch_logs = [
+        {"epoch": i, "loss": l, "accuracy": a}
+        for i, (l, a) in enumerate([(0.716, 0.465), (0.696, 0.49), (0.69, 0.5), (0.689, 0.517)])
+    ]
     findings = training.loss_at_chance_level(analysis.TraceView(store))
     assert [f["symptom"] for f in findings] == ["loss_at_chance_level"]
     store.epoch_logs[-1]["accuracy"] = 0.8  # well above the base rate: it learns
@@ -580,10 +666,14 @@ def test_model_facts_read_the_graph_the_outputs_and_the_losses():
     by_name = {layer["name"]: layer for layer in facts["layers"]}
     head = next(layer for layer in facts["layers"] if layer["class"] == "Head")
     assert head["activation"] == "sigmoid" and "Dense" in head["sublayers"]
-    assert by_name["b"]["inbound"] == [by_name["b_hidden"]["index"]] and by_name["b_hidden"]["inbound"] == [by_name["trunk"]["index"]]
+    assert by_name["b"]["inbound"] == [by_name["b_hidden"]["index"]] and by_name["b_hidden"]["inbound"] == [
+        by_name["trunk"]["index"]
+    ]
     assert [o["layer_index"] for o in facts["outputs"]] == [head["index"], by_name["b"]["index"]]
     assert {(loss["output"], loss["name"]) for loss in facts["losses"]} == {
-        (model.output_names[0], "binary_crossentropy"), ("b", "sparse_categorical_crossentropy")}
+        (model.output_names[0], "binary_crossentropy"),
+        ("b", "sparse_categorical_crossentropy"),
+    }
     assert by_name["trunk"]["frozen"] is False
 
     sequential = keras.Sequential([keras.Input((3,)), layers.Dense(4), layers.Activation("relu"), layers.Dense(1)])
@@ -598,4 +688,8 @@ def test_gradients_exploding_after_huge_first_updates_are_the_learning_rate():
         set_series(store, "update", index, "norm", 2.0)  # 0.4x the weights from the first step
     set_series(store, "gradient", 1, "norm", 5e4, start=20)
     finding = training.exploding_gradient(analysis.TraceView(store))[0]
-    assert finding["cause"] == "learning_rate" and "from 0.5 to about 0.01" in finding["fix"] and finding["iteration"] == 20
+    assert (
+        finding["cause"] == "learning_rate"
+        and "from 0.5 to about 0.01" in finding["fix"]
+        and finding["iteration"] == 20
+    )

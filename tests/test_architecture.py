@@ -9,7 +9,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 #: source folder -> the package it is installed as (pyproject.toml's package-dir)
-PACKAGES = {"dnn_instrument": "dnn_instrument", "transformer": "dnn_instrument.transformer", "runtime": "dnn_instrument.runtime"}
+PACKAGES = {
+    "dnn_instrument": "dnn_instrument",
+    "transformer": "dnn_instrument.transformer",
+    "runtime": "dnn_instrument.runtime",
+}
 
 
 def _modules():
@@ -112,8 +116,18 @@ def test_no_import_cycle():
 #: below it, never one above. ``base`` is what every wing may use (failure handling, source lines, versions).
 WINGS = ("base", "record", "analysis", "report", "run")
 WING_OF = {
-    "safety": "base", "origins": "base", "compat": "base", "files": "base", "vocabulary": "base", "cluster": "base",
-    "session": "run", "loop": "run", "callback": "run", "fallback": "run", "gate": "run", "cells": "run",
+    "safety": "base",
+    "origins": "base",
+    "compat": "base",
+    "files": "base",
+    "vocabulary": "base",
+    "cluster": "base",
+    "session": "run",
+    "loop": "run",
+    "callback": "run",
+    "fallback": "run",
+    "gate": "run",
+    "cells": "run",
     "": "run",  # runtime/__init__.py: the names the generated code calls
 }
 #: The one dependency against the flow, and why (README's layout, docs/architecture.md): none at import time;
@@ -123,7 +137,7 @@ UPWARDS = set()
 
 
 def _wing(module):
-    rest = module[len("dnn_instrument.runtime"):].lstrip(".")
+    rest = module[len("dnn_instrument.runtime") :].lstrip(".")
     first = rest.partition(".")[0]
     return first if first in ("record", "analysis", "report") else WING_OF[rest]
 
@@ -143,9 +157,13 @@ def test_the_runtime_depends_one_way():
 def test_one_vocabulary_without_tensorflow():
     """Statistics and phases are declared once, in a module that imports neither TensorFlow nor numpy; every merge
     rule is implemented, every phase the probes and the callback record is declared, and rules declare theirs."""
-    code = ("import sys; from dnn_instrument.runtime import vocabulary; "
-            "print(sorted(m for m in ('tensorflow', 'numpy', 'keras') if m in sys.modules))")
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+    code = (
+        "import sys; from dnn_instrument.runtime import vocabulary; "
+        "print(sorted(m for m in ('tensorflow', 'numpy', 'keras') if m in sys.modules))"
+    )
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+    )
 
     from dnn_instrument.runtime import analysis, vocabulary
     from dnn_instrument.runtime.record import stats, trace
@@ -156,4 +174,6 @@ def test_one_vocabulary_without_tensorflow():
     for path in (ROOT / "runtime" / "record" / "probe.py", ROOT / "runtime" / "callback.py"):
         recorded |= set(re.findall(r'(?:_add\(|"phase": |for phase in \()"(\w+)"', path.read_text()))
     assert recorded == set(vocabulary.PHASE)
-    assert {"input", "target", "forward", "gradient"} <= {p for rule in analysis.RULES for p in getattr(rule, "needs", ())}
+    assert {"input", "target", "forward", "gradient"} <= {
+        p for rule in analysis.RULES for p in getattr(rule, "needs", ())
+    }

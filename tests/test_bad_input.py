@@ -98,7 +98,10 @@ def test_non_utf8_source(tmp_path):
 def test_non_utf8_standard_input(tmp_path):
     data = ("# entraîné\n" + SEQUENTIAL + "model.fit(x, epochs=1)\n").encode("latin-1")
     completed = subprocess.run(
-        [sys.executable, "-m", "dnn_instrument", "-"], input=data, capture_output=True, timeout=120,
+        [sys.executable, "-m", "dnn_instrument", "-"],
+        input=data,
+        capture_output=True,
+        timeout=120,
     )
     stderr = completed.stderr.decode("utf-8", "replace")
     assert completed.returncode == 2, stderr
@@ -227,7 +230,9 @@ def test_enormous_file(tmp_path):
     start = time.perf_counter()
     completed = subprocess.run(
         [sys.executable, "-m", "dnn_instrument", str(source), "-o", str(out)],
-        capture_output=True, text=True, timeout=max(600, lines // 50),
+        capture_output=True,
+        text=True,
+        timeout=max(600, lines // 50),
     )
     seconds = time.perf_counter() - start
     print(f"\n{lines} lines instrumented in {seconds:.1f} s")
@@ -245,12 +250,18 @@ def test_enormous_file(tmp_path):
 @pytest.mark.parametrize(
     "program, why",
     [
-        ("import keras\n\nfor model in zoo:\n    model.compile(loss='mse')\n    model.fit(x, y, epochs=2)\n",
-         "'model' is bound by something other than an assignment"),
-        ("import pickle\n\nwith open('model.pkl', 'rb') as f:\n    model = pickle.load(f)\nmodel.fit(x, y, epochs=2)\n",
-         "the model comes from pickle.load(), defined outside this file"),
-        ("import keras\n\nmodel = getattr(keras, 'Sequential')([keras.layers.Dense(1)])\nmodel.fit(x, y, epochs=2)\n",
-         "the model comes from getattr(keras, 'Sequential')(), defined outside this file"),
+        (
+            "import keras\n\nfor model in zoo:\n    model.compile(loss='mse')\n    model.fit(x, y, epochs=2)\n",
+            "'model' is bound by something other than an assignment",
+        ),
+        (
+            "import pickle\n\nwith open('model.pkl', 'rb') as f:\n    model = pickle.load(f)\nmodel.fit(x, y, epochs=2)\n",
+            "the model comes from pickle.load(), defined outside this file",
+        ),
+        (
+            "import keras\n\nmodel = getattr(keras, 'Sequential')([keras.layers.Dense(1)])\nmodel.fit(x, y, epochs=2)\n",
+            "the model comes from getattr(keras, 'Sequential')(), defined outside this file",
+        ),
     ],
     ids=["loop-target", "pickle", "getattr"],
 )
@@ -273,10 +284,14 @@ def test_model_cannot_be_resolved(tmp_path, program, why):
         # so what fit would refuse (a bad key in **kwargs, too many *args) it refuses the same way at run time.
         ("model.fit(x, y, **options)", "instrumented_fit('train.py:4', model, x, y, **options)"),
         ("model.fit(*arguments)", "instrumented_fit('train.py:4', model, *arguments)"),
-        ("model.fit(batches(), steps_per_epoch=10, epochs=2)",
-         "instrumented_fit('train.py:4', model, batches(), steps_per_epoch=10, epochs=2)"),
-        ("model.fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(8), epochs=2)",
-         "instrumented_fit('train.py:4', model, tf.data.Dataset.from_tensor_slices((x, y)).batch(8), epochs=2)"),
+        (
+            "model.fit(batches(), steps_per_epoch=10, epochs=2)",
+            "instrumented_fit('train.py:4', model, batches(), steps_per_epoch=10, epochs=2)",
+        ),
+        (
+            "model.fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(8), epochs=2)",
+            "instrumented_fit('train.py:4', model, tf.data.Dataset.from_tensor_slices((x, y)).batch(8), epochs=2)",
+        ),
     ],
     ids=["kwargs", "args", "generator", "tf.data"],
 )
@@ -290,12 +305,24 @@ def test_fit_arguments_passed_through(tmp_path, call, expected):
 @pytest.mark.parametrize(
     "program, line, column, why",
     [
-        (SEQUENTIAL + "model.fit(x, y, epochs=2, use_multiprocessing=True)\n", 4, 1,
-         "fit() arguments the loop does not know: use_multiprocessing; left unchanged"),
-        ("def train(trainer, **options):\n    trainer.model.fit(x, y, epochs=2, **options)\n", 2, 5,
-         "the model is an attribute; its assignment cannot be followed, and **kwargs may already hold callbacks; left unchanged"),
-        ("def train(trainer, *arguments):\n    trainer.model.fit(*arguments, epochs=2)\n", 2, 5,
-         "the model is an attribute; its assignment cannot be followed, and callbacks are passed by position; left unchanged"),
+        (
+            SEQUENTIAL + "model.fit(x, y, epochs=2, use_multiprocessing=True)\n",
+            4,
+            1,
+            "fit() arguments the loop does not know: use_multiprocessing; left unchanged",
+        ),
+        (
+            "def train(trainer, **options):\n    trainer.model.fit(x, y, epochs=2, **options)\n",
+            2,
+            5,
+            "the model is an attribute; its assignment cannot be followed, and **kwargs may already hold callbacks; left unchanged",
+        ),
+        (
+            "def train(trainer, *arguments):\n    trainer.model.fit(*arguments, epochs=2)\n",
+            2,
+            5,
+            "the model is an attribute; its assignment cannot be followed, and callbacks are passed by position; left unchanged",
+        ),
     ],
     ids=["unknown-keyword", "kwargs-unknown-model", "args-unknown-model"],
 )
@@ -325,7 +352,9 @@ def test_fit_with_a_bare_generator_expression(tmp_path):
 
 
 def test_crlf_line_endings_round_trip(tmp_path):
-    original = (SEQUENTIAL + "\n# train it\nhistory = model.fit(x, y, epochs=2)  # the fit\nprint(history)\n").replace("\n", "\r\n")
+    original = (SEQUENTIAL + "\n# train it\nhistory = model.fit(x, y, epochs=2)  # the fit\nprint(history)\n").replace(
+        "\n", "\r\n"
+    )
     completed, source, out = run_on(tmp_path, original.encode("utf-8"))
     assert_instrumented(completed, out)
     produced = out.read_bytes()
@@ -343,7 +372,9 @@ def test_crlf_file_gets_no_bare_lf(tmp_path):
 
 
 def test_bom_and_crlf_round_trip(tmp_path):
-    original = ("\ufeff# -*- coding: utf-8 -*-\r\n" + SEQUENTIAL.replace("\n", "\r\n") + "model.fit(x, y)\r\n").encode("utf-8")
+    original = ("\ufeff# -*- coding: utf-8 -*-\r\n" + SEQUENTIAL.replace("\n", "\r\n") + "model.fit(x, y)\r\n").encode(
+        "utf-8"
+    )
     completed, source, out = run_on(tmp_path, original)
     assert_instrumented(completed, out)
     produced = out.read_bytes()
@@ -381,8 +412,7 @@ def test_input_is_never_executed(tmp_path):
     program = (
         f"open({str(marker)!r}, 'w').write('ran')\n"
         "import os\nos._exit(7)\n"
-        "raise SystemExit('the transformer must not run this')\n"
-        + SEQUENTIAL + "model.fit(x, y, epochs=1)\n"
+        "raise SystemExit('the transformer must not run this')\n" + SEQUENTIAL + "model.fit(x, y, epochs=1)\n"
     )
     completed, source, out = run_on(tmp_path, program)
     code = assert_instrumented(completed, out)

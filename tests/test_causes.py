@@ -8,8 +8,14 @@ EDGES = sorted((cause, effect) for cause, effects in causes.EXPLAINS.items() for
 
 
 def finding(symptom, iteration, cause=None, severity=None):
-    made = {"symptom": symptom, "iteration": iteration, "cause": cause or f"cause_of_{symptom}",
-            "fix": f"fix {symptom}", "evidence": f"seen {symptom}", "layer": None}
+    made = {
+        "symptom": symptom,
+        "iteration": iteration,
+        "cause": cause or f"cause_of_{symptom}",
+        "fix": f"fix {symptom}",
+        "evidence": f"seen {symptom}",
+        "layer": None,
+    }
     if severity:
         made["severity"] = severity
     return made
@@ -45,10 +51,19 @@ def test_unrelated_findings_stay_separate_roots():
 
 def test_chain_root_first_and_every_link_to_the_root():
     """learning rate -> dead ReLU -> vanishing gradient -> loss stuck: one root, three consequences."""
-    found = [finding("loss_not_decreasing", 30), finding("vanishing_gradient", 7), finding("dead_relu", 5),
-             finding("learning_rate_too_high", 0, cause="learning_rate")]
+    found = [
+        finding("loss_not_decreasing", 30),
+        finding("vanishing_gradient", 7),
+        finding("dead_relu", 5),
+        finding("learning_rate_too_high", 0, cause="learning_rate"),
+    ]
     ordered = causes.attribute(found)
-    assert [f["symptom"] for f in ordered] == ["learning_rate_too_high", "dead_relu", "vanishing_gradient", "loss_not_decreasing"]
+    assert [f["symptom"] for f in ordered] == [
+        "learning_rate_too_high",
+        "dead_relu",
+        "vanishing_gradient",
+        "loss_not_decreasing",
+    ]
     assert [f.get("consequence_of") for f in ordered] == [None, 0, 0, 0]
     assert {f["cause"] for f in ordered} == {"learning_rate"}
 
@@ -67,7 +82,10 @@ def test_a_smell_followed_by_a_failure_it_explains_is_a_fault():
 
 def test_a_smell_beside_an_unrelated_failure_stays_a_warning():
     ordered = causes.attribute([finding("missing_activation", 0), finding("validation_mismatch", 20)])
-    assert [(f["symptom"], f["severity"]) for f in ordered] == [("validation_mismatch", "fault"), ("missing_activation", "warning")]
+    assert [(f["symptom"], f["severity"]) for f in ordered] == [
+        ("validation_mismatch", "fault"),
+        ("missing_activation", "warning"),
+    ]
 
 
 def test_faults_come_before_warnings():
@@ -75,7 +93,9 @@ def test_faults_come_before_warnings():
     assert [f["symptom"] for f in ordered] == ["nan_in_data", "initialization_too_large"]
 
 
-@pytest.mark.parametrize("severities, verdict", [([], "ok"), (["warning"], "warnings"), (["warning", "fault"], "buggy")])
+@pytest.mark.parametrize(
+    "severities, verdict", [([], "ok"), (["warning"], "warnings"), (["warning", "fault"], "buggy")]
+)
 def test_verdict(severities, verdict):
     assert causes.verdict([{"severity": s} for s in severities]) == verdict
 
@@ -90,9 +110,14 @@ def test_a_symptom_at_the_first_forward_pass_is_not_the_learning_rates():
     saturated = {**finding("saturated_activation", 0), "phase": "forward"}
     rate = {**finding("learning_rate_too_high", 0), "phase": "update"}
     ordered = causes.attribute([rate, saturated])
-    assert [(f["symptom"], f.get("consequence_of")) for f in ordered] == [("saturated_activation", None), ("learning_rate_too_high", None)]
+    assert [(f["symptom"], f.get("consequence_of")) for f in ordered] == [
+        ("saturated_activation", None),
+        ("learning_rate_too_high", None),
+    ]
     later = {**finding("saturated_activation", 1), "phase": "forward"}
-    assert causes.attribute([later, {**finding("learning_rate_too_high", 0), "phase": "update"}])[1]["consequence_of"] == 0
+    assert (
+        causes.attribute([later, {**finding("learning_rate_too_high", 0), "phase": "update"}])[1]["consequence_of"] == 0
+    )
 
 
 def test_report_puts_every_fits_faults_before_warnings_and_repoints_consequences():
@@ -102,7 +127,10 @@ def test_report_puts_every_fits_faults_before_warnings_and_repoints_consequences
     second_fit = causes.attribute([finding("learning_rate_too_high", 0), finding("dead_relu", 4)])
     ordered = report._ordered([first_fit, second_fit[:2]])
     assert [(f["symptom"], f.get("consequence_of")) for f in ordered] == [
-        ("learning_rate_too_high", None), ("dead_relu", 0), ("missing_activation", None)]
+        ("learning_rate_too_high", None),
+        ("dead_relu", 0),
+        ("missing_activation", None),
+    ]
 
 
 def test_a_run_too_short_to_judge_is_no_failure():

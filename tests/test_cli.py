@@ -8,7 +8,9 @@ import pytest
 from conftest import FIXTURES, run_cli
 
 EXAMPLE = FIXTURES / "examples" / "regression_nan.py"
-KERAS_FIT = "import keras\nmodel = keras.Sequential([keras.layers.Dense(1)])\nmodel.compile(loss='mse')\nmodel.fit(x, y)\n"
+KERAS_FIT = (
+    "import keras\nmodel = keras.Sequential([keras.layers.Dense(1)])\nmodel.compile(loss='mse')\nmodel.fit(x, y)\n"
+)
 
 
 def assert_clean(result):
@@ -128,7 +130,10 @@ def test_unsupported_model_falls_back_to_callback(tmp_path):
     result = run_cli(source, "-o", tmp_path / "out.py")
     assert result.returncode == 0
     assert f"{source}:9:1: M defines its own train_step: fit kept, Diagnose callback attached" in result.stderr
-    assert "dnn_instrument.runtime.diagnosed(model.fit, 'custom.py:9')(x, y, epochs=3)" in (tmp_path / "out.py").read_text()
+    assert (
+        "dnn_instrument.runtime.diagnosed(model.fit, 'custom.py:9')(x, y, epochs=3)"
+        in (tmp_path / "out.py").read_text()
+    )
 
 
 def test_already_instrumented_is_refused(tmp_path):
@@ -167,8 +172,16 @@ def test_colour_never_and_always_over_no_color(tmp_path):
 
 def test_help_lists_commands_and_examples():
     text = run_cli("--help").stdout
-    for expected in ("run SCRIPT [ARG...]", "report RUN_DIR", "--strip", "--diff-html", "--follow-symlinks", "examples:",
-                     "dnn-instrument src/ -o instrumented/", "exit status:"):
+    for expected in (
+        "run SCRIPT [ARG...]",
+        "report RUN_DIR",
+        "--strip",
+        "--diff-html",
+        "--follow-symlinks",
+        "examples:",
+        "dnn-instrument src/ -o instrumented/",
+        "exit status:",
+    ):
         assert expected in text
     assert "usage: dnn-instrument run" in run_cli("run", "--help").stdout
     assert "usage: dnn-instrument report" in run_cli("report", "--help").stdout
@@ -176,7 +189,7 @@ def test_help_lists_commands_and_examples():
 
 # --- --diff-html ---------------------------------------------------------------------------------------
 
-HOSTILE = KERAS_FIT.replace("model.fit(x, y)", "model.fit(x, y)  # </td><script>alert(1)</script> & \"q\"")
+HOSTILE = KERAS_FIT.replace("model.fit(x, y)", 'model.fit(x, y)  # </td><script>alert(1)</script> & "q"')
 
 
 def test_diff_html_notes_every_inserted_line_and_escapes(tmp_path):
@@ -461,7 +474,10 @@ def test_strip_round_trip_and_refusals(tmp_path):
     out.write_text(out.read_text().replace("model.compile(loss='mse')", "model.compile(loss='mae')"))
     edited = run_cli("--strip", out, "--in-place")
     assert edited.returncode == 2
-    assert edited.stderr.startswith(f"{out}:1:1: ") and "was edited after instrumenting; cannot restore exactly" in edited.stderr
+    assert (
+        edited.stderr.startswith(f"{out}:1:1: ")
+        and "was edited after instrumenting; cannot restore exactly" in edited.stderr
+    )
     assert "loss='mae'" in out.read_text()
     assert_clean(edited)
 

@@ -59,7 +59,9 @@ def test_environment_variable_gates_an_instrumented_script(tmp_path):
     script.write_text(BUGGY.format(imports="", callbacks=""))
     out = tmp_path / "buggy_instrumented.py"
     assert run_cli(script, "-o", out).returncode == 0
-    gated = run_python(out, env={"DNN_INSTRUMENT_FAIL_ON_BUGGY": "1", "DNN_INSTRUMENT_DIR": str(tmp_path / "runs")}, cwd=tmp_path)
+    gated = run_python(
+        out, env={"DNN_INSTRUMENT_FAIL_ON_BUGGY": "1", "DNN_INSTRUMENT_DIR": str(tmp_path / "runs")}, cwd=tmp_path
+    )
     assert gated.returncode == 4 and "trained" in gated.stdout, gated.stderr
 
 
@@ -76,7 +78,9 @@ def test_verbose_shows_tensorflow_start_up_lines(tmp_path):
 @pytest.mark.slow
 def test_hand_written_diagnose_names_its_fit_and_layers(tmp_path):
     script = tmp_path / "by_hand.py"
-    script.write_text(BUGGY.format(imports="from dnn_instrument import Diagnose", callbacks=", callbacks=[Diagnose(sample=(x, y))]"))
+    script.write_text(
+        BUGGY.format(imports="from dnn_instrument import Diagnose", callbacks=", callbacks=[Diagnose(sample=(x, y))]")
+    )
     done = run_python(script, cwd=tmp_path, env={"DNN_INSTRUMENT_DIR": str(tmp_path / "runs")})
     assert done.returncode == 0, done.stderr
     assert "(fit at fit)" not in done.stderr

@@ -15,7 +15,22 @@ from dnn_instrument.transformer import instrument
 sys.path.insert(0, str(ROOT / "tools"))
 import compat as make_compat  # noqa: E402  (tools/compat.py, what `make compat` runs)
 
-OURS = {"self", "sys", "os", "session", "store", "origins", "wrapped", "probe", "graph", "monitor", "data", "other", "run", "stores"}
+OURS = {
+    "self",
+    "sys",
+    "os",
+    "session",
+    "store",
+    "origins",
+    "wrapped",
+    "probe",
+    "graph",
+    "monitor",
+    "data",
+    "other",
+    "run",
+    "stores",
+}
 
 
 #: The Keras boundary: the only modules that touch Keras's private names or import ``keras.src`` (the graph side and
@@ -38,15 +53,28 @@ def _private_names_in(path):
         code = "\n".join(line.split("#")[0] for line in path.read_text().splitlines())
         return {m.group(2) for m in re.finditer(r"\b(\w+)\.(_[a-z]\w*)", code) if m.group(1) not in OURS} - NOT_KERAS
     for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr" and len(node.args) > 1:
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "getattr"
+            and len(node.args) > 1
+        ):
             name = node.args[1]
-            if isinstance(name, ast.Constant) and isinstance(name.value, str) and re.fullmatch(r"_[a-z]\w*", name.value):
+            if (
+                isinstance(name, ast.Constant)
+                and isinstance(name.value, str)
+                and re.fullmatch(r"_[a-z]\w*", name.value)
+            ):
                 names.add(name.value)
         if isinstance(node, ast.Attribute) and re.fullmatch(r"_[a-z]\w*", node.attr):
             receiver = node.value
             if isinstance(receiver, ast.Name) and receiver.id in OURS:
                 continue
-            if isinstance(receiver, ast.Attribute) and isinstance(receiver.value, ast.Name) and receiver.value.id == "self":
+            if (
+                isinstance(receiver, ast.Attribute)
+                and isinstance(receiver.value, ast.Name)
+                and receiver.value.id == "self"
+            ):
                 if receiver.attr in ("function", "_function", "model", "train", "layer"):  # Keras objects we hold
                     names.add(node.attr)
                 continue
@@ -105,18 +133,28 @@ def test_every_keras_src_import_is_checked():
 def test_this_keras_has_them_all_and_a_missing_one_is_refused_clearly(monkeypatch):
     assert compat.missing_internals() == []
     compat.check_versions()
-    monkeypatch.setattr(compat, "REQUIRED_KERAS_INTERNALS", compat.REQUIRED_KERAS_INTERNALS + (
-        ("keras.src.trainers.trainer", "Trainer.self._not_in_any_keras"),
-        ("keras.src.models.functional", "no_such_function"),
-    ))
-    with pytest.raises(compat.UnsupportedVersion, match=r"lacks keras\.src\.trainers\.trainer\.Trainer\.self\._not_in_any_keras, "
-                       r"keras\.src\.models\.functional\.no_such_function, which the training loop needs"):
+    monkeypatch.setattr(
+        compat,
+        "REQUIRED_KERAS_INTERNALS",
+        compat.REQUIRED_KERAS_INTERNALS
+        + (
+            ("keras.src.trainers.trainer", "Trainer.self._not_in_any_keras"),
+            ("keras.src.models.functional", "no_such_function"),
+        ),
+    )
+    with pytest.raises(
+        compat.UnsupportedVersion,
+        match=r"lacks keras\.src\.trainers\.trainer\.Trainer\.self\._not_in_any_keras, "
+        r"keras\.src\.models\.functional\.no_such_function, which the training loop needs",
+    ):
         compat.check_versions()
 
 
 def _keras_reports(monkeypatch, text):
     real = compat._version
-    monkeypatch.setattr(compat, "_version", lambda name, *others: (text, (3, 8)) if name == "keras" else real(name, *others))
+    monkeypatch.setattr(
+        compat, "_version", lambda name, *others: (text, (3, 8)) if name == "keras" else real(name, *others)
+    )
 
 
 def test_a_version_outside_the_range_is_refused_with_what_to_install(monkeypatch, capsys):
@@ -125,9 +163,14 @@ def test_a_version_outside_the_range_is_refused_with_what_to_install(monkeypatch
         compat.check_versions()
     low, high = compat.SUPPORTED["keras"]
     wanted = f"keras>={low[0]}.{low[1]},<{high[0]}.{high[1]}"
-    assert str(refused.value) == refused.value.code == (
-        f"dnn-instrument: keras 3.8.0 is not supported (the training loop is proven on {wanted}); nothing was trained. "
-        f"Install a supported version (pip install '{wanted}'), or run the original (uninstrumented) script.")
+    assert (
+        str(refused.value)
+        == refused.value.code
+        == (
+            f"dnn-instrument: keras 3.8.0 is not supported (the training loop is proven on {wanted}); nothing was trained. "
+            f"Install a supported version (pip install '{wanted}'), or run the original (uninstrumented) script."
+        )
+    )
     # tools/compat.py --pair tries a candidate: the range check is lifted with a warning, the internals still checked
     monkeypatch.setenv("DNN_INSTRUMENT_ANY_VERSION", "1")
     compat.check_versions()
@@ -163,7 +206,9 @@ def test_an_instrumented_program_on_an_unsupported_keras_stops_before_training_w
 
 def test_the_claim_is_read_from_pyproject_by_both():
     ranges = make_compat.supported()
-    as_tuples = {package: tuple(tuple(int(p) for p in v.split(".")) for v in bounds) for package, bounds in ranges.items()}
+    as_tuples = {
+        package: tuple(tuple(int(p) for p in v.split(".")) for v in bounds) for package, bounds in ranges.items()
+    }
     assert as_tuples == {"keras": compat.SUPPORTED["keras"], "tensorflow-cpu": compat.SUPPORTED["tensorflow"]}
     pairs = make_compat.pairs()
     low_keras, low_tf = ranges["keras"][0], ranges["tensorflow-cpu"][0]
@@ -171,9 +216,14 @@ def test_the_claim_is_read_from_pyproject_by_both():
 
 
 def test_make_compat_takes_candidate_pairs_outside_the_range():
-    names, wanted, extra, pytest_args = make_compat.parse(["newest", "--pair", "tf2.15=tensorflow-cpu~=2.15.0,keras==3.10.0", "--", "-x"])
+    names, wanted, extra, pytest_args = make_compat.parse(
+        ["newest", "--pair", "tf2.15=tensorflow-cpu~=2.15.0,keras==3.10.0", "--", "-x"]
+    )
     assert (names, extra, pytest_args) == (["newest", "tf2.15"], {"tf2.15"}, ["-x"])
-    assert wanted["tf2.15"] == ["tensorflow-cpu~=2.15.0", "keras==3.10.0"] and wanted["newest"] == make_compat.pairs()["newest"]
+    assert (
+        wanted["tf2.15"] == ["tensorflow-cpu~=2.15.0", "keras==3.10.0"]
+        and wanted["newest"] == make_compat.pairs()["newest"]
+    )
     assert make_compat.parse([])[0] == ["oldest", "newest"]
     for wrong in (["--pair", "oldest=keras==3.9.0"], ["--pair", "k3.9"], ["latest"]):
         with pytest.raises(SystemExit, match="--pair NAME=REQUIREMENT|unknown pair"):

@@ -20,9 +20,23 @@ import corpus  # noqa: E402  (bench/corpus.py: the benchmark's scoring, tested o
 LABELS = json.loads((FIXTURES / "labels.json").read_text())
 CASES = {case["id"]: case for case in LABELS["cases"]}
 CAUSES = {
-    "learning_rate", "last_layer_activation", "loss_function", "weight_initialization", "input_normalization",
-    "vanishing_gradient", "exploding_gradient", "dead_relu", "saturated_activation", "numerical_operation",
-    "output_range", "label_format", "optimizer", "batch_size", "regularization", "architecture", "data",
+    "learning_rate",
+    "last_layer_activation",
+    "loss_function",
+    "weight_initialization",
+    "input_normalization",
+    "vanishing_gradient",
+    "exploding_gradient",
+    "dead_relu",
+    "saturated_activation",
+    "numerical_operation",
+    "output_range",
+    "label_format",
+    "optimizer",
+    "batch_size",
+    "regularization",
+    "architecture",
+    "data",
     "frozen_model",
 }
 PAIRS = {case_id: case for case_id, case in CASES.items() if case["kind"] == "pair"}
@@ -57,16 +71,25 @@ def test_labels_are_complete():
 ONE_PER_CAUSE = sorted({case["cause"]: case_id for case_id, case in sorted(PAIRS.items(), reverse=True)}.values())
 # the Stack Overflow-style additions: a huge learning rate killing standalone Activation('relu') layers (one
 # per cause above already covers the frozen model), and healthy programs that carry a smell, in one process
-HEALTHY_SAMPLE = ["h03_regression_accuracy_metric", "h05_activation_layers_rmsprop_default", "h14_gan_train_step_no_loss_key"]
+HEALTHY_SAMPLE = [
+    "h03_regression_accuracy_metric",
+    "h05_activation_layers_rmsprop_default",
+    "h14_gan_train_step_no_loss_key",
+]
 
 
 def prove(case_ids, tmp_path):
     """Every script of the cases, one after the other in one process (``corpus_harness.py``); each must
     show what its label says."""
-    scripts = [(case_id, variant, FIXTURES / "corpus" / case_id / f"{variant}.py")
-               for case_id in case_ids for variant in variants(CASES[case_id])]
+    scripts = [
+        (case_id, variant, FIXTURES / "corpus" / case_id / f"{variant}.py")
+        for case_id in case_ids
+        for variant in variants(CASES[case_id])
+    ]
     records = [tmp_path / f"{case_id}-{variant}.json" for case_id, variant, _ in scripts]
-    result = run_python(ROOT / "tests" / "corpus_harness.py", *[a for (_, _, s), r in zip(scripts, records) for a in (s, r)])
+    result = run_python(
+        ROOT / "tests" / "corpus_harness.py", *[a for (_, _, s), r in zip(scripts, records) for a in (s, r)]
+    )
     for (case_id, variant, _), record_path in zip(scripts, records):
         assert record_path.exists(), result.stderr[-3000:]
         record = json.loads(record_path.read_text())
@@ -109,18 +132,44 @@ def test_checks_for_healthy_programs():
 def test_bench_scores_splits_false_alarms_and_chains():
     """``bench/corpus.py`` on made-up reports: splits apart, a ``buggy`` verdict on a healthy program is a false
     alarm, ``warnings`` on a fixed twin is not, and consequences count only where reports carry them."""
-    chain = [{"symptom": "dead_relu", "cause": "learning_rate"}, {"symptom": "vanishing_gradient", "consequence_of": 0},
-             {"symptom": "loss_not_decreasing", "consequence_of": "vanishing_gradient"}]
+    chain = [
+        {"symptom": "dead_relu", "cause": "learning_rate"},
+        {"symptom": "vanishing_gradient", "consequence_of": 0},
+        {"symptom": "loss_not_decreasing", "consequence_of": "vanishing_gradient"},
+    ]
     assert corpus.consequences(chain) == {"of_root": 1, "total": 2}
-    assert corpus.consequences([{"symptom": "dead_relu", "consequences": [{"symptom": "vanishing_gradient"}]}]) == {"of_root": 1, "total": 1}
+    assert corpus.consequences([{"symptom": "dead_relu", "consequences": [{"symptom": "vanishing_gradient"}]}]) == {
+        "of_root": 1,
+        "total": 1,
+    }
     assert corpus.consequences([{"symptom": "dead_relu"}]) is None
-    cases = [CASES["c01_sgd_lr_kills_relu_activation_layers"], CASES["c02_adam_lr_one_tanh"], CASES["h01_digits_0_255_convnet"]]
+    cases = [
+        CASES["c01_sgd_lr_kills_relu_activation_layers"],
+        CASES["c02_adam_lr_one_tanh"],
+        CASES["h01_digits_0_255_convnet"],
+    ]
     assert [case["split"] for case in cases] == ["calibration", "holdout", "holdout"]
     verdicts = {"buggy": "buggy", "fixed": "warnings", "healthy": "buggy"}
-    runs = [{"id": case["id"], "variant": variant, "baseline": {}, "plain_fit_seconds": None, "label_failures": None,
-             "ours": {"verdict": verdicts[variant], "layer": None, "cause": "learning_rate", "iteration": 4,
-                      "consequences": corpus.consequences(chain) if variant == "buggy" and case["split"] == "calibration" else None}}
-            for case in cases for variant in corpus.variants(case)]
+    runs = [
+        {
+            "id": case["id"],
+            "variant": variant,
+            "baseline": {},
+            "plain_fit_seconds": None,
+            "label_failures": None,
+            "ours": {
+                "verdict": verdicts[variant],
+                "layer": None,
+                "cause": "learning_rate",
+                "iteration": 4,
+                "consequences": corpus.consequences(chain)
+                if variant == "buggy" and case["split"] == "calibration"
+                else None,
+            },
+        }
+        for case in cases
+        for variant in corpus.variants(case)
+    ]
     rows, totals = corpus.score(cases, runs)
     calibration, holdout = totals["calibration"], totals["holdout"]
     assert (calibration["detected"], calibration["localized"], calibration["false_alarm"]) == (1, 1, 0)

@@ -49,7 +49,11 @@ def diagnose(script, tmp_path, callback_only=False):
     instrumented = tmp_path / script.name
     instrumented.write_text(instrument(script.read_text(), str(script), callback_only=callback_only).code)
     report = tmp_path / "report.json"
-    result = run_python(instrumented, cwd=tmp_path, env={"DNN_INSTRUMENT_REPORT": str(report), "DNN_INSTRUMENT_DIR": str(tmp_path / "runs")})
+    result = run_python(
+        instrumented,
+        cwd=tmp_path,
+        env={"DNN_INSTRUMENT_REPORT": str(report), "DNN_INSTRUMENT_DIR": str(tmp_path / "runs")},
+    )
     assert report.exists(), result.stderr[-3000:]
     document = json.loads(report.read_text())
     jsonschema.validate(document, SCHEMA)

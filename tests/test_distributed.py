@@ -41,16 +41,26 @@ def test_replica_statistics_combine_as_the_whole_tensor():
     from dnn_instrument.runtime.record import stats
 
     rng = np.random.default_rng(0)
-    first = [rng.normal(size=(6, 4)), rng.normal(3.0, 2.0, size=(10,)), np.array([1.0, np.nan, 0.0, np.inf]),
-             np.full(3, np.nan)]
-    second = [rng.normal(size=(6, 4)), rng.normal(-1.0, 0.5, size=(10,)), np.array([2.0, -5.0, np.nan, 0.0]),
-              np.array([4.0, -1.0, 0.5])]
+    first = [
+        rng.normal(size=(6, 4)),
+        rng.normal(3.0, 2.0, size=(10,)),
+        np.array([1.0, np.nan, 0.0, np.inf]),
+        np.full(3, np.nan),
+    ]
+    second = [
+        rng.normal(size=(6, 4)),
+        rng.normal(-1.0, 0.5, size=(10,)),
+        np.array([2.0, -5.0, np.nan, 0.0]),
+        np.array([4.0, -1.0, 0.5]),
+    ]
     matrices = tf.constant(np.stack([_rows(first), _rows(second)]))
     combined = stats.combine(matrices).numpy()
     whole = _rows([np.concatenate([a.ravel(), b.ravel()]) for a, b in zip(first, second)])
     np.testing.assert_allclose(combined, whole, rtol=1e-4, atol=1e-5)
 
-    mirrored = stats.combine(matrices, [True, False, False, False]).numpy()  # a mirrored weight: the first replica's row
+    mirrored = stats.combine(
+        matrices, [True, False, False, False]
+    ).numpy()  # a mirrored weight: the first replica's row
     np.testing.assert_array_equal(mirrored[0], _rows(first)[0])
     np.testing.assert_allclose(mirrored[1:], whole[1:], rtol=1e-4, atol=1e-5)
 
@@ -107,8 +117,10 @@ def test_unsupported_strategy_falls_back_to_fit_with_a_message(name, capsys):
         "ParameterServerStrategy": lambda: _model_claiming(tf.distribute.experimental.ParameterServerStrategy),
     }[name]()
     assert not loop_supports(model)
-    assert (f"dnn-instrument: the model trains under tf.distribute's {name}, which the explicit loop does not support"
-            in capsys.readouterr().err)
+    assert (
+        f"dnn-instrument: the model trains under tf.distribute's {name}, which the explicit loop does not support"
+        in capsys.readouterr().err
+    )
 
 
 def test_validation_across_workers_is_refused_before_training(monkeypatch):
@@ -173,8 +185,11 @@ def test_nan_under_mirrored_strategy_is_diagnosed_with_its_replica(tmp_path):
     instrumented = tmp_path / script.name
     instrumented.write_text(instrument(script.read_text(), str(script)).code)
     report = tmp_path / "report.json"
-    result = run_python(instrumented, cwd=tmp_path,
-                        env={"DNN_INSTRUMENT_REPORT": str(report), "DNN_INSTRUMENT_DIR": str(tmp_path / "runs")})
+    result = run_python(
+        instrumented,
+        cwd=tmp_path,
+        env={"DNN_INSTRUMENT_REPORT": str(report), "DNN_INSTRUMENT_DIR": str(tmp_path / "runs")},
+    )
     assert report.exists(), result.stderr[-3000:]
     document = json.loads(report.read_text())
     jsonschema.validate(document, SCHEMA)
@@ -185,7 +200,10 @@ def test_nan_under_mirrored_strategy_is_diagnosed_with_its_replica(tmp_path):
     assert fit["mechanism"] == "loop"
     distribution = fit["distribution"]
     assert distribution["strategy"] == "MirroredStrategy" and distribution["replicas"] == 2
-    assert distribution["fault_replica"] in distribution["fault_replicas"] and set(distribution["fault_replicas"]) <= {0, 1}
+    assert distribution["fault_replica"] in distribution["fault_replicas"] and set(distribution["fault_replicas"]) <= {
+        0,
+        1,
+    }
     said = f"the first NaN/Inf appeared on replica {distribution['fault_replica']}"
     assert said in result.stderr
     assert said in (next((tmp_path / "runs").iterdir()) / "report.html").read_text()
@@ -210,12 +228,28 @@ def _start_cluster(script, folder, env):
     for index in range(2):
         tf_config = {"cluster": cluster, "task": {"type": "worker", "index": index}}
         out = f"{env['EQ_OUT']}{index}"
-        worker_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(PROGRAMS), **env,
-                      "TF_CONFIG": json.dumps(tf_config), "EQ_OUT": out}
+        worker_env = {
+            **os.environ,
+            "TF_CPP_MIN_LOG_LEVEL": "3",
+            "PYTHONPATH": str(PROGRAMS),
+            **env,
+            "TF_CONFIG": json.dumps(tf_config),
+            "EQ_OUT": out,
+        }
         with open(f"{out}.stderr", "w") as stderr:
-            workers.append((subprocess.Popen([sys.executable, str(script)], cwd=folder, env=worker_env,
-                                             stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True),
-                            Path(f"{out}.stderr")))
+            workers.append(
+                (
+                    subprocess.Popen(
+                        [sys.executable, str(script)],
+                        cwd=folder,
+                        env=worker_env,
+                        stdout=subprocess.DEVNULL,
+                        stderr=stderr,
+                        start_new_session=True,
+                    ),
+                    Path(f"{out}.stderr"),
+                )
+            )
     return workers
 
 
@@ -235,7 +269,9 @@ def _wait(workers, deadline):
     errors = [path.read_text() for _, path in workers]
     codes = [process.returncode for process in processes]
     assert codes == [0] * len(codes), "a worker failed, or outlived the bound (-9: killed):\n" + "\n".join(
-        f"worker {index}, exit status {code}:\n{error[-2000:]}" for index, (code, error) in enumerate(zip(codes, errors)))
+        f"worker {index}, exit status {code}:\n{error[-2000:]}"
+        for index, (code, error) in enumerate(zip(codes, errors))
+    )
     return errors
 
 
@@ -250,14 +286,19 @@ def test_multi_worker_cluster_trains_as_fit_and_the_chief_writes_the_report(tmp_
     deadline = time.monotonic() + 240
     # the plain cluster and the instrumented one side by side (four processes, two clusters)
     plain = _start_cluster(script, tmp_path, {"EQ_OUT": str(tmp_path / "a"), "MULTIWORKER_FIT_FIX": "1"})
-    probed = _start_cluster(instrumented, tmp_path, {"EQ_OUT": str(tmp_path / "b"), "DNN_INSTRUMENT_DIR": str(runs),
-                                                     "DNN_INSTRUMENT_REPORT": str(report)})
+    probed = _start_cluster(
+        instrumented,
+        tmp_path,
+        {"EQ_OUT": str(tmp_path / "b"), "DNN_INSTRUMENT_DIR": str(runs), "DNN_INSTRUMENT_REPORT": str(report)},
+    )
     _wait(plain, deadline)
     errors = _wait(probed, deadline)
 
     weights = {name: np.load(tmp_path / f"{name}.model.npz") for name in ("a0", "a1", "b0", "b1")}
     for name in ("a1", "b0", "b1"):
-        assert [weights[name][k].shape for k in weights[name].files] == [weights["a0"][k].shape for k in weights["a0"].files]
+        assert [weights[name][k].shape for k in weights[name].files] == [
+            weights["a0"][k].shape for k in weights["a0"].files
+        ]
         worst = max(float(np.abs(weights[name][k] - weights["a0"][k]).max()) for k in weights["a0"].files)
         assert worst <= 1e-5, f"{name}: weights differ from fit's (worker 0) by {worst}"
     histories = {name: json.loads((tmp_path / f"{name}.model.json").read_text()) for name in ("a0", "b0", "b1")}

@@ -19,8 +19,14 @@ from dnn_instrument.transformer import fixes
 
 def run_fix(*args, cwd, timeout=300):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "DNN_INSTRUMENT_DIR": str(cwd / "runs")}
-    return subprocess.run([sys.executable, "-m", "dnn_instrument", "fix", "--color=never", *map(str, args)],
-                          cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "dnn_instrument", "fix", "--color=never", *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def corpus(case, variant="buggy"):
@@ -47,8 +53,12 @@ def test_fix_end_to_end(case, epochs, added, removed, tmp_path):
     assert "VERIFIED" in result.stderr
     before, after = corpus(case).read_text(), patched.read_text()
     compile(after, str(patched), "exec")
-    plus = [l[1:] for l in fixing._diff(before, after, "x").splitlines() if l.startswith("+") and not l.startswith("+++")]
-    minus = [l[1:] for l in fixing._diff(before, after, "x").splitlines() if l.startswith("-") and not l.startswith("---")]
+    plus = [
+        l[1:] for l in fixing._diff(before, after, "x").splitlines() if l.startswith("+") and not l.startswith("+++")
+    ]
+    minus = [
+        l[1:] for l in fixing._diff(before, after, "x").splitlines() if l.startswith("-") and not l.startswith("---")
+    ]
     assert any(added in line for line in plus), plus
     if removed:
         assert any(removed in line for line in minus), minus
@@ -81,8 +91,16 @@ def test_from_a_run_without_fault_says_nothing_to_fix(tmp_path):
 
 
 def test_a_cause_without_codemod_prints_the_text_fix(tmp_path):
-    finding = {"cause": "something_new", "symptom": "odd", "layer": None, "source": None, "fix": "do the right thing",
-               "evidence": "", "phase": "static", "iteration": 0}
+    finding = {
+        "cause": "something_new",
+        "symptom": "odd",
+        "layer": None,
+        "source": None,
+        "fix": "do the right thing",
+        "evidence": "",
+        "phase": "static",
+        "iteration": 0,
+    }
     folder = _run_folder(tmp_path, [finding])
     script = tmp_path / "train.py"
     script.write_text("import keras\n")
@@ -103,21 +121,32 @@ def test_warnings_are_not_root_causes():
 def test_a_patch_that_would_not_compile_is_never_offered(monkeypatch):
     from dnn_instrument.transformer.fixes import learning_rate
 
-    monkeypatch.setattr(learning_rate, "candidates", lambda source, finding, findings=(): [("broken", "model.compile(\n")])
+    monkeypatch.setattr(
+        learning_rate, "candidates", lambda source, finding, findings=(): [("broken", "model.compile(\n")]
+    )
     assert fixes.candidates("import keras\n", {"cause": "learning_rate"}) == []
 
 
 def test_verification_needs_a_healthy_verdict_and_a_better_loss_or_metric():
-    buggy = {"verdict": "buggy", "findings": [{"cause": "learning_rate"}],
-             "fits": [{"history": [{"epoch": 0, "loss": "nan"}, {"epoch": 1, "loss": "nan"}]}]}
+    buggy = {
+        "verdict": "buggy",
+        "findings": [{"cause": "learning_rate"}],
+        "fits": [{"history": [{"epoch": 0, "loss": "nan"}, {"epoch": 1, "loss": "nan"}]}],
+    }
     healthy = {"verdict": "ok", "findings": [], "fits": [{"history": [{"epoch": 0, "loss": 3.0, "accuracy": 0.5}]}]}
     assert fixing.judge(buggy, healthy)["verified"]
     still_buggy = {**healthy, "verdict": "buggy", "findings": [{"cause": "learning_rate"}]}
     assert not fixing.judge(buggy, still_buggy)["verified"]
-    stuck = {"verdict": "buggy", "fits": [{"history": [{"loss": 1.0, "accuracy": 0.6}, {"loss": 0.9, "accuracy": 0.6}]}]}
+    stuck = {
+        "verdict": "buggy",
+        "fits": [{"history": [{"loss": 1.0, "accuracy": 0.6}, {"loss": 0.9, "accuracy": 0.6}]}],
+    }
     worse = {"verdict": "ok", "fits": [{"history": [{"loss": 1.2, "accuracy": 0.5}, {"loss": 1.1, "accuracy": 0.55}]}]}
     assert not fixing.judge(stuck, worse)["verified"]  # compared at epoch 2: loss 0.9 -> 1.1, accuracy 0.6 -> 0.55
-    better_metric = {"verdict": "warnings", "fits": [{"history": [{"loss": 1.2, "accuracy": 0.5}, {"loss": 1.1, "accuracy": 0.9}]}]}
+    better_metric = {
+        "verdict": "warnings",
+        "fits": [{"history": [{"loss": 1.2, "accuracy": 0.5}, {"loss": 1.1, "accuracy": 0.9}]}],
+    }
     assert fixing.judge(stuck, better_metric)["verified"]
 
 
@@ -132,10 +161,21 @@ def test_budget_caps_epochs_in_the_generated_loop(tmp_path):
         "history = model.fit(x, y, epochs=7, batch_size=16, verbose=0)\n"
         "print('EPOCHS', len(history.epoch), 'STEPS', int(model.optimizer.iterations))\n"
     )
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "DNN_INSTRUMENT_DIR": str(tmp_path / "runs"),
-           "DNN_INSTRUMENT_MAX_EPOCHS": "2", "DNN_INSTRUMENT_MAX_STEPS": "3"}
-    result = subprocess.run([sys.executable, "-m", "dnn_instrument", "run", str(script)], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=300)
+    env = {
+        **os.environ,
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "DNN_INSTRUMENT_DIR": str(tmp_path / "runs"),
+        "DNN_INSTRUMENT_MAX_EPOCHS": "2",
+        "DNN_INSTRUMENT_MAX_STEPS": "3",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "dnn_instrument", "run", str(script)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert "EPOCHS 2 STEPS 6" in result.stdout, result.stderr[-3000:]
 
 
@@ -172,9 +212,16 @@ def test_budget_caps_epochs_and_steps_on_the_callback_path(tmp_path):
         "history = model.fit(x, y, epochs=7, batch_size=32, verbose=0, callbacks=[Diagnose()])\n"
         "print('EPOCHS', len(history.epoch), 'STEPS', int(model.optimizer.iterations))\n"
     )
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "DNN_INSTRUMENT_DIR": str(tmp_path / "runs"),
-           "DNN_INSTRUMENT_MAX_EPOCHS": "2", "DNN_INSTRUMENT_MAX_STEPS": "3"}
-    result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    env = {
+        **os.environ,
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "DNN_INSTRUMENT_DIR": str(tmp_path / "runs"),
+        "DNN_INSTRUMENT_MAX_EPOCHS": "2",
+        "DNN_INSTRUMENT_MAX_STEPS": "3",
+    }
+    result = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
     # 4 steps an epoch: stopped after 6 steps, in the second epoch; then 2 steps an epoch: the epoch cap, 4 steps more
     assert "EPOCHS 2 STEPS 6\nEPOCHS 2 STEPS 10" in result.stdout, result.stderr[-3000:]
     assert "budget reached: training stopped after 6 steps" in result.stderr
@@ -195,8 +242,11 @@ def test_a_learning_rate_search_keeps_the_verified_rate_with_the_lowest_loss(mon
     candidates.append(fixes.Candidate("clipping", "clipnorm=1.0", "lr=0.001"))
     monkeypatch.setattr(fixing, "run_instrumented", fake_run)
     monkeypatch.setattr(fixes, "candidates", lambda *a: candidates)
-    buggy = {"verdict": "buggy", "findings": [{"cause": "learning_rate", "fix": "", "source": None}],
-             "fits": [{"history": [{"loss": 1.0}]}]}
+    buggy = {
+        "verdict": "buggy",
+        "findings": [{"cause": "learning_rate", "fix": "", "source": None}],
+        "fits": [{"history": [{"loss": 1.0}]}],
+    }
     plan = fixing.repair("x = 1\n", "train.py", [], buggy, fixing.Budget(2), tries=4)
     assert ran == ["0.01", "0.1", "0.001"]  # the clipping candidate after the rates is not run
     assert plan["outcome"] == "verified" and plan["candidates"][plan["verified"]]["description"] == "learning_rate=0.1"

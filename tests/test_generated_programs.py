@@ -34,7 +34,12 @@ pytestmark = pytest.mark.xdist_group("generated_programs")
 FUZZ = os.environ.get("DNN_INSTRUMENT_FUZZ_EXAMPLES")
 SHRINK = bool(FUZZ) or bool(os.environ.get("DNN_INSTRUMENT_FUZZ_SHRINK"))
 REGRESSIONS = ROOT / "tests" / "regressions"
-_HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much, HealthCheck.large_base_example]
+_HEALTH = [
+    HealthCheck.too_slow,
+    HealthCheck.data_too_large,
+    HealthCheck.filter_too_much,
+    HealthCheck.large_base_example,
+]
 
 # The default run is deterministic and writes no example database; `make fuzz` is random, keeps its
 # failures in .hypothesis/ (git-ignored) and shrinks them.
@@ -95,11 +100,14 @@ def assert_same_training(prefix_a, prefix_b, tolerance=0.0):
     difference of rounding, within ``tolerance`` (the bar of ``test_equivalence.py`` is 1e-5)."""
     weights_a, history_a = _load(prefix_a, "model")
     weights_b, history_b = _load(prefix_b, "model")
-    assert len(weights_a) == len(weights_b), f"{len(weights_a)} arrays saved by the original, {len(weights_b)} instrumented"
+    assert len(weights_a) == len(weights_b), (
+        f"{len(weights_a)} arrays saved by the original, {len(weights_b)} instrumented"
+    )
     differ = [
         f"array {i} {a.shape}: max |diff| {float(np.max(np.abs(a.astype('float64') - b.astype('float64')))):.3g}"
         for i, (a, b) in enumerate(zip(weights_a, weights_b))
-        if a.shape != b.shape or a.dtype != b.dtype
+        if a.shape != b.shape
+        or a.dtype != b.dtype
         or not np.allclose(a, b, rtol=0, atol=tolerance, equal_nan=a.dtype.kind == "f")
     ]
     assert not differ, f"{len(differ)} of {len(weights_a)} arrays differ:\n" + "\n".join(differ)
@@ -143,8 +151,14 @@ def test_regression_program_trains_like_fit(path, workers, tmp_path):
 
 
 @pytest.mark.slow
-@settings(max_examples=1, deadline=None, derandomize=True, database=None, phases=(Phase.generate,),
-          suppress_health_check=_HEALTH)
+@settings(
+    max_examples=1,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    phases=(Phase.generate,),
+    suppress_health_check=_HEALTH,
+)
 @given(first=programs(), second=programs())
 def test_a_worker_trains_as_a_fresh_process(first, second, workers, tmp_path_factory):
     """A program exec'd by a worker after another one trains exactly as in a process of its own."""

@@ -43,4 +43,7 @@ def test_user_lines_survive_byte_for_byte(case):
 def test_each_rewritten_call_keeps_its_arguments_text():
     before = (GOLDEN / "before" / "sequential_list.py").read_text()
     after = instrument(before, "sequential_list.py").code
-    assert "history = instrumented_fit(\n    'sequential_list.py:21', model, X, y,\n    epochs=5,      # a few epochs\n" in after
+    assert (
+        "history = instrumented_fit(\n    'sequential_list.py:21', model, X, y,\n    epochs=5,      # a few epochs\n"
+        in after
+    )

@@ -60,11 +60,25 @@ healthy.fit(X[:1400], y[:1400], epochs=3, batch_size=32, validation_data=(X[1400
 def browse(page, tmp_path):
     """Open ``page`` in headless chromium: ``(the DOM it built, the console messages it logged)``."""
     if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} not found: the HTML report test needs Debian's chromium (`make test` installs it; or apt-get install chromium)")
+        pytest.fail(
+            f"{CHROMIUM} not found: the HTML report test needs Debian's chromium (`make test` installs it; or apt-get install chromium)"
+        )
     result = subprocess.run(
-        [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--enable-logging=stderr",
-         "--v=0", f"--user-data-dir={tmp_path / 'chromium-profile'}", "--dump-dom", page.as_uri()],
-        capture_output=True, text=True, timeout=120,
+        [
+            CHROMIUM,
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--enable-logging=stderr",
+            "--v=0",
+            f"--user-data-dir={tmp_path / 'chromium-profile'}",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0 and "<html" in result.stdout, result.stderr[-3000:]
     return result.stdout, [line for line in result.stderr.splitlines() if CONSOLE.search(line)]
@@ -132,7 +146,9 @@ def callback_trace(tmp_path_factory):
 
 def test_console_error_detector_catches_errors(tmp_path):
     page = tmp_path / "broken.html"
-    page.write_text('<!DOCTYPE html><html><body><p>x</p><script>console.error("boom"); not_defined();</script></body></html>')
+    page.write_text(
+        '<!DOCTYPE html><html><body><p>x</p><script>console.error("boom"); not_defined();</script></body></html>'
+    )
     dom, errors = browse(page, tmp_path)
     assert any("boom" in line for line in errors) and any("not_defined" in line for line in errors), errors
 
@@ -154,12 +170,17 @@ def test_buggy_run_report_in_a_browser(trained, tmp_path):
     assert verdict < dom.index('id="fit-0"')
     assert f"BUGGY: {primary['symptom'].replace('_', ' ')} in " in dom[verdict:]
     fix = html.escape(primary["fix"], quote=False).split("`")  # its `code` as <code>
-    assert "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(fix)) in dom[verdict : dom.index('id="fit-0"')]
+    assert (
+        "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(fix))
+        in dom[verdict : dom.index('id="fit-0"')]
+    )
 
     # Every faulty layer is marked, and only those; the XSS-named one among them.
     fit = document["fits"][0]
     assert fit["iterations"] >= 1000 and len(fit["layers"]) == 10
-    faulty = {f["layer_index"] for f in document["findings"] if f["fit"] == fit["site"] and f["layer_index"] is not None}
+    faulty = {
+        f["layer_index"] for f in document["findings"] if f["fit"] == fit["site"] and f["layer_index"] is not None
+    }
     assert faulty
     for layer in fit["layers"]:
         row = re.search(rf'<tr class="([^"]*)" id="fit-0-layer-{layer["index"]}">(.*?)</tr>', dom, re.S)
@@ -180,7 +201,15 @@ def test_buggy_run_report_in_a_browser(trained, tmp_path):
 
     # The figures: seven for the buggy fit (its first fault enlarged), five for the healthy one (no ReLU layer).
     shown = figures(dom, 0)
-    assert set(shown) == {"curves", "fault-zoom", "gradient-norm", "update-ratio", "dead-units", "saturation", "nan-inf"}
+    assert set(shown) == {
+        "curves",
+        "fault-zoom",
+        "gradient-norm",
+        "update-ratio",
+        "dead-units",
+        "saturation",
+        "nan-inf",
+    }
     assert all(markup.count("<svg") == 1 for markup in shown.values())
     assert "Not available: the model has no ReLU layer." in figures(dom, 1)["dead-units"]
     assert dom.count("<svg") == 12

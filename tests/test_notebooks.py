@@ -27,8 +27,13 @@ def _execute(notebook, cwd, runs, allow_errors=False):
     saved = dict(os.environ)
     os.environ.update(env)  # the kernel inherits the environment of this process
     try:
-        client = nbclient.NotebookClient(notebook, timeout=240, kernel_name="python3", allow_errors=allow_errors,
-                                         resources={"metadata": {"path": str(cwd)}})
+        client = nbclient.NotebookClient(
+            notebook,
+            timeout=240,
+            kernel_name="python3",
+            allow_errors=allow_errors,
+            resources={"metadata": {"path": str(cwd)}},
+        )
         client.execute()
     finally:
         os.environ.clear()
@@ -52,7 +57,9 @@ def test_round_trip_keeps_everything_but_the_fit_line(tmp_path):
         if new.source != old.source:  # only the fit call's line changes
             changed = [(a, b) for a, b in zip(old.source.split("\n"), new.source.split("\n")) if a != b]
             assert len(changed) == 1 and len(old.source.split("\n")) == len(new.source.split("\n"))
-            assert changed[0][1].startswith("history = instrumented_fit('regression_nan.ipynb cell 6, line 2', model, X, y,")
+            assert changed[0][1].startswith(
+                "history = instrumented_fit('regression_nan.ipynb cell 6, line 2', model, X, y,"
+            )
     assert kept[5].source.startswith("!echo training\n")  # IPython syntax kept as written
     assert after.metadata == before.metadata
 
@@ -151,7 +158,11 @@ def test_extension_shows_the_verdict_in_the_cell(tmp_path):
     assert len(shown) == 1, fit
     page = shown[0].data["text/html"]
     assert "dnn-instrument: BUGGY</b>: output activation mismatch in layer &#x27;dense_1&#x27; (In [3], line 2)" in page
-    assert "<b>Fix:</b>" in page and "a 1-unit softmax always outputs 1.0" in page and "<code>binary_crossentropy</code>" in page
+    assert (
+        "<b>Fix:</b>" in page
+        and "a 1-unit softmax always outputs 1.0" in page
+        and "<code>binary_crossentropy</code>" in page
+    )
     assert "report.html" in page and "srcdoc=" in page
     (folder,) = (tmp_path / "runs").iterdir()
     report = json.loads((folder / "report.json").read_text())
@@ -168,7 +179,12 @@ def test_without_nbformat_the_message_says_what_to_install():
     import subprocess
     import sys
 
-    code = "import sys; sys.modules['nbformat'] = None; from dnn_instrument.cli import main; sys.exit(main(sys.argv[1:]))"
+    code = (
+        "import sys; sys.modules['nbformat'] = None; from dnn_instrument.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
     done = subprocess.run([sys.executable, "-c", code, str(NOTEBOOK)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
-    assert "notebooks need nbformat: pip install 'dnn-instrument[notebook]'" in done.stderr and "Traceback" not in done.stderr
+    assert (
+        "notebooks need nbformat: pip install 'dnn-instrument[notebook]'" in done.stderr
+        and "Traceback" not in done.stderr
+    )

@@ -37,9 +37,15 @@ def start(script, folder, *args):
     instrumented = folder / script.name
     instrumented.write_text(instrument(script.read_text(), str(script)).code)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "DNN_INSTRUMENT_DIR": str(folder / "runs")}
-    process = subprocess.Popen([sys.executable, str(instrumented), *args], cwd=folder, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               preexec_fn=_default_signals)
+    process = subprocess.Popen(
+        [sys.executable, str(instrumented), *args],
+        cwd=folder,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_default_signals,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         rows = list((folder / "runs").glob("*/trace-0.rows"))
@@ -71,8 +77,13 @@ def test_interrupt_lost_in_a_destructor_still_stops_training(tmp_path, mechanism
     script = tmp_path / "long_training.py"
     source = instrument(LONG.read_text(), str(LONG), callback_only=mechanism == "callback").code
     script.write_text(source)
-    result = run_python(script, "lost-interrupt", cwd=tmp_path, env={"DNN_INSTRUMENT_DIR": str(tmp_path / "runs")},
-                        preexec_fn=_default_signals)
+    result = run_python(
+        script,
+        "lost-interrupt",
+        cwd=tmp_path,
+        env={"DNN_INSTRUMENT_DIR": str(tmp_path / "runs")},
+        preexec_fn=_default_signals,
+    )
     assert "Exception ignored" in result.stderr  # the interrupt was lost where Python loses it
     assert result.returncode == -signal.SIGINT, result.stderr[-2000:]
     document = json.loads(next((tmp_path / "runs").glob("*/report.json")).read_text())
@@ -118,7 +129,14 @@ def test_killed_while_checkpointing_then_reloaded_and_trained_on(tmp_path):
     resumed.parent.mkdir()
     resumed.write_text(instrument(script.read_text(), str(script)).code)
     runs = tmp_path / "resume" / "runs"
-    result = run_python(resumed, "resume", checkpoint, tmp_path / "probed.npz", cwd=resumed.parent, env={"DNN_INSTRUMENT_DIR": str(runs)})
+    result = run_python(
+        resumed,
+        "resume",
+        checkpoint,
+        tmp_path / "probed.npz",
+        cwd=resumed.parent,
+        env={"DNN_INSTRUMENT_DIR": str(runs)},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     a, b = np.load(tmp_path / "plain.npz"), np.load(tmp_path / "probed.npz")
     assert len(a.files) == len(b.files) == 4 and all(np.array_equal(a[k], b[k]) for k in a.files)

@@ -23,7 +23,7 @@ def _render(store, history=None):
 
 def _figure(page, name):
     start = page.index(f'-{name}"')
-    return page[start: page.index("</figure>", start)]
+    return page[start : page.index("</figure>", start)]
 
 
 def test_positive_loss_with_a_spike_gets_a_log_axis_said_in_the_caption():
@@ -71,5 +71,5 @@ def test_the_fix_renders_its_code_as_code():
     store.values[:, [i for i, s in enumerate(store.sites) if s["phase"] == "input"], COLUMN["abs_max"]] = 300.0
     document, page = _render(store)
     assert "`" in document["findings"][0]["fix"]
-    fix = page[page.index('id="fix"'): page.index("</p>", page.index('id="fix"'))]
+    fix = page[page.index('id="fix"') : page.index("</p>", page.index('id="fix"'))]
     assert "<code>" in fix and "`" not in fix

@@ -25,9 +25,17 @@ def reference(x, bounds=None):
     finite = x[np.isfinite(x)]
     sat = 0.0 if bounds is None else float(np.mean((x <= bounds[0]) | (x >= bounds[1])))
     row = {
-        "count": x.size, "mean": finite.mean(), "std": finite.std(), "min": finite.min(), "max": finite.max(),
-        "abs_max": np.abs(finite).max(), "norm": np.sqrt(np.sum(finite**2)), "frac_zero": np.mean(x == 0),
-        "frac_nan": np.mean(np.isnan(x)), "frac_inf": np.mean(np.isinf(x)), "frac_saturated": sat,
+        "count": x.size,
+        "mean": finite.mean(),
+        "std": finite.std(),
+        "min": finite.min(),
+        "max": finite.max(),
+        "abs_max": np.abs(finite).max(),
+        "norm": np.sqrt(np.sum(finite**2)),
+        "frac_zero": np.mean(x == 0),
+        "frac_nan": np.mean(np.isnan(x)),
+        "frac_inf": np.mean(np.isinf(x)),
+        "frac_saturated": sat,
     }
     return np.array([row[name] for name in stats.STATS])
 
@@ -35,7 +43,13 @@ def reference(x, bounds=None):
 @pytest.mark.parametrize("careful", [False, True])
 def test_statistics_match_numpy(careful):
     rng = np.random.default_rng(0)
-    tensors = [rng.normal(size=(8, 5)), rng.normal(size=(8, 5)) * 3, rng.uniform(size=(7,)), np.array(2.5), np.zeros((3, 3))]
+    tensors = [
+        rng.normal(size=(8, 5)),
+        rng.normal(size=(8, 5)) * 3,
+        rng.uniform(size=(7,)),
+        np.array(2.5),
+        np.zeros((3, 3)),
+    ]
     tensors[2][:3] = 0.0
     if careful:  # one NaN and one Inf switch the whole step to the careful path
         tensors[0][0, 0] = np.nan
@@ -91,7 +105,9 @@ def test_layer_graph_computes_what_the_model_computes(kind):
     keras.utils.set_random_seed(0)
     inputs = keras.Input((6,))
     if kind == "sequential":
-        model = keras.Sequential([inputs, keras.layers.Dense(4, activation="tanh"), keras.layers.BatchNormalization(), keras.layers.Dense(2)])
+        model = keras.Sequential(
+            [inputs, keras.layers.Dense(4, activation="tanh"), keras.layers.BatchNormalization(), keras.layers.Dense(2)]
+        )
     else:
         a = keras.layers.Dense(4, activation="relu")(inputs)
         b = keras.layers.Dense(4)(inputs)
@@ -187,8 +203,15 @@ def test_diagnose_with_a_sample_sees_layers_and_changes_no_training(tmp_path, mo
 
     def train(callbacks):
         keras.utils.set_random_seed(0)
-        model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dropout(0.3),
-                                  keras.layers.BatchNormalization(), keras.layers.Dense(3, activation="softmax")])
+        model = keras.Sequential(
+            [
+                keras.Input((5,)),
+                keras.layers.Dense(8, activation="relu"),
+                keras.layers.Dropout(0.3),
+                keras.layers.BatchNormalization(),
+                keras.layers.Dense(3, activation="softmax"),
+            ]
+        )
         model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
         history = model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=callbacks)
         return model.get_weights(), history.history
@@ -203,7 +226,9 @@ def test_diagnose_with_a_sample_sees_layers_and_changes_no_training(tmp_path, mo
     assert diagnose.store.iterations == 12
     from dnn_instrument.runtime.report import document as report
 
-    assert [what for what in report.unseen(diagnose.store) if "batches" not in what] == []  # it sees all but the batches
+    assert [
+        what for what in report.unseen(diagnose.store) if "batches" not in what
+    ] == []  # it sees all but the batches
     diagnose.store.sites = [s for s in diagnose.store.sites if s["phase"] in ("loss", "weight", "update")]
     assert len(report.unseen(diagnose.store)) == 5  # without a sample: no layers, gradients, inputs, targets
 
@@ -212,10 +237,22 @@ def test_terminal_report_escapes_control_characters():
     """Names from the user's code never reach the terminal as raw escape sequences."""
     from dnn_instrument.runtime.report import terminal
 
-    finding = {"symptom": "dead_relu", "layer": "evil\x1b[2J", "source": "t\x1b]0;x\x07.py:3", "phase": "forward",
-               "iteration": 0, "fix": "rename `evil\x1b[2J`", "evidence": "layer `evil\x1b[2J`"}
-    fit = {"site": "t.py:9", "stopped": None, "unseen": [], "mechanism": "loop",
-           "summary": [{"layer": "evil\x1b[2J", "layer_index": 0}]}
+    finding = {
+        "symptom": "dead_relu",
+        "layer": "evil\x1b[2J",
+        "source": "t\x1b]0;x\x07.py:3",
+        "phase": "forward",
+        "iteration": 0,
+        "fix": "rename `evil\x1b[2J`",
+        "evidence": "layer `evil\x1b[2J`",
+    }
+    fit = {
+        "site": "t.py:9",
+        "stopped": None,
+        "unseen": [],
+        "mechanism": "loop",
+        "summary": [{"layer": "evil\x1b[2J", "layer_index": 0}],
+    }
     text = terminal.render({"iterations": 1, "verdict": "buggy", "findings": [finding], "fits": [fit]}, "runs/x\x1b[0m")
     assert "\x1b" not in text and "\x07" not in text
     assert "\\x1b[2J" in text

@@ -22,7 +22,9 @@ def round_trip(source, name, callback_only=False):
 
 
 def test_every_source_is_covered():
-    assert len(SOURCES) > 100 and any("buggy.py" in p.name for p in SOURCES) and any("fixed.py" in p.name for p in SOURCES)
+    assert (
+        len(SOURCES) > 100 and any("buggy.py" in p.name for p in SOURCES) and any("fixed.py" in p.name for p in SOURCES)
+    )
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
@@ -41,7 +43,9 @@ def test_round_trip_callback_only(path):
     round_trip(path.read_text(), path.name, callback_only=True)
 
 
-CUSTOM = "import keras\nclass M(keras.Model):\n    def train_step(self, d):\n        pass\nm = M()\nm.compile(loss='mse')\n"
+CUSTOM = (
+    "import keras\nclass M(keras.Model):\n    def train_step(self, d):\n        pass\nm = M()\nm.compile(loss='mse')\n"
+)
 SEQUENTIAL = "import keras\nmodel = keras.Sequential([keras.layers.Dense(1)])\nmodel.compile(loss='mse')\n"
 
 # Spellings where what the rewrite adds looks like text the user could have written, or where whitespace
@@ -51,14 +55,17 @@ TRICKY = {
     "empty callbacks list": CUSTOM + "m.fit(x, y, callbacks=[])\nm.fit(x, y, callbacks=[],)\nm.fit(callbacks=[])\n",
     "trailing commas": CUSTOM + "m.fit(x, y,)\nm.fit(x, y,  )\nm.fit()\nm.fit(\n    x,\n    y,\n)\n",
     "space before the parenthesis": CUSTOM + "m.fit( x , y )\nm.fit(\n    x,\n    y  # last\n)\n",
-    "callbacks across lines": CUSTOM + "m.fit(x, callbacks=[a  # mine\n])\nm.fit(x, callbacks = [ ] )\nm.fit(x, callbacks=cb)\n",
+    "callbacks across lines": CUSTOM
+    + "m.fit(x, callbacks=[a  # mine\n])\nm.fit(x, callbacks = [ ] )\nm.fit(x, callbacks=cb)\n",
     "crlf line ends": SEQUENTIAL.replace("\n", "\r\n") + "model.fit(x, y)\r\n",
     "no final newline, docstring, future import, loop name taken": '"""doc"""\nfrom __future__ import annotations\n'
-    + SEQUENTIAL + "instrumented_fit = 1\nmodel.fit(x, y)",
+    + SEQUENTIAL
+    + "instrumented_fit = 1\nmodel.fit(x, y)",
     "form feed and non-ASCII": SEQUENTIAL.replace("\n", "  # café\n\x0c\n", 1) + "model.fit( x , y )\nmodel.fit()\n",
     "a generator as the only argument": SEQUENTIAL + "model.fit(b for b in x)\nmodel.fit((b for b in x))\n",
     "byte order mark": "\ufeff" + SEQUENTIAL + "model.fit(x, y)\n",
-    "text around the dot": SEQUENTIAL + "(model\n  .fit(x, y))\nh = (model  # c\n    .fit())\nmodel \\\n  .fit(x)\nmodel . fit (x)\n",
+    "text around the dot": SEQUENTIAL
+    + "(model\n  .fit(x, y))\nh = (model  # c\n    .fit())\nmodel \\\n  .fit(x)\nmodel . fit (x)\n",
 }
 
 

@@ -41,9 +41,7 @@ def chosen():
     small = [path for path in files if _lines(path) <= MAX_LINES]
     sampled = sweep.sample(small, SAMPLE)
     keras_dirs = tuple(str(folder) for folder in sweep.package_dirs(("keras",)))
-    fitting = [
-        path for path in small if str(path).startswith(keras_dirs) and FIT_CALL.search(path.read_bytes())
-    ]
+    fitting = [path for path in small if str(path).startswith(keras_dirs) and FIT_CALL.search(path.read_bytes())]
     assert len(fitting) > 20
     return sampled, fitting
 

@@ -30,8 +30,16 @@ def test_events_have_one_tag_per_layer_and_statistic(tmp_path):
     root = tensorboard.write(str(tmp_path), [store])
     values, plugins = read(tmp_path / "tensorboard" / "fit-0")
     for layer in ("dense", "dense_1", "dense_2"):
-        for stat in ("output_mean", "output_std", "dead_fraction", "saturated_fraction", "gradient_norm",
-                     "weight_norm", "update_ratio", "nan_inf_fraction"):
+        for stat in (
+            "output_mean",
+            "output_std",
+            "dead_fraction",
+            "saturated_fraction",
+            "gradient_norm",
+            "weight_norm",
+            "update_ratio",
+            "nan_inf_fraction",
+        ):
             assert f"diagnosis/{layer}/{stat}" in values, (layer, stat)
     assert plugins["diagnosis/dense/gradient_norm"] == "scalars"
     assert plugins["diagnosis/by_layer/update_ratio"] == "histograms"

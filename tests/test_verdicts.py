@@ -23,8 +23,15 @@ def report(tmp_path_factory):
     instrumented = folder / script.name
     instrumented.write_text(instrument(script.read_text(), str(script)).code)
     path = folder / "report.json"
-    result = run_python(instrumented, cwd=folder, env={"DNN_INSTRUMENT_REPORT": str(path), "DNN_INSTRUMENT_DIR": str(folder / "runs"),
-                                                      "DNN_INSTRUMENT_STOP": "never"})
+    result = run_python(
+        instrumented,
+        cwd=folder,
+        env={
+            "DNN_INSTRUMENT_REPORT": str(path),
+            "DNN_INSTRUMENT_DIR": str(folder / "runs"),
+            "DNN_INSTRUMENT_STOP": "never",
+        },
+    )
     assert path.exists(), result.stderr[-3000:]
     document = json.loads(path.read_text())
     jsonschema.validate(document, SCHEMA)

@@ -53,7 +53,10 @@ def supported():
 def pairs():
     ranges = supported()
     return {
-        "oldest": [f"{package}~={low}.0" if low.count(".") == 1 else f"{package}=={low}" for package, (low, _) in ranges.items()],
+        "oldest": [
+            f"{package}~={low}.0" if low.count(".") == 1 else f"{package}=={low}"
+            for package, (low, _) in ranges.items()
+        ],
         "newest": [f"{package}>={low},<{high}" for package, (low, high) in ranges.items()],
     }
 
@@ -74,10 +77,14 @@ def prepare(name, requirements, extra=False):
     subprocess.run([python, "-m", "pip", "install", "--quiet", "--upgrade", "pip"], check=True)
     if extra:
         others = [spec for spec in dependencies() if not re.match(r"(keras|tensorflow-cpu)\b", spec.strip())]
-        subprocess.run([python, "-m", "pip", "install", "--quiet", *requirements, *others, *TEST_DEPENDENCIES], check=True)
+        subprocess.run(
+            [python, "-m", "pip", "install", "--quiet", *requirements, *others, *TEST_DEPENDENCIES], check=True
+        )
         subprocess.run([python, "-m", "pip", "install", "--quiet", "--no-deps", "-e", ROOT], check=True)
     else:
-        subprocess.run([python, "-m", "pip", "install", "--quiet", "-e", ROOT, *requirements, *TEST_DEPENDENCIES], check=True)
+        subprocess.run(
+            [python, "-m", "pip", "install", "--quiet", "-e", ROOT, *requirements, *TEST_DEPENDENCIES], check=True
+        )
     with open(stamp, "w") as f:
         f.write(wanted)
     return python
@@ -86,8 +93,14 @@ def prepare(name, requirements, extra=False):
 def installed(python):
     """``keras X + tensorflow-cpu Y`` as installed in the venv of ``python``."""
     return subprocess.run(
-        [python, "-c", "import importlib.metadata as m; print('keras', m.version('keras'), '+ tensorflow-cpu', m.version('tensorflow-cpu'))"],
-        capture_output=True, text=True, check=True,
+        [
+            python,
+            "-c",
+            "import importlib.metadata as m; print('keras', m.version('keras'), '+ tensorflow-cpu', m.version('tensorflow-cpu'))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
 
 
@@ -119,8 +132,12 @@ def start(name, python, pytest_args, extra=False):
     ``.compat/NAME/pytest.log``); ``(versions, running pytest or None when refused, start time)``."""
     versions = installed(python)
     env = environment(extra)
-    verified = subprocess.run([python, "-c", "from dnn_instrument.runtime import compat; compat.check_versions()"],
-                              env=env, capture_output=True, text=True)  # TensorFlow's start-up lines shown on failure only
+    verified = subprocess.run(
+        [python, "-c", "from dnn_instrument.runtime import compat; compat.check_versions()"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )  # TensorFlow's start-up lines shown on failure only
     if verified.returncode:
         print(verified.stderr, file=sys.stderr)
         return versions, None, time.monotonic()
@@ -130,9 +147,17 @@ def start(name, python, pytest_args, extra=False):
         os.remove(junit)
     log = open(os.path.join(folder, "pytest.log"), "w")
     candidate = " (a candidate: the range check lifted)" if extra else ""
-    print(f"== {name}: {versions}{candidate}: compat.check_versions ok; {' '.join(TESTS)} running, output in .compat/{name}/pytest.log", flush=True)
-    running = subprocess.Popen([python, "-m", "pytest", "-q", f"--junitxml={junit}", *TESTS, *pytest_args],
-                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    print(
+        f"== {name}: {versions}{candidate}: compat.check_versions ok; {' '.join(TESTS)} running, output in .compat/{name}/pytest.log",
+        flush=True,
+    )
+    running = subprocess.Popen(
+        [python, "-m", "pytest", "-q", f"--junitxml={junit}", *TESTS, *pytest_args],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     return versions, running, time.monotonic()
 
 
@@ -146,14 +171,18 @@ def finish(name, versions, running, started):
     if not os.path.exists(junit):
         return f"{name}: {versions}: pytest did not run (exit status {status}; .compat/{name}/pytest.log)", False
     passed, failed, skipped, failures = counts(junit)
-    line = f"{name}: {versions}: {passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else "") + f" ({minutes:.0f} min)"
+    line = (
+        f"{name}: {versions}: {passed} passed, {failed} failed"
+        + (f", {skipped} skipped" if skipped else "")
+        + f" ({minutes:.0f} min)"
+    )
     line += "".join(f"\n    FAILED {test}" for test in failures)
     return line, status == 0 and failed == 0
 
 
 def parse(argv):
     """``(names, {name: requirements}, extra names, pytest args)``, or a usage error."""
-    pytest_args = argv[argv.index("--") + 1:] if "--" in argv else []
+    pytest_args = argv[argv.index("--") + 1 :] if "--" in argv else []
     argv = argv[: argv.index("--")] if "--" in argv else argv
     wanted, extra, names = pairs(), set(), []
     arguments = iter(argv)
@@ -162,7 +191,9 @@ def parse(argv):
             value = argument.partition("=")[2] if argument.startswith("--pair=") else next(arguments, "")
             name, _, requirements = value.partition("=")
             if not re.fullmatch(r"[\w.-]+", name) or name in wanted or not requirements:
-                raise SystemExit(f"--pair NAME=REQUIREMENT,REQUIREMENT (NAME not oldest or newest); got {value!r}\n{USAGE}")
+                raise SystemExit(
+                    f"--pair NAME=REQUIREMENT,REQUIREMENT (NAME not oldest or newest); got {value!r}\n{USAGE}"
+                )
             wanted[name] = requirements.split(",")
             extra.add(name)
             names.append(name)

@@ -47,10 +47,16 @@ def colourise(diff_text):
 # come from the generated text itself, by pattern (first match wins), so they follow the templates.
 INSERTED_NOTES = [
     (r"^import dnn_instrument\.runtime\.origins\b", "marks this file as dnn-instrument's copy of yours"),
-    (r"origins\.watch\(__file__", "maps the instrumented file's lines back to yours (so findings name your lines); "
-     "the fingerprint lets dnn-instrument --strip restore your file"),
+    (
+        r"origins\.watch\(__file__",
+        "maps the instrumented file's lines back to yours (so findings name your lines); "
+        "the fingerprint lets dnn-instrument --strip restore your file",
+    ),
     (r"^def \w+\(site, model,", "the generated loop: takes model.fit's arguments, with the same defaults"),
-    (r"^\s+from builtins import ", "the builtins the loop uses, taken here so that names your script rebinds (zip, range...) cannot reach it"),
+    (
+        r"^\s+from builtins import ",
+        "the builtins the loop uses, taken here so that names your script rebinds (zip, range...) cannot reach it",
+    ),
     (r"^\s+(import \w|from \S+ import )", "imported inside the loop, so that your script's own imports come first"),
     (r"check_versions\(", "checks that this TensorFlow and Keras are versions the loop reproduces exactly"),
     (r"loop_supports\(", "a model the loop cannot stand in for (its own train_step, ...) keeps model.fit"),
@@ -75,7 +81,10 @@ INSERTED_NOTES = [
     (r"probe\.backward\(", "records the gradient reaching each layer's output"),
     (r"probe\.snapshot\(", "keeps the weights before the update, to measure it"),
     (r"apply_gradients\(", "the optimizer step, exactly as model.fit takes it"),
-    (r"^\s+if weights:|trainable weights\.\"\)", "no optimizer step when nothing is trainable, as in Keras's train_step"),
+    (
+        r"^\s+if weights:|trainable weights\.\"\)",
+        "no optimizer step when nothing is trainable, as in Keras's train_step",
+    ),
     (r"probe\.update\(", "records each weight's gradient, value and update"),
     (r"probe\.loss\(", "records the loss"),
     (r"compute_metrics\(|probe\.statistics\(", "returns the metrics and this step's recorded statistics"),
@@ -93,8 +102,11 @@ INSERTED_NOTES = [
 ]
 CHANGED_NOTES = [
     (r"\binstrumented_fit(_\d+)?\s*\(", "model.fit replaced by the instrumented loop; same arguments, same order"),
-    (r"runtime\.diagnosed\(", "model.fit kept, with the Diagnose callback added to your callbacks: it records loss, "
-     "weights, updates, and layers on a sample of the data"),
+    (
+        r"runtime\.diagnosed\(",
+        "model.fit kept, with the Diagnose callback added to your callbacks: it records loss, "
+        "weights, updates, and layers on a sample of the data",
+    ),
 ]
 _LOOP_NOTE = "part of the generated training loop"
 _DOCSTRING_NOTE = "the generated loop's docstring"
@@ -185,7 +197,11 @@ def html_page(before, after, path, inserted):
     rows = side_by_side(before, after, inserted)
     counts = {kind: sum(row["kind"] == kind for row in rows) for kind in ("inserted", "changed", "same")}
     name = path if path not in ("-", None) else "<stdin>"
-    return _html_environment().get_template("diff.html.j2").render(name=name, rows=rows, counts=counts, changes=_changes(rows))
+    return (
+        _html_environment()
+        .get_template("diff.html.j2")
+        .render(name=name, rows=rows, counts=counts, changes=_changes(rows))
+    )
 
 
 def _changes(rows):
@@ -201,5 +217,7 @@ def _changes(rows):
                 last["note"] = row["note"]
             continue
         first = row["right_no"]
-        changes.append({"kind": row["kind"], "first": first, "last": first, "yours": row["left_no"], "note": row["note"]})
+        changes.append(
+            {"kind": row["kind"], "first": first, "last": first, "yours": row["left_no"], "note": row["note"]}
+        )
     return changes

@@ -23,15 +23,34 @@ from .models import REWRITABLE, ModelOrigins
 
 # fit's parameters, in order (keras/src/trainers/trainer.py); the generated loop takes the same.
 FIT_PARAMETERS = (
-    "x", "y", "batch_size", "epochs", "verbose", "callbacks", "validation_split", "validation_data",
-    "shuffle", "class_weight", "sample_weight", "initial_epoch", "steps_per_epoch", "validation_steps",
-    "validation_batch_size", "validation_freq",
+    "x",
+    "y",
+    "batch_size",
+    "epochs",
+    "verbose",
+    "callbacks",
+    "validation_split",
+    "validation_data",
+    "shuffle",
+    "class_weight",
+    "sample_weight",
+    "initial_epoch",
+    "steps_per_epoch",
+    "validation_steps",
+    "validation_batch_size",
+    "validation_freq",
 )
 CALLBACKS_POSITION = FIT_PARAMETERS.index("callbacks")
 # Keywords that only Keras's fit takes among common libraries: evidence that an unknown receiver is a Keras model.
 KERAS_ONLY_KEYWORDS = {
-    "epochs", "batch_size", "validation_split", "validation_data", "steps_per_epoch", "initial_epoch",
-    "validation_freq", "validation_steps",
+    "epochs",
+    "batch_size",
+    "validation_split",
+    "validation_data",
+    "steps_per_epoch",
+    "initial_epoch",
+    "validation_freq",
+    "validation_steps",
 }
 
 

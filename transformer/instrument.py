@@ -62,7 +62,7 @@ def instrument(source, path="<stdin>", callback_only=False):
     """
     name = os.path.basename(path) if path not in ("-", "<stdin>") else "<stdin>"
     bom = "\ufeff" if source.startswith("\ufeff") else ""  # libcst drops it: put it back on the result
-    _check_python_accepts(source[len(bom):], path)
+    _check_python_accepts(source[len(bom) :], path)
     try:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as error:
@@ -70,7 +70,12 @@ def instrument(source, path="<stdin>", callback_only=False):
     except (RecursionError, MemoryError):
         raise InstrumentError(path, 1, 1, "the file is too deeply nested to parse") from None
     if _already_instrumented(module):
-        raise AlreadyInstrumented(path, 1, 1, "already instrumented by dnn-instrument (it imports dnn_instrument); instrument the original file")
+        raise AlreadyInstrumented(
+            path,
+            1,
+            1,
+            "already instrumented by dnn-instrument (it imports dnn_instrument); instrument the original file",
+        )
     try:
         return _instrument_module(module, source, path, name, bom, callback_only)
     except RecursionError:  # libcst's visitors and code generation recurse once per level of nesting
@@ -103,7 +108,7 @@ def _instrument_module(module, source, path, name, bom, callback_only):
     )
     if not result.changed:
         return result
-    rewritten, result.inserted = rewrite(wrapper.module, sites, name, source[len(bom):])
+    rewritten, result.inserted = rewrite(wrapper.module, sites, name, source[len(bom) :])
     code = rewritten.code
     result.code = bom + code
     try:
@@ -121,8 +126,10 @@ def _already_instrumented(module):
                     cst.Module([]).code_for_node(alias.name).split(".")[0] == MARKER for alias in small.names
                 ):
                     return True
-                if isinstance(small, cst.ImportFrom) and small.module is not None and (
-                    cst.Module([]).code_for_node(small.module).split(".")[0] == MARKER
+                if (
+                    isinstance(small, cst.ImportFrom)
+                    and small.module is not None
+                    and (cst.Module([]).code_for_node(small.module).split(".")[0] == MARKER)
                 ):
                     return True
     return False

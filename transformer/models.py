@@ -209,7 +209,11 @@ class ModelOrigins:
         return self._flow.reaching(name, scope, list(scope[name.value]))
 
     def _definitions(self, name):
-        return [getattr(a, "node", None) for a in self._assignments(name) if isinstance(getattr(a, "node", None), (cst.FunctionDef, cst.ClassDef))]
+        return [
+            getattr(a, "node", None)
+            for a in self._assignments(name)
+            if isinstance(getattr(a, "node", None), (cst.FunctionDef, cst.ClassDef))
+        ]
 
 
 def _agree(origins):

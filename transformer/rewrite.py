@@ -37,7 +37,9 @@ class _CallRewriter(cst.CSTTransformer):
             args = list(updated_node.args)
             if len(args) == 1 and isinstance(args[0].value, cst.GeneratorExp) and not args[0].value.lpar:
                 # model.fit(b for b in batches): a generator is the sole argument no more, it needs its parentheses
-                args[0] = args[0].with_changes(value=args[0].value.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()]))
+                args[0] = args[0].with_changes(
+                    value=args[0].value.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+                )
             return updated_node.with_changes(func=cst.Name(self.loop_name), args=[label_arg, receiver, *args])
         return _with_callback(updated_node, label)
 
@@ -67,7 +69,9 @@ def _with_callback(call, label):
     ``callbacks`` the call passes; the arguments keep their text and are evaluated once, in order.
     """
     wrapper = cst.parse_expression(render("diagnose_callback.py.j2", site=label).strip())
-    return call.with_changes(func=wrapper.with_changes(args=[wrapper.args[0].with_changes(value=call.func), *wrapper.args[1:]]))
+    return call.with_changes(
+        func=wrapper.with_changes(args=[wrapper.args[0].with_changes(value=call.func), *wrapper.args[1:]])
+    )
 
 
 def fingerprint(text):
@@ -86,11 +90,22 @@ def _free_name(module_code, wanted):
 def _header_position(body):
     """Index after the module docstring and ``from __future__`` imports."""
     index = 0
-    if body and isinstance(body[0], cst.SimpleStatementLine) and isinstance(body[0].body[0], cst.Expr) and isinstance(body[0].body[0].value, (cst.SimpleString, cst.ConcatenatedString)):
+    if (
+        body
+        and isinstance(body[0], cst.SimpleStatementLine)
+        and isinstance(body[0].body[0], cst.Expr)
+        and isinstance(body[0].body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+    ):
         index = 1
-    while index < len(body) and isinstance(body[index], cst.SimpleStatementLine) and any(
-        isinstance(s, cst.ImportFrom) and s.module is not None and cst.Module([]).code_for_node(s.module) == "__future__"
-        for s in body[index].body
+    while (
+        index < len(body)
+        and isinstance(body[index], cst.SimpleStatementLine)
+        and any(
+            isinstance(s, cst.ImportFrom)
+            and s.module is not None
+            and cst.Module([]).code_for_node(s.module) == "__future__"
+            for s in body[index].body
+        )
     ):
         index += 1
     return index
@@ -114,10 +129,14 @@ def rewrite(module, sites, source, code=None):
     rewritten = [site for site in sites if site.action == "rewrite"]
     header_at = _header_position(body)
     if rewritten:
-        first = min(i for i, statement in enumerate(module.body) if any(statement is s.top_statement for s in rewritten))
+        first = min(
+            i for i, statement in enumerate(module.body) if any(statement is s.top_statement for s in rewritten)
+        )
         first = max(first, header_at)
         loop_text = render("fit_loop.py.j2", name=loop_name, indent=" " * (len(loop_name) + 5), source=source)
-        loop = cst.parse_module(loop_text.replace("\n", module.default_newline)).body[0]  # its docstring too: CRLF files stay CRLF
+        loop = cst.parse_module(loop_text.replace("\n", module.default_newline)).body[
+            0
+        ]  # its docstring too: CRLF files stay CRLF
         loop = loop.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine(), *loop.leading_lines])
         following = body[first]
         blank_lines = 0
@@ -134,7 +153,9 @@ def rewrite(module, sites, source, code=None):
     body[header_at:header_at] = header
     inserted += [(statement, None) for statement in header]
     ranges = _line_ranges(updated.with_changes(body=body), inserted)
-    body[header_at : header_at + len(header)] = cst.parse_module(render("header.py.j2", inserted=ranges, **header_values)).body
+    body[header_at : header_at + len(header)] = cst.parse_module(
+        render("header.py.j2", inserted=ranges, **header_values)
+    ).body
     return updated.with_changes(body=body), ranges
 
 

@@ -48,10 +48,12 @@ def strip(code, path="<stdin>"):
     result would not be exactly the original (the file was edited after instrumenting).
     """
     bom = "\ufeff" if code.startswith("\ufeff") else ""  # kept by the rewrite, outside the fingerprint
-    lines = _lines(code[len(bom):])
+    lines = _lines(code[len(bom) :])
     at = _header_index(lines)
     if at is None:
-        raise NotInstrumented(path, 1, 1, "not instrumented by dnn-instrument (no dnn-instrument header); nothing to strip")
+        raise NotInstrumented(
+            path, 1, 1, "not instrumented by dnn-instrument (no dnn-instrument header); nothing to strip"
+        )
     edited = CannotRestore(path, 1, 1, "the file was edited after instrumenting; cannot restore exactly")
     header = _read_header(lines[at + 1] if at + 1 < len(lines) else "")
     if header is None:
@@ -169,7 +171,9 @@ class _Undo(cst.CSTTransformer):
                 if len(args) > 2:  # the text around the dot was kept around the receiver's comma
                     comma = receiver.comma
                     after = _without_added_space(comma.with_changes(whitespace_before=cst.SimpleWhitespace("")))
-                    dot = cst.Dot(whitespace_before=comma.whitespace_before, whitespace_after=after or cst.SimpleWhitespace(""))
+                    dot = cst.Dot(
+                        whitespace_before=comma.whitespace_before, whitespace_after=after or cst.SimpleWhitespace("")
+                    )
                 else:
                     dot = cst.Dot(whitespace_before=receiver.whitespace_after_arg)
                 fit = cst.Attribute(value=receiver.value, dot=dot, attr=cst.Name("fit"))

@@ -9,45 +9,94 @@ a failure it explains follows it in the trace.
 of A when an edge leads from A's symptom to B's (directly or through other symptoms) and A is seen no later
 than B (by iteration, then by the phase's place in the iteration). A consequence names its root's cause and carries no fix of its own: fixing the root removes it.
 """
+
 from .. import vocabulary
 
 #: Symptoms that are risks, not failures: warnings unless a failure they explain follows them.
 WARNING = {
-    "unnormalized_input", "missing_activation", "initialization_too_large", "regularization_too_strong",
-    "tiny_gradient_clipping", "meaningless_metric", "frozen_by_design", "accuracy_at_base_rate",
+    "unnormalized_input",
+    "missing_activation",
+    "initialization_too_large",
+    "regularization_too_strong",
+    "tiny_gradient_clipping",
+    "meaningless_metric",
+    "frozen_by_design",
+    "accuracy_at_base_rate",
 }
 
 #: Symptoms that show training failing (what promotes a smell that explains them to a fault).
 FAILURES = {
-    "numerical_error", "dead_relu", "saturated_activation", "vanishing_gradient", "exploding_gradient",
-    "loss_not_decreasing", "oscillating_loss", "accuracy_not_increasing", "loss_at_chance_level",
-    "validation_mismatch", "unchanged_weights", "learning_rate_too_low", "updates_vanish",
+    "numerical_error",
+    "dead_relu",
+    "saturated_activation",
+    "vanishing_gradient",
+    "exploding_gradient",
+    "loss_not_decreasing",
+    "oscillating_loss",
+    "accuracy_not_increasing",
+    "loss_at_chance_level",
+    "validation_mismatch",
+    "unchanged_weights",
+    "learning_rate_too_low",
+    "updates_vanish",
 }
 
 #: Symptoms that say the run is too short to judge (when the rule itself calls them a warning): the failures of
 #: progress they explain are what a short run shows, so those stay warnings and do not make their root a fault.
 INCONCLUSIVE = {"too_few_updates"}
 
-_STUCK = ("loss_not_decreasing", "oscillating_loss", "accuracy_not_increasing", "loss_at_chance_level", "too_few_updates")
-_CONFIGURATION = ("output_activation_mismatch", "loss_mismatch", "label_range", "target_out_of_range",
-                  "target_shape_mismatch")
+_STUCK = (
+    "loss_not_decreasing",
+    "oscillating_loss",
+    "accuracy_not_increasing",
+    "loss_at_chance_level",
+    "too_few_updates",
+)
+_CONFIGURATION = (
+    "output_activation_mismatch",
+    "loss_mismatch",
+    "label_range",
+    "target_out_of_range",
+    "target_shape_mismatch",
+)
 
 #: cause symptom -> the symptoms it produces (edges of the causal graph; it has no cycle).
 EXPLAINS = {
     # the learning rate: steps as large as the weights push units out of their working range, then no
     # gradient flows back, then the loss stops falling; or the values overflow
-    "learning_rate_too_high": ("dead_relu", "saturated_activation", "exploding_gradient", "numerical_error",
-                               "vanishing_gradient", "unchanged_weights", *_STUCK),
+    "learning_rate_too_high": (
+        "dead_relu",
+        "saturated_activation",
+        "exploding_gradient",
+        "numerical_error",
+        "vanishing_gradient",
+        "unchanged_weights",
+        *_STUCK,
+    ),
     "learning_rate_too_low": _STUCK,
     "updates_vanish": _STUCK,
     "optimizer_misconfigured": ("numerical_error", "learning_rate_too_high", "learning_rate_too_low", *_STUCK),
     "tiny_gradient_clipping": ("learning_rate_too_low", *_STUCK),
     # inputs of order 100 make pre-activations 100x larger than the initialisation assumes
-    "unnormalized_input": ("saturated_activation", "dead_relu", "exploding_gradient", "numerical_error",
-                           "learning_rate_too_high", "vanishing_gradient", *_STUCK),
+    "unnormalized_input": (
+        "saturated_activation",
+        "dead_relu",
+        "exploding_gradient",
+        "numerical_error",
+        "learning_rate_too_high",
+        "vanishing_gradient",
+        *_STUCK,
+    ),
     # initialisation: too large amplifies at every layer; all-equal units never break symmetry
-    "initialization_too_large": ("exploding_gradient", "numerical_error", "saturated_activation", "dead_relu",
-                                 "learning_rate_too_high", "vanishing_gradient", *_STUCK),
+    "initialization_too_large": (
+        "exploding_gradient",
+        "numerical_error",
+        "saturated_activation",
+        "dead_relu",
+        "learning_rate_too_high",
+        "vanishing_gradient",
+        *_STUCK,
+    ),
     "identical_units": _STUCK,
     "regularization_too_strong": ("dead_relu", "vanishing_gradient", "learning_rate_too_low", *_STUCK),
     # a dead or saturated layer passes (almost) no gradient to the layers below it
@@ -65,8 +114,10 @@ EXPLAINS = {
     "loss_at_chance_level": ("accuracy_not_increasing",),
     "nothing_to_train": ("loss_not_decreasing", "accuracy_not_increasing", "loss_at_chance_level", "unchanged_weights"),
     # a configuration that cannot learn explains every failure of progress, and NaN (log of a value <= 0)
-    **{symptom: ("numerical_error", "dead_relu", "saturated_activation", "vanishing_gradient", *_STUCK)
-       for symptom in _CONFIGURATION},
+    **{
+        symptom: ("numerical_error", "dead_relu", "saturated_activation", "vanishing_gradient", *_STUCK)
+        for symptom in _CONFIGURATION
+    },
 }
 
 
@@ -106,13 +157,22 @@ def attribute(findings):
     parent = {}
     for effect in findings:
         candidates = [
-            cause for cause in findings
-            if cause is not effect and cause["symptom"] != effect["symptom"]
-            and _onset(cause) <= _onset(effect) and explains(cause["symptom"], effect["symptom"])
+            cause
+            for cause in findings
+            if cause is not effect
+            and cause["symptom"] != effect["symptom"]
+            and _onset(cause) <= _onset(effect)
+            and explains(cause["symptom"], effect["symptom"])
         ]
         if candidates:  # the earliest explanation; among equals the more direct (no other candidate explains it)
-            parent[id(effect)] = min(candidates, key=lambda c: (
-                _onset(c), any(explains(o["symptom"], c["symptom"]) for o in candidates), precedence[id(c)]))
+            parent[id(effect)] = min(
+                candidates,
+                key=lambda c: (
+                    _onset(c),
+                    any(explains(o["symptom"], c["symptom"]) for o in candidates),
+                    precedence[id(c)],
+                ),
+            )
 
     def root(finding):
         seen = set()

@@ -54,7 +54,10 @@ class Monitor:
         self.next_check = max(self.store.iterations + 1, int(self.store.iterations * thresholds.CHECK_GROWTH))
         findings = analysis.analyse(self.store)
         self.stalled_checks = self.stalled_checks + 1 if STALLED & {f["symptom"] for f in findings} else 0
-        if self.stalled_checks >= thresholds.CONFIRM_CHECKS and self.store.iterations >= thresholds.CONFIRM_MIN_ITERATIONS:
+        if (
+            self.stalled_checks >= thresholds.CONFIRM_CHECKS
+            and self.store.iterations >= thresholds.CONFIRM_MIN_ITERATIONS
+        ):
             first = findings[0]
             where = f" in layer {first['layer']!r}" if first["layer"] else ""
             self._stop(

@@ -40,26 +40,30 @@ def _output_and_loss(view, output, loss, single):
     ]
     if units == 1 and name == "categorical_crossentropy":
         return found(
-            "loss_mismatch", "loss_function",
+            "loss_mismatch",
+            "loss_function",
             f"{where}: use `activation='sigmoid'` with `loss='binary_crossentropy'` for one output unit",
             "categorical cross-entropy over a single unit is identically 0: the loss cannot fall and nothing is learned",
         )
     if units == 1 and activation == "softmax":
         return found(
-            "output_activation_mismatch", "last_layer_activation",
+            "output_activation_mismatch",
+            "last_layer_activation",
             f"{where}: a 1-unit softmax always outputs 1.0; use `activation='sigmoid'` with `binary_crossentropy`",
             "softmax over one unit is the constant 1.0, so every prediction is the same class",
         )
     if name in PROBABILISTIC_LOSSES and not from_logits and activation not in ("sigmoid", "softmax"):
         right = "sigmoid" if name.startswith("binary") else "softmax"
         return found(
-            "output_activation_mismatch", "last_layer_activation",
+            "output_activation_mismatch",
+            "last_layer_activation",
             f"{where}: add `activation='{right}'`, or keep the raw scores and pass `from_logits=True` to the loss",
             f"{name} with from_logits=False reads probabilities, but the output activation is {activation!r}",
         )
     if name in REGRESSION_LOSSES and activation == "softmax":  # it learns, slowly: a risk until training fails
         return found(
-            "loss_mismatch", "loss_function",
+            "loss_mismatch",
+            "loss_function",
             f"{where}: train a softmax classifier with `categorical_crossentropy` (one-hot) or "
             "`sparse_categorical_crossentropy` (integer labels)",
             f"{name} through a softmax output: its gradients are small and the classes are not separated",
@@ -72,14 +76,16 @@ def _output_and_loss(view, output, loss, single):
     if name == "binary_crossentropy" and not (low >= 0.0 and high <= 1.0):
         if low == 0.0 and high >= 2.0 and float(high).is_integer():
             return found(
-                "loss_mismatch", "loss_function",
+                "loss_mismatch",
+                "loss_function",
                 f"{where}: the labels are classes 0..{int(high)}: use {int(high) + 1} output units with softmax "
                 "and `sparse_categorical_crossentropy`",
                 f"binary cross-entropy on labels from {low:g} to {high:g}: it is unbounded below outside [0, 1]",
                 phase="target",
             )
         return found(
-            "label_range", "label_format",
+            "label_range",
+            "label_format",
             "map the labels to 0 and 1 (e.g. `y = (y == positive_label).astype('float32')`)",
             f"binary cross-entropy needs labels in [0, 1]; these range from {low:g} to {high:g}",
             phase="target",
@@ -90,14 +96,16 @@ def _output_and_loss(view, output, loss, single):
             scale = max(abs(low), abs(high)) / max(abs(bound_low), abs(bound_high), 1.0)
             if activation != "relu" and scale > 10:
                 return found(
-                    "target_out_of_range", "output_range",
+                    "target_out_of_range",
+                    "output_range",
                     f"{where}: scale the targets into ({bound_low:g}, {bound_high:g}) (e.g. divide by {high:g}), "
                     "or use a linear output",
                     f"targets from {low:g} to {high:g}, but a {activation} output can only give ({bound_low:g}, {bound_high:g})",
                     phase="target",
                 )
             return found(
-                "target_out_of_range", "last_layer_activation",
+                "target_out_of_range",
+                "last_layer_activation",
                 f"{where}: use a linear output (`activation=None`) for this regression",
                 f"targets from {low:g} to {high:g}, but a {activation} output can only give "
                 f"({bound_low:g}, {bound_high:g})",
@@ -112,13 +120,28 @@ def optimizer_settings(view):
     problems = []
     for key in ("beta_1", "beta_2", "momentum"):  # outside [0, 1) the moment estimates diverge: a fault
         if key in optimizer and not 0.0 <= optimizer[key] < 1.0:
-            problems.append(("optimizer_misconfigured", f"{key}={optimizer[key]:g}", f"{key} must lie in [0, 1): keep the default ({DEFAULTS[key]})"))
+            problems.append(
+                (
+                    "optimizer_misconfigured",
+                    f"{key}={optimizer[key]:g}",
+                    f"{key} must lie in [0, 1): keep the default ({DEFAULTS[key]})",
+                )
+            )
     for key in ("clipnorm", "clipvalue", "global_clipnorm"):  # slows training down: a risk until it stalls it
         if key in optimizer and 0.0 < optimizer[key] < thresholds.TINY_CLIP:
-            problems.append(("tiny_gradient_clipping", f"{key}={optimizer[key]:g}", f"{key} clips every gradient to almost nothing: use {key}=1.0"))
+            problems.append(
+                (
+                    "tiny_gradient_clipping",
+                    f"{key}={optimizer[key]:g}",
+                    f"{key} clips every gradient to almost nothing: use {key}=1.0",
+                )
+            )
     return [
         view.finding(
-            symptom, "optimizer", "static", fix,
+            symptom,
+            "optimizer",
+            "static",
+            fix,
             f"{optimizer.get('class', 'the optimizer')} with {setting}",
         )
         for symptom, setting, fix in problems
@@ -135,7 +158,9 @@ def regularization(view):
             setting = ", ".join(f"{k}={v:g}" for k, v in strong.items())
             findings.append(
                 view.finding(
-                    "regularization_too_strong", "regularization", "static",
+                    "regularization_too_strong",
+                    "regularization",
+                    "static",
                     f"{view.where(layer['index'])}: lower the penalty to about 1e-4 ({setting} now)",
                     f"kernel_regularizer with {setting}: the penalty dominates the loss and pulls the weights to 0",
                     layer_index=layer["index"],
@@ -150,7 +175,11 @@ def missing_activation(view):
     outputs = {layer["index"] for layer in view.output_layers()}
     findings = []
     for layer in view.layers:
-        if layer["class"] != "Dense" or (view.activation_of(layer["index"]) or "linear") != "linear" or layer["index"] in outputs:
+        if (
+            layer["class"] != "Dense"
+            or (view.activation_of(layer["index"]) or "linear") != "linear"
+            or layer["index"] in outputs
+        ):
             continue
         following = view.feeds(layer["index"])
         while len(following) == 1 and following[0]["class"] in PASS_THROUGH:
@@ -159,7 +188,9 @@ def missing_activation(view):
         if following is not None and following["class"] == "Dense":
             findings.append(
                 view.finding(
-                    "missing_activation", "architecture", "static",
+                    "missing_activation",
+                    "architecture",
+                    "static",
                     f"{view.where(layer['index'])}: add a nonlinearity, e.g. `activation='relu'`",
                     f"{layer['name']} has no activation and feeds {following['name']}: together they are one linear map",
                     layer_index=layer["index"],
@@ -178,23 +209,39 @@ def target_shape(view):
     target, prediction, loss = targets[0], outputs[0], view.losses[0]
     where = view.where(output["index"])
     if view.trace.facts.get("loss_broadcasts"):
-        return [view.finding(
-            "target_shape_mismatch", "label_format", "static",
-            f"give the targets the output's shape (`y = y.reshape(-1, {', '.join(map(str, prediction[1:]))})`), or reshape "
-            f"inside the loss (`y_true = ops.reshape(y_true, ops.shape(y_pred))`)",
-            f"the targets have shape {_shape(target)} but {where} outputs {_shape(prediction)}, and the loss "
-            f"`{loss['name']}` gives another value for targets of the output's shape: it broadcasts them "
-            f"(e.g. `y_true - y_pred` becomes (batch, batch)) and the model can only learn their mean",
-            layer_index=output["index"])]
+        return [
+            view.finding(
+                "target_shape_mismatch",
+                "label_format",
+                "static",
+                f"give the targets the output's shape (`y = y.reshape(-1, {', '.join(map(str, prediction[1:]))})`), or reshape "
+                f"inside the loss (`y_true = ops.reshape(y_true, ops.shape(y_pred))`)",
+                f"the targets have shape {_shape(target)} but {where} outputs {_shape(prediction)}, and the loss "
+                f"`{loss['name']}` gives another value for targets of the output's shape: it broadcasts them "
+                f"(e.g. `y_true - y_pred` becomes (batch, batch)) and the model can only learn their mean",
+                layer_index=output["index"],
+            )
+        ]
     units = prediction[-1] if prediction else None
-    if (len(target) == 1 or target[-1] == 1) and units and units > 1 and loss.get("builtin", True) and not loss["name"].startswith("sparse"):
-        return [view.finding(
-            "target_shape_mismatch", "label_format", "static",
-            f"integer class labels need `loss='sparse_categorical_crossentropy'`; or one-hot encode them "
-            f"(`keras.utils.to_categorical(y, {units})`) for `{loss['name']}`",
-            f"one label per sample (shape {_shape(target)}) against {units} outputs of {where}: "
-            f"{loss['name']} broadcasts the label over every output unit",
-            layer_index=output["index"])]
+    if (
+        (len(target) == 1 or target[-1] == 1)
+        and units
+        and units > 1
+        and loss.get("builtin", True)
+        and not loss["name"].startswith("sparse")
+    ):
+        return [
+            view.finding(
+                "target_shape_mismatch",
+                "label_format",
+                "static",
+                f"integer class labels need `loss='sparse_categorical_crossentropy'`; or one-hot encode them "
+                f"(`keras.utils.to_categorical(y, {units})`) for `{loss['name']}`",
+                f"one label per sample (shape {_shape(target)}) against {units} outputs of {where}: "
+                f"{loss['name']} broadcasts the label over every output unit",
+                layer_index=output["index"],
+            )
+        ]
     return []
 
 

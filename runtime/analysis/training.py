@@ -7,8 +7,17 @@ import numpy as np
 from ..vocabulary import COLUMN, needs
 from . import thresholds
 
-SCALE_INVARIANT_INPUTS = {"Embedding", "Rescaling", "Normalization", "TextVectorization", "StringLookup",
-                          "IntegerLookup", "CategoryEncoding", "Hashing", "Discretization"}
+SCALE_INVARIANT_INPUTS = {
+    "Embedding",
+    "Rescaling",
+    "Normalization",
+    "TextVectorization",
+    "StringLookup",
+    "IntegerLookup",
+    "CategoryEncoding",
+    "Hashing",
+    "Discretization",
+}
 
 
 def learning_rate_change(view, ratio, target):
@@ -35,8 +44,10 @@ def _median(series):
 def input_scale(view):
     """Unnormalised input features (hundreds, thousands) saturate or blow up the first layer (a warning: it
     becomes the fault's root when a failure it explains follows, see causes.py)."""
-    if any(layer["class"] in SCALE_INVARIANT_INPUTS or SCALE_INVARIANT_INPUTS & set(layer.get("sublayers") or ())
-           for layer in view.layers):
+    if any(
+        layer["class"] in SCALE_INVARIANT_INPUTS or SCALE_INVARIANT_INPUTS & set(layer.get("sublayers") or ())
+        for layer in view.layers
+    ):
         return []  # token ids (also into an Embedding inside a custom layer), or a model that normalises its inputs
     abs_max = view.series("input", "abs_max")
     if abs_max is None or abs_max.size == 0:
@@ -48,14 +59,23 @@ def input_scale(view):
     first_layer = view.weighted_layers()[0] if view.weighted_layers() else None
     low = view.series("input", "min")
     pixels = low is not None and np.nanmin(view.early(low)) >= 0 and largest <= 255
-    fix = (f"divide the images by 255 (values reach {largest:g}), or add `keras.layers.Rescaling(1/255)` as the "
-           "first layer" if pixels else
-           f"standardise the input features (values reach |x| = {largest:.4g}): e.g. "
-           "`sklearn.preprocessing.StandardScaler`, or `keras.layers.Normalization` as the first layer")
-    return [view.finding(
-        "unnormalized_input", "input_normalization", "input",
-        (f"{view.where(first_layer)} reads them: " if first_layer is not None else "") + fix,
-        f"input features reach |x| = {largest:.4g} (expected of order 1)", layer_index=first_layer)]
+    fix = (
+        f"divide the images by 255 (values reach {largest:g}), or add `keras.layers.Rescaling(1/255)` as the "
+        "first layer"
+        if pixels
+        else f"standardise the input features (values reach |x| = {largest:.4g}): e.g. "
+        "`sklearn.preprocessing.StandardScaler`, or `keras.layers.Normalization` as the first layer"
+    )
+    return [
+        view.finding(
+            "unnormalized_input",
+            "input_normalization",
+            "input",
+            (f"{view.where(first_layer)} reads them: " if first_layer is not None else "") + fix,
+            f"input features reach |x| = {largest:.4g} (expected of order 1)",
+            layer_index=first_layer,
+        )
+    ]
 
 
 @needs("weight")
@@ -84,19 +104,30 @@ def initialization(view):
             continue
         units = layer["units"] or 1
         if layer is not output and units > 1 and start["std"] <= 1e-6 * max(start["abs_max"], 1e-3):
-            findings.append(view.finding(
-                "identical_units", "weight_initialization", "weight",
-                f"{view.where(index)}: use a random initializer (the default `glorot_uniform`, or `he_normal` for relu)",
-                f"all {start['count']} kernel weights start at the same value ({start['mean']:.3g}): its units stay identical",
-                layer_index=index))
+            findings.append(
+                view.finding(
+                    "identical_units",
+                    "weight_initialization",
+                    "weight",
+                    f"{view.where(index)}: use a random initializer (the default `glorot_uniform`, or `he_normal` for relu)",
+                    f"all {start['count']} kernel weights start at the same value ({start['mean']:.3g}): its units stay identical",
+                    layer_index=index,
+                )
+            )
         elif layer["class"] == "Dense":
             glorot = math.sqrt(2.0 / (start["count"] / units + units))
             if start["std"] > thresholds.INIT_STD_FACTOR * glorot:
-                findings.append(view.finding(
-                    "initialization_too_large", "weight_initialization", "weight",
-                    f"{view.where(index)}: initial weights with std {start['std']:.3g} are {start['std'] / glorot:.0f}x "
-                    "the usual scale; use the default `glorot_uniform` (or `he_normal` for relu)",
-                    f"kernel std {start['std']:.3g} before training, Glorot scale {glorot:.3g}", layer_index=index))
+                findings.append(
+                    view.finding(
+                        "initialization_too_large",
+                        "weight_initialization",
+                        "weight",
+                        f"{view.where(index)}: initial weights with std {start['std']:.3g} are {start['std'] / glorot:.0f}x "
+                        "the usual scale; use the default `glorot_uniform` (or `he_normal` for relu)",
+                        f"kernel std {start['std']:.3g} before training, Glorot scale {glorot:.3g}",
+                        layer_index=index,
+                    )
+                )
     return findings
 
 
@@ -140,21 +171,40 @@ def dead_relu(view):
         ratio = view.early_update_ratio
         after_updates = first > 0  # dead at the very first forward pass: no update made it so
         if after_updates and ratio > thresholds.UPDATE_RATIO_HIGH and batch_size(view) == 1:
-            cause, fix = "batch_size", (
-                f"use mini-batches (e.g. `batch_size=32`): with one example per batch the updates were {ratio:.3g}x "
-                f"the weights and pushed {view.where(owner)} into the dead region")
+            cause, fix = (
+                "batch_size",
+                (
+                    f"use mini-batches (e.g. `batch_size=32`): with one example per batch the updates were {ratio:.3g}x "
+                    f"the weights and pushed {view.where(owner)} into the dead region"
+                ),
+            )
         elif after_updates and ratio > thresholds.UPDATE_RATIO_HIGH:
-            cause, fix = "learning_rate", (
-                f"{lower_learning_rate(view, ratio)}: the first updates were {ratio:.3g}x the weights and pushed "
-                f"{view.where(owner)} into the dead region")
+            cause, fix = (
+                "learning_rate",
+                (
+                    f"{lower_learning_rate(view, ratio)}: the first updates were {ratio:.3g}x the weights and pushed "
+                    f"{view.where(owner)} into the dead region"
+                ),
+            )
         else:
-            cause, fix = "dead_relu", (
-                f"{view.where(owner)}: check its bias and initialisation (a large negative bias kills ReLUs); "
-                "use `he_normal`, zero biases, or `LeakyReLU`")
-        findings.append(view.finding(
-            "dead_relu", cause, "forward", fix,
-            f"{dead:.0%} of its outputs are exactly 0 over the last iterations (dead from iteration {view.iteration_of(first)})",
-            layer_index=owner, iteration=first))
+            cause, fix = (
+                "dead_relu",
+                (
+                    f"{view.where(owner)}: check its bias and initialisation (a large negative bias kills ReLUs); "
+                    "use `he_normal`, zero biases, or `LeakyReLU`"
+                ),
+            )
+        findings.append(
+            view.finding(
+                "dead_relu",
+                cause,
+                "forward",
+                fix,
+                f"{dead:.0%} of its outputs are exactly 0 over the last iterations (dead from iteration {view.iteration_of(first)})",
+                layer_index=owner,
+                iteration=first,
+            )
+        )
     return findings
 
 
@@ -169,18 +219,35 @@ def saturation(view):
         share = _median(view.late(saturated))
         if share >= thresholds.SATURATED_FRACTION:
             ratio, onset = view.early_update_ratio, int(np.flatnonzero(saturated >= thresholds.SATURATED_FRACTION)[0])
-            if onset > 0 and ratio > thresholds.UPDATE_RATIO_HIGH:  # the first steps threw the pre-activations out of range
-                cause, fix = "learning_rate", (
-                    f"{lower_learning_rate(view, ratio)}: the first updates were {ratio:.3g}x the weights and drove "
-                    f"{view.where(owner)} into saturation")
+            if (
+                onset > 0 and ratio > thresholds.UPDATE_RATIO_HIGH
+            ):  # the first steps threw the pre-activations out of range
+                cause, fix = (
+                    "learning_rate",
+                    (
+                        f"{lower_learning_rate(view, ratio)}: the first updates were {ratio:.3g}x the weights and drove "
+                        f"{view.where(owner)} into saturation"
+                    ),
+                )
             else:
-                cause, fix = "saturated_activation", (
-                    f"{view.where(owner)}: its {layer['activation']} units are saturated; check its bias and "
-                    "initialisation and normalise its inputs, or use relu")
-            findings.append(view.finding(
-                "saturated_activation", cause, "forward", fix,
-                f"{share:.0%} of its outputs lie within 1% of the {layer['activation']} bounds",
-                layer_index=owner, iteration=onset))
+                cause, fix = (
+                    "saturated_activation",
+                    (
+                        f"{view.where(owner)}: its {layer['activation']} units are saturated; check its bias and "
+                        "initialisation and normalise its inputs, or use relu"
+                    ),
+                )
+            findings.append(
+                view.finding(
+                    "saturated_activation",
+                    cause,
+                    "forward",
+                    fix,
+                    f"{share:.0%} of its outputs lie within 1% of the {layer['activation']} bounds",
+                    layer_index=owner,
+                    iteration=onset,
+                )
+            )
     return findings
 
 
@@ -190,22 +257,35 @@ def vanishing_gradient(view):
     layers = view.weighted_layers()
     if len(layers) < 3:
         return []
-    first, last = _median(view.late(view.norm("gradient", layers[0]))), _median(view.late(view.norm("gradient", layers[-1])))
+    first, last = (
+        _median(view.late(view.norm("gradient", layers[0]))),
+        _median(view.late(view.norm("gradient", layers[-1]))),
+    )
     if not (last > 0 and first / last < thresholds.VANISHING_RATIO):
         return []
     activations = {view.activation_of(i) for i in layers[:-1]}
-    hint = "use relu (with he_normal) in the hidden layers" if activations & {"sigmoid", "tanh"} else "add BatchNormalization or residual connections"
+    hint = (
+        "use relu (with he_normal) in the hidden layers"
+        if activations & {"sigmoid", "tanh"}
+        else "add BatchNormalization or residual connections"
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = view.norm("gradient", layers[0]) / view.norm("gradient", layers[-1])
     # onset: from where the gradient stays vanished to the end (a dip on the way, e.g. while units above
     # die one after the other, is not yet the trained state the rule judges)
     above = np.flatnonzero(~(ratio < thresholds.VANISHING_RATIO))
     onset = int(above[-1]) + 1 if above.size else 0
-    return [view.finding(
-        "vanishing_gradient", "vanishing_gradient", "backward",
-        f"{view.where(layers[0])} receives almost no gradient: {hint}",
-        f"gradient norm {first:.3g} at the first layer against {last:.3g} at the last ({first / last:.2g}x)",
-        layer_index=layers[0], iteration=min(onset, max(view.iterations - 1, 0)))]
+    return [
+        view.finding(
+            "vanishing_gradient",
+            "vanishing_gradient",
+            "backward",
+            f"{view.where(layers[0])} receives almost no gradient: {hint}",
+            f"gradient norm {first:.3g} at the first layer against {last:.3g} at the last ({first / last:.2g}x)",
+            layer_index=layers[0],
+            iteration=min(onset, max(view.iterations - 1, 0)),
+        )
+    ]
 
 
 @needs("gradient")
@@ -224,16 +304,31 @@ def exploding_gradient(view):
             onset = int(np.flatnonzero(gradient > thresholds.EXPLODING_NORM)[0])
             ratio = view.early_update_ratio
             if onset > 0 and ratio > thresholds.UPDATE_RATIO_HIGH:  # the first steps were as large as the weights
-                cause, fix = "learning_rate", (
-                    f"{lower_learning_rate(view, ratio)}: the first updates were {ratio:.3g}x the weights, and the "
-                    f"gradients of {view.where(index)} grew from there")
+                cause, fix = (
+                    "learning_rate",
+                    (
+                        f"{lower_learning_rate(view, ratio)}: the first updates were {ratio:.3g}x the weights, and the "
+                        f"gradients of {view.where(index)} grew from there"
+                    ),
+                )
             else:
-                cause, fix = "exploding_gradient", (
-                    f"{view.where(index)}: clip gradients (`clipnorm=1.0`), lower the learning rate, or check the initialisation")
-            findings.append(view.finding(
-                "exploding_gradient", cause, "backward", fix,
-                f"its gradient norm grew {growth:.3g}x to {np.max(finite):.3g}",
-                layer_index=index, iteration=onset))
+                cause, fix = (
+                    "exploding_gradient",
+                    (
+                        f"{view.where(index)}: clip gradients (`clipnorm=1.0`), lower the learning rate, or check the initialisation"
+                    ),
+                )
+            findings.append(
+                view.finding(
+                    "exploding_gradient",
+                    cause,
+                    "backward",
+                    fix,
+                    f"its gradient norm grew {growth:.3g}x to {np.max(finite):.3g}",
+                    layer_index=index,
+                    iteration=onset,
+                )
+            )
             break
     return findings
 
@@ -246,25 +341,41 @@ def learning_rate(view):
         return []
     early = view.early_update_ratio
     if early > thresholds.UPDATE_RATIO_EXCESSIVE or (early > thresholds.UPDATE_RATIO_HIGH and _loss_stuck(view)):
-        return [view.finding(
-            "learning_rate_too_high", "learning_rate", "update",
-            f"{lower_learning_rate(view, early)}: updates are {early:.3g}x the weights (about 1e-3 is healthy)",
-            f"median update/weight norm ratio over the first iterations: {early:.3g}")]
+        return [
+            view.finding(
+                "learning_rate_too_high",
+                "learning_rate",
+                "update",
+                f"{lower_learning_rate(view, early)}: updates are {early:.3g}x the weights (about 1e-3 is healthy)",
+                f"median update/weight norm ratio over the first iterations: {early:.3g}",
+            )
+        ]
     # layers that never move at all are unchanged_weights' (or frozen on purpose), not the learning rate's
     moving = [i for i in layers if np.any(view.update_ratio(i)[np.isfinite(view.update_ratio(i))] > 0)]
     late = max((_median(view.late(view.update_ratio(i))) for i in moving), default=math.nan)
     if late < thresholds.UPDATE_RATIO_LOW:
         first = max((view.update_ratio(i)[0] for i in moving), default=math.nan)
         if "schedule" in view.optimizer and first > 100 * late:
-            return [view.finding(
-                "updates_vanish", "optimizer", "update",
-                f"the {view.optimizer['schedule']} learning-rate schedule decays to ~0: slow its decay (larger "
-                "decay_steps, decay_rate closer to 1)",
-                f"update/weight ratio fell from {first:.3g} at the first step to {late:.3g}")]
-        return [view.finding(
-            "learning_rate_too_low", "learning_rate", "update",
-            f"raise the learning rate{learning_rate_change(view, late, thresholds.UPDATE_RATIO_HEALTHY)}: the weights barely move",
-            f"median update/weight norm ratio {late:.3g} (about 1e-3 is healthy)", iteration=_stuck_onset(view))]
+            return [
+                view.finding(
+                    "updates_vanish",
+                    "optimizer",
+                    "update",
+                    f"the {view.optimizer['schedule']} learning-rate schedule decays to ~0: slow its decay (larger "
+                    "decay_steps, decay_rate closer to 1)",
+                    f"update/weight ratio fell from {first:.3g} at the first step to {late:.3g}",
+                )
+            ]
+        return [
+            view.finding(
+                "learning_rate_too_low",
+                "learning_rate",
+                "update",
+                f"raise the learning rate{learning_rate_change(view, late, thresholds.UPDATE_RATIO_HEALTHY)}: the weights barely move",
+                f"median update/weight norm ratio {late:.3g} (about 1e-3 is healthy)",
+                iteration=_stuck_onset(view),
+            )
+        ]
     return []
 
 
@@ -280,17 +391,29 @@ def unchanged_weights(view):
             if custom_step or layer.get("submodel"):
                 # the model's own train_step chooses what it updates (a teacher in distillation, a GAN's other
                 # half): a sub-model it leaves alone is a design, said as a warning
-                findings.append(view.finding(
-                    "frozen_by_design", "architecture", "update",
-                    f"{view.where(index)} is not updated by this training step; if it should learn, add its "
-                    "`trainable_variables` to the ones the train_step applies gradients to",
-                    "its update is exactly 0 at every iteration (the model's train_step decides what is trained)",
-                    layer_index=index, severity="warning"))
+                findings.append(
+                    view.finding(
+                        "frozen_by_design",
+                        "architecture",
+                        "update",
+                        f"{view.where(index)} is not updated by this training step; if it should learn, add its "
+                        "`trainable_variables` to the ones the train_step applies gradients to",
+                        "its update is exactly 0 at every iteration (the model's train_step decides what is trained)",
+                        layer_index=index,
+                        severity="warning",
+                    )
+                )
                 continue
-            findings.append(view.finding(
-                "unchanged_weights", "architecture", "update",
-                f"{view.where(index)} never changes: no gradient reaches it; look at what is between it and the loss",
-                "its update is exactly 0 at every iteration", layer_index=index))
+            findings.append(
+                view.finding(
+                    "unchanged_weights",
+                    "architecture",
+                    "update",
+                    f"{view.where(index)} never changes: no gradient reaches it; look at what is between it and the loss",
+                    "its update is exactly 0 at every iteration",
+                    layer_index=index,
+                )
+            )
     return findings
 
 
@@ -300,11 +423,16 @@ def nothing_to_train(view):
     if not frozen or any(layer["weights"] for layer in view.layers):
         return []
     names = ", ".join(f"`{layer['name']}`" for layer in frozen[:4]) + (", ..." if len(frozen) > 4 else "")
-    return [view.finding(
-        "nothing_to_train", "frozen_model", "static",
-        f"set `trainable = True` on the layers to train (now frozen: {names}), or on the model, then compile again",
-        f"the model has no trainable weight: all {len(frozen)} layers with weights are frozen",
-        layer_index=frozen[0]["index"])]
+    return [
+        view.finding(
+            "nothing_to_train",
+            "frozen_model",
+            "static",
+            f"set `trainable = True` on the layers to train (now frozen: {names}), or on the model, then compile again",
+            f"the model has no trainable weight: all {len(frozen)} layers with weights are frozen",
+            layer_index=frozen[0]["index"],
+        )
+    ]
 
 
 def _loss_stuck(view):
@@ -351,7 +479,11 @@ def learning_elsewhere(view, exclude=(), metrics_only=False):
         if any(word in key for word in LOWER_IS_BETTER):
             if not metrics_only and first > 0 and last < (1 - thresholds.PROGRESS_GAIN) * first:
                 return f"{key} fell from {first:.4g} to {last:.4g}"
-        elif 0 <= first <= 1 and 0 <= last <= 1 and last > max(first, _metric_at_chance(view, key)) + thresholds.PROGRESS_GAIN:
+        elif (
+            0 <= first <= 1
+            and 0 <= last <= 1
+            and last > max(first, _metric_at_chance(view, key)) + thresholds.PROGRESS_GAIN
+        ):
             return f"{key} rose from {first:.4g} to {last:.4g}"
     return None
 
@@ -391,14 +523,22 @@ def oscillating_loss(view):
     if stuck is None or not swing > thresholds.OSCILLATION:
         return []
     early = view.early_update_ratio
-    lower = (lower_learning_rate(view, early) if early > thresholds.UPDATE_RATIO_HEALTHY_HIGH
-             else "lower the learning rate about 10x")
-    return [view.finding(
-        "oscillating_loss", "learning_rate", "loss",
-        f"{lower} (or use larger batches): each step overshoots",
-        f"over the last iterations the loss changes by {swing:.0%} of its value from one step to the next "
-        f"and does not fall (median {stuck[0]:.4g} at the start, {stuck[1]:.4g} at the end)",
-        iteration=_stuck_onset(view))]
+    lower = (
+        lower_learning_rate(view, early)
+        if early > thresholds.UPDATE_RATIO_HEALTHY_HIGH
+        else "lower the learning rate about 10x"
+    )
+    return [
+        view.finding(
+            "oscillating_loss",
+            "learning_rate",
+            "loss",
+            f"{lower} (or use larger batches): each step overshoots",
+            f"over the last iterations the loss changes by {swing:.0%} of its value from one step to the next "
+            f"and does not fall (median {stuck[0]:.4g} at the start, {stuck[1]:.4g} at the end)",
+            iteration=_stuck_onset(view),
+        )
+    ]
 
 
 @needs("loss")
@@ -408,11 +548,16 @@ def loss_not_decreasing(view):
     if stuck is None or _oscillation(view) > thresholds.OSCILLATION:
         return []
     early, late = stuck
-    return [view.finding(
-        "loss_not_decreasing", "learning_rate", "loss",
-        "the loss does not fall: check the learning rate (try 10x lower and 10x higher) and the data pipeline",
-        f"median loss {early:.4g} over the first iterations, {late:.4g} over the last",
-        iteration=_stuck_onset(view))]
+    return [
+        view.finding(
+            "loss_not_decreasing",
+            "learning_rate",
+            "loss",
+            "the loss does not fall: check the learning rate (try 10x lower and 10x higher) and the data pipeline",
+            f"median loss {early:.4g} over the first iterations, {late:.4g} over the last",
+            iteration=_stuck_onset(view),
+        )
+    ]
 
 
 def chance_loss(view):
@@ -423,7 +568,9 @@ def chance_loss(view):
     mean, std, count = (view.series("target", stat) for stat in ("mean", "std", "count"))
     if task == "binary" and loss == "binary_crossentropy" and mean is not None and mean.size:
         share = float(np.clip(np.nanmean(mean), 1e-6, 1 - 1e-6))
-        return -(share * math.log(share) + (1 - share) * math.log(1 - share)), f"the entropy of the base rate {share:.2f}"
+        return -(
+            share * math.log(share) + (1 - share) * math.log(1 - share)
+        ), f"the entropy of the base rate {share:.2f}"
     if task == "multiclass" and loss in ("sparse_categorical_crossentropy", "categorical_crossentropy"):
         units = view.output_loss_pairs()[0][0].get("units")
         if units and units > 1:
@@ -448,12 +595,17 @@ def loss_at_chance_level(view):
         late = _median(view.late(loss))
     if not (late >= thresholds.CHANCE_LOSS_FRACTION * chance[0]) or learning_elsewhere(view, metrics_only=True):
         return []
-    return [view.finding(
-        "loss_at_chance_level", "learning_rate", "loss",
-        "the model learns nothing from its inputs: check the learning rate (try 10x lower and 10x higher), that "
-        "the inputs are normalised and that inputs and labels match",
-        f"the loss ends at {late:.4g}, the level of a constant prediction ({chance[0]:.4g}: {chance[1]})",
-        iteration=_stuck_onset(view))]
+    return [
+        view.finding(
+            "loss_at_chance_level",
+            "learning_rate",
+            "loss",
+            "the model learns nothing from its inputs: check the learning rate (try 10x lower and 10x higher), that "
+            "the inputs are normalised and that inputs and labels match",
+            f"the loss ends at {late:.4g}, the level of a constant prediction ({chance[0]:.4g}: {chance[1]})",
+            iteration=_stuck_onset(view),
+        )
+    ]
 
 
 ACCURACY_KEYS = ("accuracy", "acc", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy")
@@ -466,11 +618,17 @@ def accuracy_not_increasing(view):
     if key is None or len(history) < thresholds.ACCURACY_EPOCHS or view.iterations != view.all_values.shape[0]:
         return []
     if view.task == "regression":  # accuracy compares predictions with targets for equality: meaningless here
-        return [view.finding(
-            "meaningless_metric", "metric", "static",
-            "accuracy means nothing for a regression: use `metrics=['mae']` (or `'mse'`) instead",
-            f"{key} on a regression model (loss {view.loss_names[0]}, {view.activation_of(view.output_layer['index']) or 'linear'} "
-            "output): it counts exact matches of real values", severity="warning")]
+        return [
+            view.finding(
+                "meaningless_metric",
+                "metric",
+                "static",
+                "accuracy means nothing for a regression: use `metrics=['mae']` (or `'mse'`) instead",
+                f"{key} on a regression model (loss {view.loss_names[0]}, {view.activation_of(view.output_layer['index']) or 'linear'} "
+                "output): it counts exact matches of real values",
+                severity="warning",
+            )
+        ]
     accuracy = np.array([epoch.get(key, math.nan) for epoch in history], np.float64)
     if not np.all(np.isfinite(accuracy)) or accuracy[1:].max() > accuracy[0] + thresholds.ACCURACY_GAIN:
         return []
@@ -484,18 +642,31 @@ def accuracy_not_increasing(view):
     imbalanced = base is not None and base >= 0.75
     learning = learning_elsewhere(view, exclude=ACCURACY_KEYS + tuple(f"val_{k}" for k in ACCURACY_KEYS))
     if learning:  # the model learns (its loss or AUC improves); accuracy alone sits at the majority share
-        return [view.finding(
-            "accuracy_at_base_rate", "data", "loss",
-            "accuracy is not the measure of this model: the classes are imbalanced and the threshold 0.5 gives "
-            "the majority class; watch AUC/precision/recall, or pass `class_weight` to fit if the minority matters",
-            evidence + f", while {learning}", iteration=max(view.iterations - 1, 0), severity="warning")]
-    return [view.finding(
-        "accuracy_not_increasing", "data" if imbalanced else "learning_rate", "loss",
-        "the classes are imbalanced: pass `class_weight` to fit (or resample) so the minority class counts"
-        if imbalanced else
-        "the model has learned only the majority class: check the learning rate (try 10x lower and 10x higher) "
-        "and that the inputs are normalised",
-        evidence, iteration=max(view.iterations - 1, 0))]
+        return [
+            view.finding(
+                "accuracy_at_base_rate",
+                "data",
+                "loss",
+                "accuracy is not the measure of this model: the classes are imbalanced and the threshold 0.5 gives "
+                "the majority class; watch AUC/precision/recall, or pass `class_weight` to fit if the minority matters",
+                evidence + f", while {learning}",
+                iteration=max(view.iterations - 1, 0),
+                severity="warning",
+            )
+        ]
+    return [
+        view.finding(
+            "accuracy_not_increasing",
+            "data" if imbalanced else "learning_rate",
+            "loss",
+            "the classes are imbalanced: pass `class_weight` to fit (or resample) so the minority class counts"
+            if imbalanced
+            else "the model has learned only the majority class: check the learning rate (try 10x lower and 10x higher) "
+            "and that the inputs are normalised",
+            evidence,
+            iteration=max(view.iterations - 1, 0),
+        )
+    ]
 
 
 def _binary_base_rate(view):
@@ -520,10 +691,15 @@ def data_order(view):
     single = float(np.mean(std == 0))
     means = view.series("target", "mean")
     if single >= thresholds.SINGLE_LABEL_BATCHES and np.ptp(means) > 0:
-        return [view.finding(
-            "unshuffled_data", "data", "target",
-            "shuffle the training data (`dataset.shuffle(buffer_size)` before `.batch`, or shuffle the arrays)",
-            f"{single:.0%} of the batches hold a single label: the data is ordered by class")]
+        return [
+            view.finding(
+                "unshuffled_data",
+                "data",
+                "target",
+                "shuffle the training data (`dataset.shuffle(buffer_size)` before `.batch`, or shuffle the arrays)",
+                f"{single:.0%} of the batches hold a single label: the data is ordered by class",
+            )
+        ]
     return []
 
 
@@ -535,21 +711,40 @@ def validation_gap(view):
     last = history[-1]
     for key in ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy"):
         train, validation = last.get(key), last.get(f"val_{key}")
-        if isinstance(train, float) and isinstance(validation, float) and train > 0.8 and validation < thresholds.VALIDATION_GAP * train:
-            if any(layer["class"] == "BatchNormalization" for layer in view.layers) and len(history) <= thresholds.ACCURACY_EPOCHS:
-                return [view.finding(
-                    "validation_mismatch", "data", "loss",
-                    "train longer (BatchNormalization's moving statistics, used at validation, are still near their "
-                    "initial values after a short run; or lower its `momentum`), then check the validation split",
-                    f"{key} {train:.2f} on training data but {validation:.2f} on validation data after "
-                    f"{len(history)} epochs, in a model with BatchNormalization",
-                    iteration=max(view.iterations - 1, 0), severity="warning")]
-            return [view.finding(
-                "validation_mismatch", "data", "loss",
-                "shuffle the data before `validation_split` (it takes the last samples, unshuffled) or split with "
-                "`sklearn.model_selection.train_test_split(..., stratify=y)`",
-                f"{key} {train:.2f} on training data but {validation:.2f} on validation data",
-                iteration=max(view.iterations - 1, 0))]
+        if (
+            isinstance(train, float)
+            and isinstance(validation, float)
+            and train > 0.8
+            and validation < thresholds.VALIDATION_GAP * train
+        ):
+            if (
+                any(layer["class"] == "BatchNormalization" for layer in view.layers)
+                and len(history) <= thresholds.ACCURACY_EPOCHS
+            ):
+                return [
+                    view.finding(
+                        "validation_mismatch",
+                        "data",
+                        "loss",
+                        "train longer (BatchNormalization's moving statistics, used at validation, are still near their "
+                        "initial values after a short run; or lower its `momentum`), then check the validation split",
+                        f"{key} {train:.2f} on training data but {validation:.2f} on validation data after "
+                        f"{len(history)} epochs, in a model with BatchNormalization",
+                        iteration=max(view.iterations - 1, 0),
+                        severity="warning",
+                    )
+                ]
+            return [
+                view.finding(
+                    "validation_mismatch",
+                    "data",
+                    "loss",
+                    "shuffle the data before `validation_split` (it takes the last samples, unshuffled) or split with "
+                    "`sklearn.model_selection.train_test_split(..., stratify=y)`",
+                    f"{key} {train:.2f} on training data but {validation:.2f} on validation data",
+                    iteration=max(view.iterations - 1, 0),
+                )
+            ]
     return []
 
 
@@ -572,12 +767,23 @@ def too_few_updates(view):
     size = batch_size(view)
     if per_epoch <= thresholds.FULL_BATCH_STEPS:
         batches = f"`batch_size={size}` now" if size else "one batch is (almost) the whole training set"
-        return [view.finding(
-            "too_few_updates", "batch_size", "static",
-            f"train with smaller batches ({batches}; 32 is usual): {per_epoch} update(s) an epoch are too few "
-            "for the loss to converge, and more epochs repeat the same averaged steps",
-            f"{evidence}, {per_epoch} an epoch")]
-    return [view.finding(
-        "too_few_updates", "epochs", "static",
-        f"train longer (more epochs): {loss.size} updates are too few to judge whether the model learns",
-        evidence, severity="warning")]
+        return [
+            view.finding(
+                "too_few_updates",
+                "batch_size",
+                "static",
+                f"train with smaller batches ({batches}; 32 is usual): {per_epoch} update(s) an epoch are too few "
+                "for the loss to converge, and more epochs repeat the same averaged steps",
+                f"{evidence}, {per_epoch} an epoch",
+            )
+        ]
+    return [
+        view.finding(
+            "too_few_updates",
+            "epochs",
+            "static",
+            f"train longer (more epochs): {loss.size} updates are too few to judge whether the model learns",
+            evidence,
+            severity="warning",
+        )
+    ]

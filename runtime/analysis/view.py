@@ -35,11 +35,30 @@ def _window(length):
 
 
 #: Layers that pass their input on unchanged in kind (no weights, no nonlinearity).
-PASS_THROUGH = {"Dropout", "Flatten", "Reshape", "GaussianNoise", "AlphaDropout", "SpatialDropout1D", "SpatialDropout2D",
-                "GaussianDropout", "ActivityRegularization"}
-PROBABILISTIC = {"binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy",
-                 "binary_focal_crossentropy", "categorical_focal_crossentropy", "categorical_hinge", "hinge",
-                 "squared_hinge", "kl_divergence", "kld", "poisson"}
+PASS_THROUGH = {
+    "Dropout",
+    "Flatten",
+    "Reshape",
+    "GaussianNoise",
+    "AlphaDropout",
+    "SpatialDropout1D",
+    "SpatialDropout2D",
+    "GaussianDropout",
+    "ActivityRegularization",
+}
+PROBABILISTIC = {
+    "binary_crossentropy",
+    "categorical_crossentropy",
+    "sparse_categorical_crossentropy",
+    "binary_focal_crossentropy",
+    "categorical_focal_crossentropy",
+    "categorical_hinge",
+    "hinge",
+    "squared_hinge",
+    "kl_divergence",
+    "kld",
+    "poisson",
+}
 
 
 def task_type(loss, activation, units, targets=None, from_logits=False):
@@ -103,8 +122,11 @@ class TraceView:
     def loss_unreported(self):
         """The callback reads ``logs["loss"]``; a train_step that reports other keys only has no loss to read."""
         logs = self.trace.epoch_logs
-        return (getattr(self.trace, "mechanism", "loop") == "callback" and bool(logs)
-                and not any("loss" in epoch for epoch in logs))
+        return (
+            getattr(self.trace, "mechanism", "loop") == "callback"
+            and bool(logs)
+            and not any("loss" in epoch for epoch in logs)
+        )
 
     # -- series ------------------------------------------------------------------------------------
     def rows(self, phase, layer_index=None):
@@ -227,8 +249,13 @@ class TraceView:
         if not pairs:
             return None
         output, loss = pairs[0]
-        return task_type(loss["name"], self.activation_of(output["index"]), output.get("units"),
-                         _target_range(self), loss.get("from_logits", False))
+        return task_type(
+            loss["name"],
+            self.activation_of(output["index"]),
+            output.get("units"),
+            _target_range(self),
+            loss.get("from_logits", False),
+        )
 
     def activation_of(self, index):
         """A layer's activation, or that of the standalone activation layer it feeds (``Dense(50)`` then

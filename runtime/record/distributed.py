@@ -30,15 +30,12 @@ def name_of(strategy):
     """The strategy's public name (``tf.distribute.MultiWorkerMirroredStrategy()`` is a CollectiveAllReduceStrategy,
     ``tf.distribute.TPUStrategy`` a TPUStrategyV2)."""
     name = type(strategy).__name__
-    public = {"CollectiveAllReduceStrategy": "MultiWorkerMirroredStrategy", "TPUStrategyV2": "TPUStrategy",
-              "ParameterServerStrategyV2": "ParameterServerStrategy"}
+    public = {
+        "CollectiveAllReduceStrategy": "MultiWorkerMirroredStrategy",
+        "TPUStrategyV2": "TPUStrategy",
+        "ParameterServerStrategyV2": "ParameterServerStrategy",
+    }
     return public.get(name, name)
-
-
-
-
-
-
 
 
 def reduce_logs(logs, strategy):
@@ -52,8 +49,6 @@ def reduce_logs(logs, strategy):
     if across_workers(strategy):
         return keras.tree.map_structure(lambda v: strategy.reduce("MEAN", v, axis=None), logs)
     return reduce_per_replica(logs, strategy, reduction="auto")
-
-
 
 
 def unscaled_loss(loss):
@@ -91,8 +86,6 @@ def combine(strategy, statistics, sites):
     matrices = tf.stack(local)
     mirrored = [site["phase"] in MIRRORED_PHASES for site in sites] if len(sites) == matrices.shape[1] else None
     return stats.combine(matrices, mirrored), stats.first_faults(matrices)
-
-
 
 
 def describe(model):

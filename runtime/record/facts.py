@@ -6,10 +6,26 @@
 from ..origins import origin_of
 
 REGRESSION_LOSSES = {
-    "mean_squared_error", "mse", "mean_absolute_error", "mae", "huber", "huber_loss", "log_cosh", "logcosh",
-    "mean_squared_logarithmic_error", "msle", "mean_absolute_percentage_error", "mape",
+    "mean_squared_error",
+    "mse",
+    "mean_absolute_error",
+    "mae",
+    "huber",
+    "huber_loss",
+    "log_cosh",
+    "logcosh",
+    "mean_squared_logarithmic_error",
+    "msle",
+    "mean_absolute_percentage_error",
+    "mape",
 }
-PROBABILISTIC_LOSSES = {"binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy", "binary_focal_crossentropy", "categorical_focal_crossentropy"}
+PROBABILISTIC_LOSSES = {
+    "binary_crossentropy",
+    "categorical_crossentropy",
+    "sparse_categorical_crossentropy",
+    "binary_focal_crossentropy",
+    "categorical_focal_crossentropy",
+}
 
 
 def _activation_name(layer):
@@ -90,7 +106,9 @@ def _losses(model, outputs=()):
     if isinstance(losses, dict):
         pairs = list(losses.items())
     elif isinstance(losses, (list, tuple)):
-        pairs = [(names[i] if i < len(names) and len(losses) == len(names) else None, loss) for i, loss in enumerate(losses)]
+        pairs = [
+            (names[i] if i < len(names) and len(losses) == len(names) else None, loss) for i, loss in enumerate(losses)
+        ]
     else:
         pairs = [(names[0] if len(names) == 1 else None, losses)]
     described = []
@@ -102,7 +120,11 @@ def _losses(model, outputs=()):
         else:
             config = loss.get_config() if hasattr(loss, "get_config") else {}
             name = config.get("name") or getattr(loss, "__name__", type(loss).__name__)
-            entry = {"name": str(name), "from_logits": bool(config.get("from_logits", False)), "builtin": _is_keras(loss)}
+            entry = {
+                "name": str(name),
+                "from_logits": bool(config.get("from_logits", False)),
+                "builtin": _is_keras(loss),
+            }
         described.append({**entry, "output": output})
     return described
 
@@ -139,8 +161,10 @@ def initial_kernels(model):
         if weight.path.endswith("kernel"):
             values = np.asarray(weight.numpy(), np.float64)
             kernels[weight.path] = {
-                "mean": float(values.mean()), "std": float(values.std()),
-                "abs_max": float(np.abs(values).max()), "count": int(values.size),
+                "mean": float(values.mean()),
+                "std": float(values.std()),
+                "abs_max": float(np.abs(values).max()),
+                "count": int(values.size),
             }
     return kernels
 
@@ -238,7 +262,10 @@ def model_facts(model):
         )
     outputs = _output_layers(model, index_of)
     return {
-        "layers": layers, "losses": _losses(model, outputs), "optimizer": _optimizer(model), "outputs": outputs,
+        "layers": layers,
+        "losses": _losses(model, outputs),
+        "optimizer": _optimizer(model),
+        "outputs": outputs,
         "custom_train_step": _custom_train_step(model),
         "initial_kernels": initial_kernels(model) if model.built else {},
         "output_shapes": output_shapes(model) if model.built else [],

@@ -221,6 +221,7 @@ def build(model, iterator):
     with strategy.scope():
         model._symbolic_build(data_batch=local)
 
+
 def replica_in_cluster(model, local):
     """The cluster-wide index of this worker's ``local``-th replica, as ``replica_id_in_sync_group`` counts it
     (worker ``w`` of a MultiWorkerMirroredStrategy cluster holds replicas ``w * local replicas`` on); on one

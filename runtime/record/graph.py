@@ -89,9 +89,7 @@ class LayerGraph:
             return {"inputs": x}
         model = self.model
         if model._convert_input_args:
-            x = tree.map_structure(
-                lambda t: model.dtype_policy.convert_input(t, model.autocast, model.input_dtype), x
-            )
+            x = tree.map_structure(lambda t: model.dtype_policy.convert_input(t, model.autocast, model.input_dtype), x)
         inputs = self.function._standardize_inputs(x)
         return {id(reference): value for reference, value in zip(self.function.inputs, inputs)}
 
@@ -123,7 +121,11 @@ def sublayers(layer):
 
 def inbound_tensors(layer):
     """The symbolic tensors ``layer`` was called on, over all its calls in the model's graph."""
-    return [tensor for node in getattr(layer, "_inbound_nodes", []) or [] for tensor in getattr(node, "input_tensors", []) or []]
+    return [
+        tensor
+        for node in getattr(layer, "_inbound_nodes", []) or []
+        for tensor in getattr(node, "input_tensors", []) or []
+    ]
 
 
 def producer_name(tensor):

@@ -72,7 +72,9 @@ class Probe:
         self._sites, self._tensors, self._saturation, self._same_shape_as = [], [], [], []
         self.outputs, self._output_sites = [], []
 
-    def _add(self, phase, layer_index, layer_name, tensor_name, tensors, saturation=None, same_shape_as=None, numeric=False):
+    def _add(
+        self, phase, layer_index, layer_name, tensor_name, tensors, saturation=None, same_shape_as=None, numeric=False
+    ):
         """Add a site; returns its row number, or None when there is no tensor to record.
 
         Only floating-point tensors are recorded, or any numeric one with ``numeric`` (integer labels).
@@ -85,9 +87,7 @@ class Probe:
             flat = tensors[0]
         else:  # several tensors (a layer's outputs, a model's inputs), possibly of several dtypes
             flat = tf.concat([tf.reshape(tf.cast(t, tf.float32), [-1]) for t in tensors], 0)
-        self._sites.append(
-            {"phase": phase, "layer_index": layer_index, "layer": layer_name, "tensor": tensor_name}
-        )
+        self._sites.append({"phase": phase, "layer_index": layer_index, "layer": layer_name, "tensor": tensor_name})
         self._tensors.append(flat)
         self._saturation.append(saturation)
         self._same_shape_as.append(same_shape_as)
@@ -191,7 +191,9 @@ class Probe:
             if first_sites.min() < sites:
                 # this worker's replicas, counted across the cluster (worker 1's first is not replica 0)
                 distribution["fault_replica"] = replica_in_cluster(self.model, first_sites.argmin())
-                distribution["fault_replicas"] = [replica_in_cluster(self.model, r) for r in (first_sites < sites).nonzero()[0]]
+                distribution["fault_replicas"] = [
+                    replica_in_cluster(self.model, r) for r in (first_sites < sites).nonzero()[0]
+                ]
                 distribution["fault_site"] = dict(self.store.sites[int(first_sites.min())])
                 return
 

@@ -149,8 +149,16 @@ def _fast(blocks, bounds, squares):
     count = tf.concat(count, 0)
     nothing = tf.zeros_like(count)
     return _rows(
-        count, count, tf.concat(sums, 0), squares, tf.concat(minimum, 0), tf.concat(maximum, 0),
-        tf.concat(zeros, 0), nothing, nothing, tf.concat(saturated, 0),
+        count,
+        count,
+        tf.concat(sums, 0),
+        squares,
+        tf.concat(minimum, 0),
+        tf.concat(maximum, 0),
+        tf.concat(zeros, 0),
+        nothing,
+        nothing,
+        tf.concat(saturated, 0),
     )
 
 

@@ -64,7 +64,9 @@ class TraceStore:
         spans = [1] * len(values) if spans is None else list(spans)
         at = list(range(self.iterations, self.iterations + len(values))) if iterations is None else list(iterations)
         if self.first_fault is None:
-            bad = np.flatnonzero(((values[:, :, COLUMN["frac_nan"]] > 0) | (values[:, :, COLUMN["frac_inf"]] > 0)).any(axis=1))
+            bad = np.flatnonzero(
+                ((values[:, :, COLUMN["frac_nan"]] > 0) | (values[:, :, COLUMN["frac_inf"]] > 0)).any(axis=1)
+            )
             if bad.size:
                 self.first_fault = at[int(bad[0])]
         self._blocks.append(values)
@@ -93,7 +95,7 @@ class TraceStore:
         rows = len(self._rows_at)
         keep = np.zeros(rows, bool)
         keep[:HEAD] = True
-        keep[max(rows - TAIL, 0):] = True
+        keep[max(rows - TAIL, 0) :] = True
         if self.first_fault is not None:
             at = np.asarray(self._rows_at)
             keep |= np.abs(at - self.first_fault) <= AROUND_FAULT
@@ -143,17 +145,31 @@ class TraceStore:
 
     # -- files ---------------------------------------------------------------------------------------
     def meta(self):
-        return {"site": self.site, "facts": self.facts, "sites": self.sites, "epoch_logs": self.epoch_logs,
-                "seconds": self.seconds, "closed": self.closed, "stopped": self.stopped,
-                "mechanism": self.mechanism, "iterations": self.iterations,
-                "distribution": self.distribution}
+        return {
+            "site": self.site,
+            "facts": self.facts,
+            "sites": self.sites,
+            "epoch_logs": self.epoch_logs,
+            "seconds": self.seconds,
+            "closed": self.closed,
+            "stopped": self.stopped,
+            "mechanism": self.mechanism,
+            "iterations": self.iterations,
+            "distribution": self.distribution,
+        }
 
     def save(self, path):
         """Write the whole store to ``path`` (``.npz``); ``load`` reads it back."""
         temporary = f"{path}.tmp{os.getpid()}.npz"
         np.savez_compressed(
-            temporary, values=self.values, epochs=self.epochs, steps=self.steps, rows_at=self.row_iterations,
-            spans=self.spans, stats=np.array(STATS), meta=np.array(json.dumps(self.meta())),
+            temporary,
+            values=self.values,
+            epochs=self.epochs,
+            steps=self.steps,
+            rows_at=self.row_iterations,
+            spans=self.spans,
+            stats=np.array(STATS),
+            meta=np.array(json.dumps(self.meta())),
         )
         os.replace(temporary, path)
 
@@ -224,8 +240,11 @@ def load(stem):
     rows = np.fromfile(f"{stem}.rows", np.float32) if os.path.exists(f"{stem}.rows") else np.zeros(0, np.float32)
     rows = rows[: rows.size // width * width].reshape(-1, width)  # a write cut short by a kill is dropped
     if len(rows):
-        store.append(rows[:, 0].astype(np.int64), rows[:, 1].astype(np.int64),
-                     rows[:, 2:].reshape(len(rows), len(store.sites), len(STATS)))
+        store.append(
+            rows[:, 0].astype(np.int64),
+            rows[:, 1].astype(np.int64),
+            rows[:, 2:].reshape(len(rows), len(store.sites), len(STATS)),
+        )
     return store
 
 
@@ -260,6 +279,7 @@ def merge_rows(values, spans, keep):
     wa, wb = spans[a].astype(np.float64), np.where(single, 0, spans[b]).astype(np.float64)
     total = wa + wb
     x, y = values[a].astype(np.float64), values[b].astype(np.float64)
+
     def weigh(u, v):
         shape = (-1,) + (1,) * (u.ndim - 1)
         return (u * wa.reshape(shape) + v * wb.reshape(shape)) / total.reshape(shape)

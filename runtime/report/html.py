@@ -46,9 +46,14 @@ def render(document, stores, fix_diff=None):
         raise ValueError(f"{len(document['fits'])} fits in the document but {len(stores)} traces")
     findings = document["findings"]
     with rc_context(SVG_STYLE):
-        fits = [_fit(fit, store, [f for f in findings if f.get("fit") == fit["site"]]) for fit, store in zip(document["fits"], stores)]
+        fits = [
+            _fit(fit, store, [f for f in findings if f.get("fit") == fit["site"]])
+            for fit, store in zip(document["fits"], stores)
+        ]
     template = _environment().get_template("report.html.j2")
-    return template.render(document=document, primary=findings[0] if findings else None, others=findings[1:], fits=fits, fix_diff=fix_diff)
+    return template.render(
+        document=document, primary=findings[0] if findings else None, others=findings[1:], fits=fits, fix_diff=fix_diff
+    )
 
 
 def write(folder, document, stores):
@@ -93,9 +98,14 @@ def _fit(fit, store, findings):
             faults.setdefault(finding["layer_index"], []).append(finding["symptom"])
     layers = [
         {
-            "index": layer["index"], "name": layer["name"], "type": layer.get("class") or layer.get("type"),
-            "activation": layer.get("activation"), "units": layer.get("units"), "weights": layer.get("weights"),
-            "source": layer.get("source"), "faults": faults.get(layer["index"], []),
+            "index": layer["index"],
+            "name": layer["name"],
+            "type": layer.get("class") or layer.get("type"),
+            "activation": layer.get("activation"),
+            "units": layer.get("units"),
+            "weights": layer.get("weights"),
+            "source": layer.get("source"),
+            "faults": faults.get(layer["index"], []),
         }
         for layer in view.layers
     ]
@@ -117,16 +127,28 @@ def _fit(fit, store, findings):
         _nan_inf(view, timeline, marks),
     ]
     return {
-        **fit, "layers": layers, "findings": findings, "fault": fault, "figures": figures,
-        "callback": callback, "sampled": callback and "forward" in phases, "stopped": store.stopped,
+        **fit,
+        "layers": layers,
+        "findings": findings,
+        "fault": fault,
+        "figures": figures,
+        "callback": callback,
+        "sampled": callback and "forward" in phases,
+        "stopped": store.stopped,
     }
 
 
 def _mark(axis, marks, legend=False):
     """Vertical lines amid the findings' iterations: the first (the likeliest cause) dashed, the others dotted."""
     for number, (iteration, symptoms) in enumerate(marks):
-        label = _plain(f"{'fault' if number == 0 else 'also'}: {', '.join(symptoms)} (iteration {iteration})") if legend else None
-        axis.axvline(iteration + 0.5, color=FAULT, ls="--" if number == 0 else ":", lw=1.4 if number == 0 else 1.0, label=label)
+        label = (
+            _plain(f"{'fault' if number == 0 else 'also'}: {', '.join(symptoms)} (iteration {iteration})")
+            if legend
+            else None
+        )
+        axis.axvline(
+            iteration + 0.5, color=FAULT, ls="--" if number == 0 else ":", lw=1.4 if number == 0 else 1.0, label=label
+        )
 
 
 def _figure(name, title, caption, svg=None, missing=None):
@@ -140,8 +162,10 @@ def _unavailable(view, phases, callback, needed, what):
     if needed & phases:
         return None
     if callback:
-        return (f"the Diagnose callback does not see {what}: they exist only inside Keras' train step "
-                "(give it a sample of the training data, Diagnose(sample=(x, y)), to record them on that sample)")
+        return (
+            f"the Diagnose callback does not see {what}: they exist only inside Keras' train step "
+            "(give it a sample of the training data, Diagnose(sample=(x, y)), to record them on that sample)"
+        )
     return f"no {what} were recorded"
 
 
@@ -170,7 +194,9 @@ class _Iterations:
         columns = []
         for low, high in zip(edges[:-1], edges[1:]):  # the rows overlapping [low, high)
             first, last = np.searchsorted(ends, low, side="right"), np.searchsorted(self.start, high, side="left")
-            columns.append(getattr(masked[:, first:last], reduce)(axis=1) if last > first else np.ma.masked_all(len(matrix)))
+            columns.append(
+                getattr(masked[:, first:last], reduce)(axis=1) if last > first else np.ma.masked_all(len(matrix))
+            )
         return np.ma.stack(columns, axis=1).filled(np.nan)
 
 
@@ -262,12 +288,22 @@ def _readable_loss(axis, x, loss, values):
         bottom = min(low, 0.0)
         axis.set_ylim(bottom, top)
         above = np.isfinite(loss) & (loss > top)
-        axis.plot(np.asarray(x)[above], np.full(int(above.sum()), top), ls="none", marker="^", ms=5, color=FAULT,
-                  clip_on=False, label=_plain(f"above the axis (up to {high:.3g})"))
+        axis.plot(
+            np.asarray(x)[above],
+            np.full(int(above.sum()), top),
+            ls="none",
+            marker="^",
+            ms=5,
+            color=FAULT,
+            clip_on=False,
+            label=_plain(f"above the axis (up to {high:.3g})"),
+        )
         axis.set_ylabel("loss (clipped axis)")
         axis.legend(loc="best", fontsize=8)
-        return (f" The loss axis is clipped at {top:.3g}: {int(above.sum())} iteration(s) above it, up to {high:.3g},"
-                " are drawn as triangles on its edge.")
+        return (
+            f" The loss axis is clipped at {top:.3g}: {int(above.sum())} iteration(s) above it, up to {high:.3g},"
+            " are drawn as triangles on its edge."
+        )
     return ""
 
 
@@ -300,7 +336,9 @@ def _fault_zoom(view, timeline, marks):
     loss = _whole(view, view.series("loss", "mean"))
     figure = Figure(figsize=(WIDTH, 2.4), layout="constrained")
     axis = figure.subplots()
-    axis.plot(timeline.middle[inside], loss[inside], lw=1.0, marker=".", ms=4, color="#1f77b4", label="loss (per iteration)")
+    axis.plot(
+        timeline.middle[inside], loss[inside], lw=1.0, marker=".", ms=4, color="#1f77b4", label="loss (per iteration)"
+    )
     finite = loss[inside][np.isfinite(loss[inside])]
     if finite.size and finite.min() > 0 and finite.max() / finite.min() > 100:
         axis.set_yscale("log")
@@ -312,8 +350,10 @@ def _fault_zoom(view, timeline, marks):
     axis.set_xlabel("iteration")
     axis.legend(loc="best", fontsize=8)
     axis.grid(alpha=0.3)
-    caption = (f"Iterations {first} to {last}, around the first fault (iteration {fault}: {', '.join(marks[0][1])}), "
-               "enlarged from the figure above.")
+    caption = (
+        f"Iterations {first} to {last}, around the first fault (iteration {fault}: {', '.join(marks[0][1])}), "
+        "enlarged from the figure above."
+    )
     return _figure("fault-zoom", "Around the first fault", caption, svg=_svg(figure))
 
 
@@ -322,7 +362,19 @@ def _gradient_norms(view, timeline, marks, phases, callback):
     caption = "L2 norm of each layer's weight gradients (log scale); black: exactly 0 (no gradient reaches the layer)."
     missing = _unavailable(view, phases, callback, {"gradient"}, "gradients")
     labels, matrix = _rows(view, lambda i: view.norm("gradient", i)) if not missing else ([], None)
-    return _heatmap("gradient-norm", title, caption, missing, labels, matrix, timeline, marks, log=True, cmap="viridis", unit="gradient norm")
+    return _heatmap(
+        "gradient-norm",
+        title,
+        caption,
+        missing,
+        labels,
+        matrix,
+        timeline,
+        marks,
+        log=True,
+        cmap="viridis",
+        unit="gradient norm",
+    )
 
 
 def _update_ratios(view, timeline, marks, phases, callback):
@@ -330,7 +382,19 @@ def _update_ratios(view, timeline, marks, phases, callback):
     caption = "How much each step changes a layer's weights, relative to their size (log scale; about 1e-3 is typical); black: 0 (weights unchanged)."
     missing = _unavailable(view, phases, callback, {"update"}, "updates")
     labels, matrix = _rows(view, view.update_ratio) if not missing else ([], None)
-    return _heatmap("update-ratio", title, caption, missing, labels, matrix, timeline, marks, log=True, cmap="viridis", unit="update / weight")
+    return _heatmap(
+        "update-ratio",
+        title,
+        caption,
+        missing,
+        labels,
+        matrix,
+        timeline,
+        marks,
+        log=True,
+        cmap="viridis",
+        unit="update / weight",
+    )
 
 
 def _dead_units(view, timeline, marks, phases, callback):
@@ -341,18 +405,35 @@ def _dead_units(view, timeline, marks, phases, callback):
     if not missing and not relu:
         missing = "the model has no ReLU layer"
     labels, matrix = _rows(view, lambda i: view.series("forward", "frac_zero", i), relu) if not missing else ([], None)
-    return _heatmap("dead-units", title, caption, missing, labels, matrix, timeline, marks, cmap="Purples", unit="fraction = 0")
+    return _heatmap(
+        "dead-units", title, caption, missing, labels, matrix, timeline, marks, cmap="Purples", unit="fraction = 0"
+    )
 
 
 def _saturation(view, timeline, marks, phases, callback):
     title = "Saturated outputs (sigmoid, tanh, softmax layers)"
-    caption = "Fraction of each saturating layer's outputs within 1% of the activation's bounds, where its gradient vanishes."
+    caption = (
+        "Fraction of each saturating layer's outputs within 1% of the activation's bounds, where its gradient vanishes."
+    )
     missing = _unavailable(view, phases, callback, {"forward"}, "layer outputs")
     saturating = [layer for layer in view.layers if layer.get("activation") in SATURATION]
     if not missing and not saturating:
         missing = "the model has no saturating activation (sigmoid, tanh, softmax)"
-    labels, matrix = _rows(view, lambda i: view.series("forward", "frac_saturated", i), saturating) if not missing else ([], None)
-    return _heatmap("saturation", title, caption, missing, labels, matrix, timeline, marks, cmap="Oranges", unit="fraction saturated")
+    labels, matrix = (
+        _rows(view, lambda i: view.series("forward", "frac_saturated", i), saturating) if not missing else ([], None)
+    )
+    return _heatmap(
+        "saturation",
+        title,
+        caption,
+        missing,
+        labels,
+        matrix,
+        timeline,
+        marks,
+        cmap="Oranges",
+        unit="fraction saturated",
+    )
 
 
 def _nan_inf(view, timeline, marks):
@@ -363,7 +444,10 @@ def _nan_inf(view, timeline, marks):
     if not missing:
         bad = view.all_values[:, :, COLUMN["frac_nan"]] + view.all_values[:, :, COLUMN["frac_inf"]]
         groups = [(f"({phase})", view.rows(phase)) for phase in ("input", "target")]
-        groups += [(_label(layer), [i for i, site in enumerate(view.trace.sites) if site["layer_index"] == layer["index"]]) for layer in view.layers]
+        groups += [
+            (_label(layer), [i for i, site in enumerate(view.trace.sites) if site["layer_index"] == layer["index"]])
+            for layer in view.layers
+        ]
         groups.append(("(loss)", view.rows("loss")))
         for label, sites in groups:
             if sites:
@@ -372,10 +456,24 @@ def _nan_inf(view, timeline, marks):
     matrix = np.array(rows).reshape(len(rows), view.all_values.shape[0])
     if not missing and not matrix.any():
         caption += " None in this run."
-    return _heatmap("nan-inf", title, caption, missing, labels, matrix, timeline, marks, reduce="max", cmap="Reds", unit="fraction NaN/Inf")
+    return _heatmap(
+        "nan-inf",
+        title,
+        caption,
+        missing,
+        labels,
+        matrix,
+        timeline,
+        marks,
+        reduce="max",
+        cmap="Reds",
+        unit="fraction NaN/Inf",
+    )
 
 
-def _heatmap(name, title, caption, missing, labels, matrix, timeline, marks, log=False, reduce="mean", cmap="viridis", unit=""):
+def _heatmap(
+    name, title, caption, missing, labels, matrix, timeline, marks, log=False, reduce="mean", cmap="viridis", unit=""
+):
     """Rows = layers, columns = iterations (binned to at most MAX_COLUMNS); blank cells have no value."""
     if missing or not labels:
         return _figure(name, title, caption, missing=missing or "no layer has this record")
@@ -385,7 +483,9 @@ def _heatmap(name, title, caption, missing, labels, matrix, timeline, marks, log
     data, scale, extend = _log_scale(data) if log else (data, Normalize(0, 1), "neither")
     figure = Figure(figsize=(WIDTH, 1.3 + 0.24 * len(labels)), layout="constrained")
     axis = figure.add_subplot()
-    image = axis.imshow(data, aspect="auto", interpolation="none", cmap=colours, norm=scale, extent=(0, n, len(labels) - 0.5, -0.5))
+    image = axis.imshow(
+        data, aspect="auto", interpolation="none", cmap=colours, norm=scale, extent=(0, n, len(labels) - 0.5, -0.5)
+    )
     axis.set_yticks(range(len(labels)), labels)
     binned = data.shape[1] != matrix.shape[1] or timeline.merged
     axis.set_xlabel("iteration" + (f" (about {n / data.shape[1]:.3g} per column: their {reduce})" if binned else ""))

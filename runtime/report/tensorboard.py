@@ -44,8 +44,12 @@ def series(store):
     for layer in store.facts["layers"]:
         index, prefix = layer["index"], f"diagnosis/{_tag(layer['name'])}"
         if view.rows("forward", index):
-            for stat, name in (("mean", "output_mean"), ("std", "output_std"), ("frac_zero", "dead_fraction"),
-                               ("frac_saturated", "saturated_fraction")):
+            for stat, name in (
+                ("mean", "output_mean"),
+                ("std", "output_std"),
+                ("frac_zero", "dead_fraction"),
+                ("frac_saturated", "saturated_fraction"),
+            ):
                 tags[f"{prefix}/{name}"] = full(view.series("forward", stat, index))
         if view.rows("backward", index):
             tags[f"{prefix}/output_gradient_norm"] = full(view.series("backward", "norm", index))
@@ -102,16 +106,22 @@ def _write_text(writer, document, site):
     with writer.as_default():
         tf.summary.write("diagnosis/verdict", tf.constant(verdict), step=0, metadata=text)
         for finding in findings:
-            tf.summary.write("diagnosis/findings", tf.constant(_finding_text(finding)),
-                             step=int(finding.get("iteration") or 0), metadata=text)
+            tf.summary.write(
+                "diagnosis/findings",
+                tf.constant(_finding_text(finding)),
+                step=int(finding.get("iteration") or 0),
+                metadata=text,
+            )
 
 
 def _finding_text(finding):
     where = f"layer `{finding['layer']}`" if finding.get("layer") else "the model"
     if finding.get("source"):
         where += f" ({finding['source']})"
-    return (f"{finding['symptom'].replace('_', ' ')} in {where}, {finding.get('phase')} phase, iteration "
-            f"{finding.get('iteration')}: {finding.get('evidence', '')}. Fix: {finding.get('fix', '')}")
+    return (
+        f"{finding['symptom'].replace('_', ' ')} in {where}, {finding.get('phase')} phase, iteration "
+        f"{finding.get('iteration')}: {finding.get('evidence', '')}. Fix: {finding.get('fix', '')}"
+    )
 
 
 def _metadata(plugin):
@@ -139,14 +149,21 @@ def _write_events(writer, names, groups, matrix, steps):
         with writer.as_default():
             for column, name in enumerate(names):
                 value = values[column]
-                tf.cond(tf.math.is_finite(value), lambda name=name, value=value: tf.summary.write(name, value, step=step, metadata=scalar),
-                        lambda: tf.constant(False))
+                tf.cond(
+                    tf.math.is_finite(value),
+                    lambda name=name, value=value: tf.summary.write(name, value, step=step, metadata=scalar),
+                    lambda: tf.constant(False),
+                )
             for stat, members in groups.items():
                 picked = tf.gather(values, members)
                 finite = tf.boolean_mask(picked, tf.math.is_finite(picked))
-                tf.cond(tf.size(finite) > 0,
-                        lambda stat=stat, finite=finite: tf.summary.write(f"diagnosis/by_layer/{stat}", _histogram(finite), step=step, metadata=histogram),
-                        lambda: tf.constant(False))
+                tf.cond(
+                    tf.size(finite) > 0,
+                    lambda stat=stat, finite=finite: tf.summary.write(
+                        f"diagnosis/by_layer/{stat}", _histogram(finite), step=step, metadata=histogram
+                    ),
+                    lambda: tf.constant(False),
+                )
         return row + 1
 
     @tf.function(autograph=False)

@@ -35,7 +35,9 @@ def render(document, folder):
         lines.append(f"  not visible to the {fit['mechanism']} (fit at {fit['site']}): {'; '.join(fit['unseen'])}")
     if fit["summary"]:
         lines.append(f"  per layer, last iteration before any NaN/Inf (fit at {fit['site']}):")
-        lines.append(f"    {'layer':<24} {'out mean':>10} {'out std':>10} {'zero':>6} {'grad norm':>10} {'upd/weight':>10}")
+        lines.append(
+            f"    {'layer':<24} {'out mean':>10} {'out std':>10} {'zero':>6} {'grad norm':>10} {'upd/weight':>10}"
+        )
         for row in fit["summary"]:
             lines.append(
                 f"    {_clip(row['layer'] or '(model)', 24):<24} {_fmt(row.get('output_mean')):>10} {_fmt(row.get('output_std')):>10}"

@@ -86,4 +86,3 @@ def _compiles(code):
     except (SyntaxError, ValueError):
         return False
     return True
-

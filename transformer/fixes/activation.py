@@ -26,4 +26,8 @@ def candidates(source, finding, findings=()):
         current = argument(call, "activation", position)
         if call is not output and current is not None and literal(current.value) in SATURATING:
             edits[call] = set_argument(call, "activation", quoted(current.value, "relu"), position)  # in its own quotes
-    return [(f"activation='relu' instead of sigmoid/tanh in {len(edits)} hidden layer(s)", source.apply(edits))] if edits else []
+    return (
+        [(f"activation='relu' instead of sigmoid/tanh in {len(edits)} hidden layer(s)", source.apply(edits))]
+        if edits
+        else []
+    )

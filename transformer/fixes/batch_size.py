@@ -25,7 +25,12 @@ def candidates(source, finding, findings=()):
     if batch is not None and batch.args:
         if literal(batch.args[0].value) == 32:
             return []
-        return [("batch(32) in the tf.data pipeline fit trains on", source.apply({batch: set_argument(batch, "batch_size", "32", 0)}))]
+        return [
+            (
+                "batch(32) in the tf.data pipeline fit trains on",
+                source.apply({batch: set_argument(batch, "batch_size", "32", 0)}),
+            )
+        ]
     current = argument(fit, "batch_size", 2)
     if current is not None and literal(current.value) == 32:
         return []

@@ -20,14 +20,20 @@ class _AddEpsilon(cst.CSTTransformer):
 
     def leave_Call(self, original_node, updated_node):
         func = updated_node.func
-        name = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else None
+        name = (
+            func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else None
+        )
         if name in FUNCTIONS and updated_node.args:
             first = updated_node.args[0]
-            return updated_node.with_changes(args=[first.with_changes(value=self._plus(first.value)), *updated_node.args[1:]])
+            return updated_node.with_changes(
+                args=[first.with_changes(value=self._plus(first.value)), *updated_node.args[1:]]
+            )
         return updated_node
 
     def leave_BinaryOperation(self, original_node, updated_node):
-        if isinstance(updated_node.operator, cst.Divide) and not isinstance(updated_node.right, (cst.Integer, cst.Float)):
+        if isinstance(updated_node.operator, cst.Divide) and not isinstance(
+            updated_node.right, (cst.Integer, cst.Float)
+        ):
             return updated_node.with_changes(right=self._plus(updated_node.right, parenthesised=True))
         return updated_node
 
@@ -43,7 +49,9 @@ def candidates(source, finding, findings=()):
                 editor = _AddEpsilon(epsilon)
                 body = function.body.visit(editor)
                 if editor.changed:
-                    edits[call] = call.with_changes(args=[call.args[0].with_changes(value=function.with_changes(body=body)), *call.args[1:]])
+                    edits[call] = call.with_changes(
+                        args=[call.args[0].with_changes(value=function.with_changes(body=body)), *call.args[1:]]
+                    )
         if edits:
             made.append((f"+ {epsilon} inside the Lambda's log/sqrt/division", source.apply(edits)))
     return made

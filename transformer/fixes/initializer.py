@@ -21,11 +21,23 @@ def candidates(source, finding, findings=()):
         texts, same = with_same_argument(source, named, keyword)
         if not same:
             continue
-        made.append((f"{keyword} {' / '.join(sorted(texts))} removed (Keras's default) in {len(same)} layer(s)",
-                     source.apply({c: remove_argument(c, keyword) for c in same})))
+        made.append(
+            (
+                f"{keyword} {' / '.join(sorted(texts))} removed (Keras's default) in {len(same)} layer(s)",
+                source.apply({c: remove_argument(c, keyword) for c in same}),
+            )
+        )
         if keyword == "kernel_initializer":
-            relu = [c for c in same if argument(c, "activation", 1) is not None and literal(argument(c, "activation", 1).value) == "relu"]
+            relu = [
+                c
+                for c in same
+                if argument(c, "activation", 1) is not None and literal(argument(c, "activation", 1).value) == "relu"
+            ]
             if relu:
-                made.append((f"kernel_initializer='he_normal' in {len(relu)} ReLU layer(s)",
-                             source.apply({c: set_argument(c, keyword, source.string("he_normal")) for c in relu})))
+                made.append(
+                    (
+                        f"kernel_initializer='he_normal' in {len(relu)} ReLU layer(s)",
+                        source.apply({c: set_argument(c, keyword, source.string("he_normal")) for c in relu}),
+                    )
+                )
     return made

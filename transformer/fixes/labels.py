@@ -25,16 +25,34 @@ def candidates(source, finding, findings=()):
     text = finding.get("fix", "")
     made = []
     if statement is not None and "map the labels to 0 and 1" in text:
-        made.append((f"{name} mapped to 0/1 (its larger value is the positive class)",
-                     source.apply({statement: insert_after(statement, f"{name} = ({name} == {name}.max()).astype({source.string('float32')})")})))
+        made.append(
+            (
+                f"{name} mapped to 0/1 (its larger value is the positive class)",
+                source.apply(
+                    {
+                        statement: insert_after(
+                            statement, f"{name} = ({name} == {name}.max()).astype({source.string('float32')})"
+                        )
+                    }
+                ),
+            )
+        )
     classes = re.search(r"labels are classes 0\.\.(\d+)", text)
     if statement is not None and classes and int(classes.group(1)) > 1:
-        made.append((f"{name} divided by {classes.group(1)} (labels in [0, 1] for binary cross-entropy)",
-                     source.apply({statement: insert_after(statement, f"{name} = {name} / {classes.group(1)}")})))
+        made.append(
+            (
+                f"{name} divided by {classes.group(1)} (labels in [0, 1] for binary cross-entropy)",
+                source.apply({statement: insert_after(statement, f"{name} = {name} / {classes.group(1)}")}),
+            )
+        )
     reshape = re.search(r"`y = y\.reshape\(([^`]*)\)`", text)
     if statement is not None and reshape:
-        made.append((f"{name} reshaped to the output's shape",
-                     source.apply({statement: insert_after(statement, f"{name} = {name}.reshape({reshape.group(1)})")})))
+        made.append(
+            (
+                f"{name} reshaped to the output's shape",
+                source.apply({statement: insert_after(statement, f"{name} = {name}.reshape({reshape.group(1)})")}),
+            )
+        )
     loss = loss_of(source, source.compile_call(fit))
     if loss is not None and loss[1] == "categorical_crossentropy" and "sparse" in text:
         node = _loss_edit(source, loss, "sparse_categorical_crossentropy")
@@ -42,6 +60,10 @@ def candidates(source, finding, findings=()):
             made.append(("sparse_categorical_crossentropy for integer class labels", source.apply({loss[0]: node})))
         categorical = source.spelling("utils.to_categorical")
         if statement is not None and categorical:
-            made.append((f"{name} one-hot encoded (to_categorical)",
-                         source.apply({statement: insert_after(statement, f"{name} = {categorical}({name})")})))
+            made.append(
+                (
+                    f"{name} one-hot encoded (to_categorical)",
+                    source.apply({statement: insert_after(statement, f"{name} = {categorical}({name})")}),
+                )
+            )
     return made

@@ -54,7 +54,11 @@ def with_settings(source, optimizer, **settings):
     new = node
     for keyword, value in settings.items():
         position = 0 if keyword == "learning_rate" else None
-        if keyword == "learning_rate" and argument(node, "lr") is not None and argument(node, "learning_rate", 0) is None:
+        if (
+            keyword == "learning_rate"
+            and argument(node, "lr") is not None
+            and argument(node, "learning_rate", 0) is None
+        ):
             keyword = "lr"
         new = set_argument(new, keyword, value, position)
     return {node: new}
@@ -101,5 +105,10 @@ def candidates(source, finding, findings=()):
     for rate in rates(float(optimizer[2]), finding, default):
         replacements = with_settings(source, optimizer, learning_rate=repr(rate))
         if replacements:
-            made.append((f"learning_rate={rate!r} (was {optimizer[2]!r}) in the {optimizer[1]} optimizer", source.apply(replacements)))
+            made.append(
+                (
+                    f"learning_rate={rate!r} (was {optimizer[2]!r}) in the {optimizer[1]} optimizer",
+                    source.apply(replacements),
+                )
+            )
     return made

@@ -15,13 +15,23 @@ def candidates(source, finding, findings=()):
         return []
     node = optimizer[0]
     made = []
-    bad = {k: v for k, v in DEFAULTS.items() if argument(node, k) is not None
-           and isinstance(literal(argument(node, k).value), (int, float)) and literal(argument(node, k).value) >= 1}
+    bad = {
+        k: v
+        for k, v in DEFAULTS.items()
+        if argument(node, k) is not None
+        and isinstance(literal(argument(node, k).value), (int, float))
+        and literal(argument(node, k).value) >= 1
+    }
     if bad:
         new = node
         for keyword, value in bad.items():
             new = set_argument(new, keyword, value)
-        made.append((", ".join(f"{k}={v}" for k, v in bad.items()) + f" in the {optimizer[1]} optimizer", source.apply({node: new})))
+        made.append(
+            (
+                ", ".join(f"{k}={v}" for k, v in bad.items()) + f" in the {optimizer[1]} optimizer",
+                source.apply({node: new}),
+            )
+        )
     rate = argument(node, "learning_rate", 0)
     schedule = rate.value if rate is not None else None
     if isinstance(schedule, cst.Name):
@@ -31,6 +41,10 @@ def candidates(source, finding, findings=()):
     if isinstance(schedule, cst.Call) and "schedules" in (source.keras(schedule) or ""):
         initial = argument(schedule, "initial_learning_rate", 0)
         if initial is not None:
-            made.append((f"a constant learning rate ({source.text(initial.value)}) instead of the decaying schedule",
-                         source.apply({rate.value: initial.value})))
+            made.append(
+                (
+                    f"a constant learning rate ({source.text(initial.value)}) instead of the decaying schedule",
+                    source.apply({rate.value: initial.value}),
+                )
+            )
     return made

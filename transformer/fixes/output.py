@@ -9,9 +9,12 @@ from ...runtime.record.facts import PROBABILISTIC_LOSSES, REGRESSION_LOSSES
 from .source import argument, layers_named, literal, quoted, remove_argument, set_argument
 
 CLASS_NAMES = {
-    "BinaryCrossentropy": "binary_crossentropy", "CategoricalCrossentropy": "categorical_crossentropy",
-    "SparseCategoricalCrossentropy": "sparse_categorical_crossentropy", "MeanSquaredError": "mean_squared_error",
-    "MeanAbsoluteError": "mean_absolute_error", "Huber": "huber",
+    "BinaryCrossentropy": "binary_crossentropy",
+    "CategoricalCrossentropy": "categorical_crossentropy",
+    "SparseCategoricalCrossentropy": "sparse_categorical_crossentropy",
+    "MeanSquaredError": "mean_squared_error",
+    "MeanAbsoluteError": "mean_absolute_error",
+    "Huber": "huber",
 }
 
 
@@ -75,7 +78,11 @@ def candidates(source, finding, findings=()):
         if standalone:  # an Activation layer cannot lose its argument: it becomes linear
             new = set_argument(output_layer, "activation", source.string(value or "linear"), 0)
         else:
-            new = remove_argument(output_layer, "activation") if value is None else set_argument(output_layer, "activation", source.string(value), 1)
+            new = (
+                remove_argument(output_layer, "activation")
+                if value is None
+                else set_argument(output_layer, "activation", source.string(value), 1)
+            )
         if not standalone and activation_arg is not None and activation_arg.keyword is None and value is None:
             new = output_layer.with_changes(args=[a for a in output_layer.args if a is not activation_arg])
         edits.append((description or f"activation={value!r} on the output layer", {output_layer: new, **(extra or {})}))
@@ -89,13 +96,25 @@ def candidates(source, finding, findings=()):
             edits.append((description or f"loss {new_name!r}", replacements))
 
     classes = re.search(r"use (\d+) output units", finding.get("fix", ""))
-    if classes and output_layer is not None and units_arg is not None and not standalone:  # class labels on one binary unit
-        layer = set_argument(set_argument(output_layer, "units", classes.group(1), 0), "activation", source.string("softmax"), 1)
-        with_loss("sparse_categorical_crossentropy", layer,
-                  f"{classes.group(1)} output units with softmax and sparse_categorical_crossentropy")
+    if (
+        classes and output_layer is not None and units_arg is not None and not standalone
+    ):  # class labels on one binary unit
+        layer = set_argument(
+            set_argument(output_layer, "units", classes.group(1), 0), "activation", source.string("softmax"), 1
+        )
+        with_loss(
+            "sparse_categorical_crossentropy",
+            layer,
+            f"{classes.group(1)} output units with softmax and sparse_categorical_crossentropy",
+        )
     elif units == 1 and name == "categorical_crossentropy":
-        with_loss("binary_crossentropy", set_argument(output_layer, "activation", source.string("sigmoid"), position) if output_layer is not None else None,
-                  "binary_crossentropy with a sigmoid output for one unit")
+        with_loss(
+            "binary_crossentropy",
+            set_argument(output_layer, "activation", source.string("sigmoid"), position)
+            if output_layer is not None
+            else None,
+            "binary_crossentropy with a sigmoid output for one unit",
+        )
         with_loss("binary_crossentropy")
     elif name in REGRESSION_LOSSES and activation == "softmax" and units != 1:  # a classifier trained with MSE
         with_loss("categorical_crossentropy")
@@ -112,6 +131,10 @@ def candidates(source, finding, findings=()):
             class_name = {v: k for k, v in CLASS_NAMES.items()}.get(name)
             spelled = source.spelling(f"losses.{class_name}") if class_name else None
             if spelled:
-                edits.append((f"loss {spelled}(from_logits=True) for the raw scores",
-                              {loss[0]: cst.parse_expression(f"{spelled}(from_logits=True)")}))
+                edits.append(
+                    (
+                        f"loss {spelled}(from_logits=True) for the raw scores",
+                        {loss[0]: cst.parse_expression(f"{spelled}(from_logits=True)")},
+                    )
+                )
     return [(description, source.apply(replacements)) for description, replacements in edits]

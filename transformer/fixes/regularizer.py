@@ -23,8 +23,12 @@ def candidates(source, finding, findings=()):
         texts, same = with_same_argument(source, named, keyword)
         if not same:
             continue
-        made.append((f"{keyword} {' / '.join(sorted(texts))} removed from {len(same)} layer(s)",
-                     source.apply({c: remove_argument(c, keyword) for c in same})))
+        made.append(
+            (
+                f"{keyword} {' / '.join(sorted(texts))} removed from {len(same)} layer(s)",
+                source.apply({c: remove_argument(c, keyword) for c in same}),
+            )
+        )
         lowered = {argument(c, keyword).value: argument(c, keyword).value.visit(_Factor()) for c in same}
         made.append((f"{keyword} factor lowered to 1e-4 in {len(same)} layer(s)", source.apply(lowered)))
     return made

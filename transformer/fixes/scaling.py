@@ -41,7 +41,9 @@ def _array_behind(source, name, line, index=0):
     for _ in range(20):
         if statement is None:
             break
-        slices = [c for c in source.method_calls("from_tensor_slices") if c.args and source.statement_of(c) is statement]
+        slices = [
+            c for c in source.method_calls("from_tensor_slices") if c.args and source.statement_of(c) is statement
+        ]
         if slices:
             data = slices[0].args[0].value
             elements = [e.value for e in data.elements] if isinstance(data, cst.Tuple) else [data]
@@ -80,20 +82,30 @@ def candidates(source, finding, findings=()):
         return [m for m in made if m[1]]
     size = re.search(r"\|x\| = ([0-9.e+]+)", text)
     pixels = size is not None and 100 <= float(size.group(1)) <= 255
-    standardise = (f"({{0}} - {x}.mean(axis=0)) / ({x}.std(axis=0) + 1e-8)")
+    standardise = f"({{0}} - {x}.mean(axis=0)) / ({x}.std(axis=0) + 1e-8)"
     if val_x:
         both = f"{x}, {val_x} = {standardise.format(x)}, {standardise.format(val_x)}"
         standardised = (f"{x} and {val_x} standardised with {x}'s mean and std", [both])
     else:
         standardised = (f"{x} standardised per feature (mean 0, std 1)", [f"{x} = {standardise.format(x)}"])
     divided = (f"{', '.join(names)} divided by 255", [f"{name} = {name} / 255.0" for name in names])
-    for description, lines in ([divided, standardised] if pixels else [standardised]):
+    for description, lines in [divided, standardised] if pixels else [standardised]:
         made.append((description, _edit(source, fit, names, lines)))
     if pixels:
-        made.insert(1, ("a Rescaling(1 / 255.0) layer first in the model", first_layer(source, fit, "layers.Rescaling", "(1 / 255.0)")))
+        made.insert(
+            1,
+            (
+                "a Rescaling(1 / 255.0) layer first in the model",
+                first_layer(source, fit, "layers.Rescaling", "(1 / 255.0)"),
+            ),
+        )
     else:
-        made.append((f"a Normalization layer adapted to {x} first in the model",
-                     first_layer(source, fit, "layers.Normalization", "()", adapt=x)))
+        made.append(
+            (
+                f"a Normalization layer adapted to {x} first in the model",
+                first_layer(source, fit, "layers.Normalization", "()", adapt=x),
+            )
+        )
     return [m for m in made if m[1]]
 
 
@@ -116,8 +128,12 @@ def first_layer(source, fit, path, arguments, adapt=None):
         return None  # the array is not there yet where the model is built
     nodes = [cst.parse_statement(line + "\n") for line in setup] + statements
     if setup:  # the blank lines and comments above the model stay above what now comes first
-        nodes = [nodes[0].with_changes(leading_lines=statement.leading_lines), *nodes[1:len(setup)],
-                 nodes[len(setup)].with_changes(leading_lines=()), *nodes[len(setup) + 1:]]
+        nodes = [
+            nodes[0].with_changes(leading_lines=statement.leading_lines),
+            *nodes[1 : len(setup)],
+            nodes[len(setup)].with_changes(leading_lines=()),
+            *nodes[len(setup) + 1 :],
+        ]
     edits.update(others)
     edits[statement] = cst.FlattenSentinel(nodes)
     return source.apply(edits)
@@ -164,7 +180,11 @@ def _in_sequential(source, fit, layer):
         while index < len(elements) and _is_input(source, elements[index].value):
             index += 1
         if index < len(elements):
-            comma = elements[index].comma if isinstance(elements[index].comma, cst.Comma) else cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+            comma = (
+                elements[index].comma
+                if isinstance(elements[index].comma, cst.Comma)
+                else cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+            )
             if index == 0:
                 new, first = _with_input_of(source, new, elements[0].value)
                 elements[0] = elements[0].with_changes(value=first)
@@ -173,16 +193,23 @@ def _in_sequential(source, fit, layer):
             if not isinstance(elements[-1].comma, cst.Comma):
                 elements[-1] = elements[-1].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
             elements.append(cst.Element(value=new))
-        changed = sequential.with_changes(args=[a.with_changes(value=listed.value.with_changes(elements=elements)) if a is listed else a
-                                                for a in sequential.args])
+        changed = sequential.with_changes(
+            args=[
+                a.with_changes(value=listed.value.with_changes(elements=elements)) if a is listed else a
+                for a in sequential.args
+            ]
+        )
         return statement, [statement.visit(_Replace({sequential: changed}))], {}
     if listed is not None:
         return None
     model = sorted(_assigned(statement))
     if len(model) != 1:
         return None
-    adds = [c for c in source.method_calls("add") if source.text(c.func.value) == model[0] and source.line(c) > source.line(statement)
-            and c.args]
+    adds = [
+        c
+        for c in source.method_calls("add")
+        if source.text(c.func.value) == model[0] and source.line(c) > source.line(statement) and c.args
+    ]
     if not adds:
         return None
     first = min(adds, key=source.line)

@@ -12,8 +12,14 @@ from ..keras_names import keras_path
 
 #: ``optimizers.Adam``... for a string optimizer, and Keras's default learning rate of each.
 OPTIMIZER_CLASSES = {
-    "adam": ("Adam", 0.001), "sgd": ("SGD", 0.01), "rmsprop": ("RMSprop", 0.001), "adamw": ("AdamW", 0.001),
-    "adagrad": ("Adagrad", 0.001), "adadelta": ("Adadelta", 0.001), "adamax": ("Adamax", 0.001), "nadam": ("Nadam", 0.001),
+    "adam": ("Adam", 0.001),
+    "sgd": ("SGD", 0.01),
+    "rmsprop": ("RMSprop", 0.001),
+    "adamw": ("AdamW", 0.001),
+    "adagrad": ("Adagrad", 0.001),
+    "adadelta": ("Adadelta", 0.001),
+    "adamax": ("Adamax", 0.001),
+    "nadam": ("Nadam", 0.001),
 }
 
 
@@ -46,7 +52,9 @@ class Source:
 
     def layer_calls(self):
         """The Keras layer constructors of the file (``Dense(10)`` in ``Dense(10)(x)``, not its application)."""
-        return [c for c in self.calls() if not isinstance(c.func, cst.Call) and (self.keras(c) or "").startswith("layers.")]
+        return [
+            c for c in self.calls() if not isinstance(c.func, cst.Call) and (self.keras(c) or "").startswith("layers.")
+        ]
 
     def method_calls(self, method):
         return [c for c in self.calls() if isinstance(c.func, cst.Attribute) and c.func.attr.value == method]
@@ -78,8 +86,12 @@ class Source:
 
     def statement_of(self, node):
         """The statement line holding ``node``."""
-        lines = [n for n in self.positions if isinstance(n, (cst.SimpleStatementLine, cst.BaseCompoundStatement))
-                 and self.positions[n].start.line <= self.line(node) <= self.positions[n].end.line]
+        lines = [
+            n
+            for n in self.positions
+            if isinstance(n, (cst.SimpleStatementLine, cst.BaseCompoundStatement))
+            and self.positions[n].start.line <= self.line(node) <= self.positions[n].end.line
+        ]
         simple = [n for n in lines if isinstance(n, cst.SimpleStatementLine)]
         return simple[0] if simple else None
 
@@ -112,8 +124,8 @@ class Source:
                     local = alias.asname.name.value if alias.asname else _dotted(alias.name)
                     for prefix in ("tensorflow.keras.", "keras."):
                         if (full + ".").startswith(prefix) or full + "." == prefix:
-                            inside = full[len(prefix):] if full.startswith(prefix) else ""
-                            rest = path[len(inside) + 1:] if inside and (path + ".").startswith(inside + ".") else None
+                            inside = full[len(prefix) :] if full.startswith(prefix) else ""
+                            rest = path[len(inside) + 1 :] if inside and (path + ".").startswith(inside + ".") else None
                             if inside == "":
                                 return f"{local}.{path}"
                             if rest is not None:
@@ -138,13 +150,19 @@ class Source:
             return spelled, {}
         module, _, name = path.rpartition(".")
         for statement in self._imports():
-            if isinstance(statement, cst.ImportFrom) and not isinstance(statement.names, cst.ImportStar) and statement.module:
+            if (
+                isinstance(statement, cst.ImportFrom)
+                and not isinstance(statement.names, cst.ImportStar)
+                and statement.module
+            ):
                 base = _dotted(statement.module)
                 if any(base == prefix + module for prefix in ("keras.", "tensorflow.keras.", "tf.keras.")):
                     names = list(statement.names)
                     if names[-1].comma is cst.MaybeSentinel.DEFAULT:
                         names[-1] = names[-1].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
-                    return name, {statement: statement.with_changes(names=[*names, cst.ImportAlias(name=cst.Name(name))])}
+                    return name, {
+                        statement: statement.with_changes(names=[*names, cst.ImportAlias(name=cst.Name(name))])
+                    }
         return None, {}
 
     def free_name(self, base):
@@ -228,8 +246,11 @@ def set_argument(call, keyword, value, position=None):
     existing = argument(call, keyword, position)
     if existing is not None:
         return call.with_changes(args=[a.with_changes(value=value) if a is existing else a for a in call.args])
-    new = cst.Arg(value=value, keyword=cst.Name(keyword), equal=cst.AssignEqual(
-        whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")))
+    new = cst.Arg(
+        value=value,
+        keyword=cst.Name(keyword),
+        equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")),
+    )
     args = list(call.args)
     if args and args[-1].comma is cst.MaybeSentinel.DEFAULT:
         args[-1] = args[-1].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
@@ -244,7 +265,11 @@ def remove_argument(call, keyword):
     if len(args) == len(call.args):
         return call
     last = call.args[-1]
-    if args and (last.keyword is not None and last.keyword.value == keyword) and last.comma is cst.MaybeSentinel.DEFAULT:
+    if (
+        args
+        and (last.keyword is not None and last.keyword.value == keyword)
+        and last.comma is cst.MaybeSentinel.DEFAULT
+    ):
         args[-1] = args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
     return call.with_changes(args=args)
 
@@ -291,4 +316,8 @@ def with_same_argument(source, named, keyword):
     texts = {source.text(argument(c, keyword).value) for c in named if argument(c, keyword) is not None}
     if not texts:
         return texts, []
-    return texts, [c for c in source.layer_calls() if argument(c, keyword) is not None and source.text(argument(c, keyword).value) in texts]
+    return texts, [
+        c
+        for c in source.layer_calls()
+        if argument(c, keyword) is not None and source.text(argument(c, keyword).value) in texts
+    ]

@@ -29,7 +29,12 @@ def candidates(source, finding, findings=()):
         return []
     last = max(statements, key=source.line)
     lines = [f"{name} = {name} / {factor}" for name in names]
-    return [(f"{', '.join(names)} divided by {factor} (into the output's range)", source.apply({last: insert_after(last, *lines)}))]
+    return [
+        (
+            f"{', '.join(names)} divided by {factor} (into the output's range)",
+            source.apply({last: insert_after(last, *lines)}),
+        )
+    ]
 
 
 NUMBER = r"(-?[0-9.]+(?:e[+-]?[0-9]+)?)"

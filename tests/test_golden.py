@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dnn_instrument.transformer import instrument
+from dnn_instrument.transformer import diff, instrument
 
 GOLDEN = Path(__file__).parent / "golden"
 CASES = sorted(p.name for p in (GOLDEN / "before").glob("*.py"))
@@ -47,3 +47,16 @@ def test_each_rewritten_call_keeps_its_arguments_text():
         "history = instrumented_fit(\n    'sequential_list.py:21', model, X, y,\n    epochs=5,      # a few epochs\n"
         in after
     )
+
+
+def test_every_note_of_the_templates_reaches_the_diff_page():
+    """``--diff-html``'s notes are written in the templates beside the lines they explain: each one annotates its
+    line of a rewritten program, so that an edit of a template line cannot orphan its note."""
+    notes = diff.template_notes()
+    assert len(notes) > 40
+    before = (GOLDEN / "before" / "several_fits.py").read_text()
+    result = instrument(before, "several_fits.py")
+    rows = diff.side_by_side(before, result.code, result.inserted)
+    shown = {row["note"] for row in rows if row["kind"] == "inserted"}
+    assert {note for _, note in notes} <= shown
+    assert not any(token in result.code for token in ("{#", "#}"))  # the notes are not in the generated code

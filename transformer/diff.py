@@ -8,6 +8,8 @@ import re
 
 import jinja2
 
+from . import templates
+
 _COLOURS = {"+": "\033[32m", "-": "\033[31m", "@": "\033[36m"}
 _RESET = "\033[0m"
 
@@ -43,63 +45,34 @@ def colourise(diff_text):
     return "".join(lines)
 
 
-# --diff-html: each line the rewrite inserts or changes gets a note saying what it records or does. The notes
-# come from the generated text itself, by pattern (first match wins), so they follow the templates.
-INSERTED_NOTES = [
-    (r"^import dnn_instrument\.runtime\.origins\b", "marks this file as dnn-instrument's copy of yours"),
-    (
-        r"origins\.watch\(__file__",
-        "maps the instrumented file's lines back to yours (so findings name your lines); "
-        "the fingerprint lets dnn-instrument --strip restore your file",
-    ),
-    (r"^def \w+\(site, model,", "the generated loop: takes model.fit's arguments, with the same defaults"),
-    (
-        r"^\s+from builtins import ",
-        "the builtins the loop uses, taken here so that names your script rebinds (zip, range...) cannot reach it",
-    ),
-    (r"^\s+(import \w|from \S+ import )", "imported inside the loop, so that your script's own imports come first"),
-    (r"check_versions\(", "checks that this TensorFlow and Keras are versions the loop reproduces exactly"),
-    (r"loop_supports\(", "a model the loop cannot stand in for (its own train_step, ...) keeps model.fit"),
-    (r"with_diagnose\(", "the Diagnose callback records loss, weights, updates, and layers on a sample of the data"),
-    (r"return model\.fit\(", "model.fit itself, for such a model"),
-    (r"FitData\(", "the batches model.fit would make: same split, shuffling, weights and steps"),
-    (r"CallbackList\(", "your callbacks, the History and the progress bar, set up as model.fit does"),
-    (r"LayerGraph\(", "the model's layers in call order, to run the forward pass one layer at a time"),
-    (r"Probe\(", "the recorder of this fit call"),
-    (r"def train_step\(", "one training step, as Keras's own train_step"),
-    (r"unpack_x_y_sample_weight\(", "splits the batch into inputs, targets and sample weights"),
-    (r"probe\.data\(", "records the batch: inputs and targets"),
-    (r"GradientTape\(", "records the operations to differentiate, as Keras does"),
-    (r"probe\.forward\(", "records each layer's output: mean, std, min/max, zero, NaN/Inf and saturated fractions"),
-    (r"graph\.(calling|feed|nodes)\b", "the forward pass, one layer at a time"),
-    (r"graph\.result\(", "the model's prediction"),
-    (r"compute_loss\(", "the loss, computed as model.fit computes it"),
-    (r"\.track_loss\(", "updates the loss that the progress bar and the History show"),
-    (r"scale_loss\(", "loss scaling (mixed precision), as Keras does"),
-    (r"trainable_weights\b", "the weights the optimizer updates"),
-    (r"tape\.gradient\(", "the gradients of the loss: for the weights, and for each layer's output"),
-    (r"probe\.backward\(", "records the gradient reaching each layer's output"),
-    (r"probe\.snapshot\(", "keeps the weights before the update, to measure it"),
-    (r"apply_gradients\(", "the optimizer step, exactly as model.fit takes it"),
-    (
-        r"^\s+if weights:|trainable weights\.\"\)",
-        "no optimizer step when nothing is trainable, as in Keras's train_step",
-    ),
-    (r"probe\.update\(", "records each weight's gradient, value and update"),
-    (r"probe\.loss\(", "records the loss"),
-    (r"compute_metrics\(|probe\.statistics\(", "returns the metrics and this step's recorded statistics"),
-    (r"def next_step\(|get_next\(\)", "reads the next batch inside the compiled function, as Keras does"),
-    (r"tf\.function\(|run_eagerly\b", "compiled as Keras compiles its own step (same jit_compile, no AutoGraph)"),
-    (r"probe\.record\(", "stores this step's statistics in the trace"),
-    (r"probe\.epoch_end\(", "records the epoch's loss, metrics and validation results"),
-    (r"probe\.close\(", "saves the trace and writes the report when fit ends"),
-    (r"note_error_site\(", "an error raised in the loop names your model.fit line"),
-    (r"callbacks\.on_\w+\(", "calls your callbacks where model.fit calls them"),
-    (r"stop_training\b", "stops when a callback asks, as model.fit does"),
-    (r"epoch_logs\(|\.validate\(", "the epoch's logs and validation, as model.fit computes them"),
-    (r"for epoch in |\.steps\(\)|catch_stop_iteration\(|reset_metrics\(", "the epochs and batches of model.fit"),
-    (r"return model\.history\b", "returns the same History object as model.fit"),
-]
+# --diff-html: each line the rewrite inserts or changes gets a note saying what it records or does. The notes of
+# inserted lines are written in the templates, next to the lines they explain, as Jinja comments that the
+# rendered code does not contain: ``code  {#-: note #}``. A line that continues a bracket takes its opener's note.
+TEMPLATES_WITH_NOTES = ("header.py.j2", "fit_loop.py.j2")
+_ANNOTATION = re.compile(r"\s*\{#-:\s*(.*?)\s*#\}\s*$")
+
+
+@functools.lru_cache(maxsize=1)
+def template_notes():
+    """``[(pattern, note)]``: each annotated template line as a pattern of the line it renders to (its ``{{ ... }}``
+    match anything), with its note."""
+    notes = []
+    for name in TEMPLATES_WITH_NOTES:
+        for line in templates.source(name).splitlines():
+            annotation = _ANNOTATION.search(line)
+            if annotation:
+                code = line[: annotation.start()].strip()
+                parts = re.split(r"(\{\{.*?\}\})", code)
+                pattern = "".join(".*?" if part.startswith("{{") else re.escape(part) for part in parts)
+                notes.append((re.compile(pattern), annotation.group(1)))
+    return notes
+
+
+def _template_note(text):
+    stripped = text.strip()
+    return next((note for pattern, note in template_notes() if pattern.fullmatch(stripped)), None)
+
+
 CHANGED_NOTES = [
     (r"\binstrumented_fit(_\d+)?\s*\(", "model.fit replaced by the instrumented loop; same arguments, same order"),
     (
@@ -136,7 +109,7 @@ def _inserted_notes(lines):
         elif depth > 0:
             note = previous
         else:
-            note = _note(text, INSERTED_NOTES) or _LOOP_NOTE
+            note = _template_note(text) or _LOOP_NOTE
         depth = max(0, depth + sum(code.count(c) for c in "([{") - sum(code.count(c) for c in ")]}"))
         notes.append(note)
         previous = note

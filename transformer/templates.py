@@ -23,6 +23,12 @@ def render(template, **values):
     return _environment().get_template(template).render(**values)
 
 
+def source(template):
+    """The text of ``templates/<template>`` as written (with its Jinja comments: the notes of ``--diff-html``)."""
+    environment = _environment()
+    return environment.loader.get_source(environment, template)[0]
+
+
 def _docstring_text(text):
     """``text`` made safe inside a triple-quoted docstring (a file name may hold quotes or backslashes)."""
     return "".join(c if c.isprintable() and c not in '\\"' else ascii(c)[1:-1] if c != '"' else "'" for c in str(text))

@@ -5,7 +5,7 @@ and books; see ``tests/test_real_programs.py``) is instrumented and run as writt
 the harness of the equivalence tests (``tests/program_pairs.py``). One row per program: the ``fit`` calls
 rewritten into the loop and those given the callback, the largest weight difference over the models it
 saves, whether every History matches, dnn-instrument's diagnosis of the run (these programs are cut to seconds:
-most make a few dozen updates, and ``buggy`` for too few updates is then often what the trace shows), and the training verdict: ``same`` (weights within 1e-5, History within 1e-4), ``DIFFERS``,
+most make a few dozen updates: too few to judge, which the diagnosis says as a warning), and the training verdict: ``same`` (weights within 1e-5, History within 1e-4), ``DIFFERS``,
 or ``CRASH`` (which run exited non-zero, and its last line). As in the tests, the instrumented
 runs are strict (``DNN_INSTRUMENT_STRICT=1``, set by ``tests/conftest.py``): a failure of ours shows as a
 crash here instead of being switched off with a warning.

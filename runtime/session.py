@@ -70,7 +70,8 @@ class Session:
         document = report.build(self.script, self.stores)
         self.verdict = document.get("verdict")
         report.write_all(self.folder, document, self.stores, formats=("json",))
-        sys.stderr.write(report.terminal.render(document, self.folder))
+        files = ("report.html", "report.json") if "html" in views() else ("report.json",)
+        sys.stderr.write(report.terminal.render(document, self.folder, files))
         self._write_views(document, store)
 
     def _write_views(self, document, ended):
@@ -81,6 +82,9 @@ class Session:
         costs only itself."""
         if self._views is not None:
             self._views.join()  # one writer at a time; the newer document replaces the older
+        formats = views()
+        if not formats:
+            return
         stores = list(self.stores)
 
         def write():
@@ -88,7 +92,7 @@ class Session:
                 self.folder,
                 document,
                 stores,
-                formats=("html", "tensorboard"),
+                formats=formats,
                 fits=[stores.index(ended)],
                 failed=failed,
             )
@@ -118,6 +122,14 @@ def open_store(model, site):
     store = TraceStore(model, site)
     current().add(store)
     return store
+
+
+def views():
+    """The views written beside report.json: ``DNN_INSTRUMENT_VIEWS``, comma-separated among ``html`` and
+    ``tensorboard`` (default both; ``none``: report.json alone, e.g. for a CI job that only gates on the verdict;
+    ``dnn-instrument report RUN_DIR --html`` writes them later from the trace)."""
+    chosen = os.environ.get("DNN_INSTRUMENT_VIEWS", "html,tensorboard")
+    return tuple(name for name in ("html", "tensorboard") if name in chosen.replace(" ", "").split(","))
 
 
 def current():

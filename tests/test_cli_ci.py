@@ -59,10 +59,13 @@ def test_environment_variable_gates_an_instrumented_script(tmp_path):
     script.write_text(BUGGY.format(imports="", callbacks=""))
     out = tmp_path / "buggy_instrumented.py"
     assert run_cli(script, "-o", out).returncode == 0
-    gated = run_python(
-        out, env={"DNN_INSTRUMENT_FAIL_ON_BUGGY": "1", "DNN_INSTRUMENT_DIR": str(tmp_path / "runs")}, cwd=tmp_path
-    )
+    env = {"DNN_INSTRUMENT_FAIL_ON_BUGGY": "1", "DNN_INSTRUMENT_DIR": str(tmp_path / "runs")}
+    gated = run_python(out, env={**env, "DNN_INSTRUMENT_VIEWS": "none"}, cwd=tmp_path)
     assert gated.returncode == 4 and "trained" in gated.stdout, gated.stderr
+    # a CI job that gates on the verdict can skip the views: report.json alone, and the output says so
+    (folder,) = (tmp_path / "runs").iterdir()
+    assert sorted(p.name for p in folder.iterdir() if p.name.startswith("report")) == ["report.json"]
+    assert "(report.json)" in gated.stderr and not (folder / "tensorboard").exists()
 
 
 def test_verbose_shows_tensorflow_start_up_lines(tmp_path):

@@ -22,6 +22,10 @@ from dnn_instrument.runtime import session
 from dnn_instrument.runtime.report import document as report
 from dnn_instrument.runtime.report import html as html_report
 
+# one xdist worker runs this module's tests (`make test` uses --dist loadgroup), so that its module-scoped
+# fixture (a real run) runs once
+pytestmark = pytest.mark.xdist_group("html_report")
+
 CHROMIUM = "/usr/bin/chromium"
 XSS = "<script>alert(1)</script>"
 SCRIPT_NAME = "<img src=x onerror=alert(1)>.py"  # a legal file name: it reaches the report as `source`
@@ -32,10 +36,6 @@ CONSOLE = re.compile(r"CONSOLE[:(]\d+|Uncaught")
 PROGRAM = """\
 import keras
 from sklearn.datasets import load_digits
-
-# one xdist worker runs this module's tests (`make test` uses --dist loadgroup), so that its module-scoped
-# fixture (a real run) runs once
-pytestmark = pytest.mark.xdist_group("html_report")
 
 keras.utils.set_random_seed(1)
 X, y = load_digits(return_X_y=True)

@@ -1,8 +1,8 @@
 """The report of a run as the short text printed at the end of each ``fit`` (stderr) and by ``dnn-instrument report``."""
 
 
-def render(document, folder):
-    """A short plain-text report for stderr."""
+def render(document, folder, files=("report.html", "report.json")):
+    """A short plain-text report for stderr; ``files``: those the run folder holds."""
     lines = [f"\ndnn-instrument: {document['iterations']} iterations recorded; verdict: {document['verdict'].upper()}"]
     findings, named = document["findings"], False
     for finding in findings:
@@ -43,7 +43,7 @@ def render(document, folder):
                 f"    {_clip(row['layer'] or '(model)', 24):<24} {_fmt(row.get('output_mean')):>10} {_fmt(row.get('output_std')):>10}"
                 f" {_fmt(row.get('output_zero'), '.0%'):>6} {_fmt(row.get('gradient_norm')):>10} {_fmt(row.get('update_ratio')):>10}"
             )
-    lines.append(f"  run folder: {folder} (report.html, report.json)\n")
+    lines.append(f"  run folder: {folder} ({', '.join(files)})\n")
     return "\n".join(_printable(line) for line in lines) + "\n"
 
 

@@ -70,11 +70,12 @@ class Session:
         document = report.build(self.script, self.stores)
         self.verdict = document.get("verdict")
         report.write_all(self.folder, document, self.stores, formats=("json",))
-        files = ("report.html", "report.json") if "html" in views() else ("report.json",)
+        formats = views()
+        files = ("report.html", "report.json") if "html" in formats else ("report.json",)
         sys.stderr.write(report.terminal.render(document, self.folder, files))
-        self._write_views(document, store)
+        self._write_views(document, store, formats)
 
-    def _write_views(self, document, ended):
+    def _write_views(self, document, ended, formats):
         """report.html (all fits) and the TensorBoard events of the fit that ``ended`` (a few seconds of
         plotting), in a thread of their own so that
         the script goes on at once; the interpreter waits for it before exiting (a thread still running while an
@@ -82,7 +83,6 @@ class Session:
         costs only itself."""
         if self._views is not None:
             self._views.join()  # one writer at a time; the newer document replaces the older
-        formats = views()
         if not formats:
             return
         stores = list(self.stores)

@@ -764,8 +764,8 @@ def too_few_updates(view):
     evidence = f"only {loss.size} optimizer steps; the loss went from {loss[0]:.4g} to {loss[-1]:.4g}"
     epochs = view.trace.epochs[: view.iterations]
     per_epoch = int(np.count_nonzero(epochs == epochs[0])) if epochs.size else loss.size
-    size = batch_size(view)
     if per_epoch <= thresholds.FULL_BATCH_STEPS:
+        size = batch_size(view)
         batches = f"`batch_size={size}` now" if size else "one batch is (almost) the whole training set"
         return [
             view.finding(

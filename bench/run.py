@@ -83,7 +83,9 @@ def side_by_side(name, settings, repeats):
     """``bench/NAME.py`` as written and instrumented, alternately, ``repeats`` times per setting (a dict of env).
 
     Per setting: the medians of both sides' fit seconds, steady step seconds and peak RSS, their ratios, and
-    whether the final weights' checksum (WEIGHTS, where the program prints one) is the same both ways.
+    whether the final weights' checksum (WEIGHTS, where the program prints one) is the same both ways. The
+    instrumented side trains on whatever it finds (``DNN_INSTRUMENT_STOP=never``: the weights stay comparable) and
+    writes its cost breakdown (``runtime/costs.py``): the medians per phase are the row's ``costs``.
     """
     from dnn_instrument.transformer import instrument
 
@@ -94,14 +96,21 @@ def side_by_side(name, settings, repeats):
         instrumented.write_text(instrument(program.read_text(), str(program)).code)
         for env in settings:
             env = {**env, "DNN_INSTRUMENT_DIR": str(Path(folder) / "runs")}
-            plain, probed = [], []
+            plain, probed, costs = [], [], []
+            costs_file = Path(folder) / "costs.json"
             for _ in range(repeats):
                 plain.append(measured(program, env))
-                probed.append(measured(instrumented, env))
+                probed.append(
+                    measured(
+                        instrumented, {**env, "DNN_INSTRUMENT_STOP": "never", "DNN_INSTRUMENT_COSTS": str(costs_file)}
+                    )
+                )
+                costs.append(json.loads(costs_file.read_text()))
             row = {
                 "settings": {k: v for k, v in env.items() if k.startswith("BENCH_")},
                 "plain": plain,
                 "instrumented": probed,
+                "costs": {phase: statistics.median(c.get(phase, 0.0) for c in costs) for phase in costs[0]},
             }
             for key in ("FIT_SECONDS", "STEP_SECONDS", "PEAK_RSS_KB"):
                 if key in plain[0]:
@@ -133,6 +142,18 @@ def side_by_side_table(rows):
     return "\n".join(lines)
 
 
+def costs_table(rows):
+    """Per row, the instrumented run's seconds by phase (``runtime/costs.py``), beside plain fit's seconds."""
+    phases = list(dict.fromkeys(phase for row in rows for phase in row["costs"]))
+    lines = [f"  {'settings':<40} {'fit s':>7} " + " ".join(f"{phase:>{max(len(phase), 7)}}" for phase in phases)]
+    for row in rows:
+        settings = " ".join(f"{k[6:].lower()}={v}" for k, v in row["settings"].items())
+        plain_seconds = statistics.median(r["FIT_SECONDS"] for r in row["plain"])
+        cells = " ".join(f"{row['costs'].get(phase, 0.0):>{max(len(phase), 7)}.2f}" for phase in phases)
+        lines.append(f"  {settings:<40} {plain_seconds:>7.2f} {cells}")
+    return "\n".join(lines)
+
+
 REAL_MODELS = ({"BENCH_MODEL": "mobilenet", "BENCH_SIZE": "96"}, {"BENCH_MODEL": "resnet", "BENCH_SIZE": "32"})
 SCALING = tuple({"BENCH_DEPTH": str(depth), "BENCH_STEPS": "400"} for depth in (5, 20, 80))
 STEADY = ({"BENCH_DEPTH": "3", "BENCH_STEPS": "2400"},)
@@ -143,9 +164,12 @@ def models_and_scaling(repeats):
     print(f"real architectures, batch 16, 64 synthetic images, 2 epochs ({repeats} alternating runs each, medians):")
     models = side_by_side("real_model_program", REAL_MODELS, repeats)
     print(side_by_side_table(models))
+    print("\n  where the instrumented run's time goes, seconds per phase (medians; fit s: plain fit, whole):")
+    print(costs_table(models))
     print("\nscaling: Dense stacks (32 units), 400 steps; step = per-step time after the first epoch:")
     scaling = side_by_side("scaling_program", SCALING, repeats)
     print(side_by_side_table(scaling))
+    print(costs_table(scaling))
     print("\nsteady state: 2,400 steps of a 3-layer MLP:")
     steady = side_by_side("scaling_program", STEADY, repeats)
     print(side_by_side_table(steady))

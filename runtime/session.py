@@ -18,7 +18,7 @@ import signal
 import sys
 import threading
 
-from . import gate, report
+from . import costs, gate, report
 from .cluster import worker_task
 from .record.trace import Journal, TraceStore
 from .record.trace import load as load_trace
@@ -66,21 +66,21 @@ class Session:
 
     @guarded("writing the dnn-instrument report", consequence="this run has no report")
     def _fit_ended(self, store):
-        store.journal.finish(store)
-        document = report.build(self.script, self.stores)
-        self.verdict = document.get("verdict")
-        report.write_all(self.folder, document, self.stores, formats=("json",))
-        formats = views()
-        files = ("report.html", "report.json") if "html" in formats else ("report.json",)
-        sys.stderr.write(report.terminal.render(document, self.folder, files))
+        with costs.measure("end of fit"):
+            store.journal.finish(store)
+            document = report.build(self.script, self.stores)
+            self.verdict = document.get("verdict")
+            report.write_all(self.folder, document, self.stores, formats=("json",))
+            formats = views()
+            files = ("report.html", "report.json") if "html" in formats else ("report.json",)
+            sys.stderr.write(report.terminal.render(document, self.folder, files))
         self._write_views(document, store, formats)
 
     def _write_views(self, document, ended, formats):
         """report.html (all fits) and the TensorBoard events of the fit that ``ended`` (a few seconds of
-        plotting), in a thread of their own so that
-        the script goes on at once; the interpreter waits for it before exiting (a thread still running while an
-        exception ends the script would change its exit status: then they are written at once). Either failing
-        costs only itself."""
+        plotting), in a thread of their own so that the script goes on at once; this run's exit handler waits for
+        it (a thread still running while an exception ends the script would change its exit status: then they are
+        written at once). Either failing costs only itself."""
         if self._views is not None:
             self._views.join()  # one writer at a time; the newer document replaces the older
         if not formats:
@@ -88,19 +88,22 @@ class Session:
         stores = list(self.stores)
 
         def write():
-            report.write_all(
-                self.folder,
-                document,
-                stores,
-                formats=formats,
-                fits=[stores.index(ended)],
-                failed=failed,
-            )
+            with costs.measure("views"):
+                report.write_all(
+                    self.folder,
+                    document,
+                    stores,
+                    formats=formats,
+                    fits=[stores.index(ended)],
+                    failed=failed,
+                )
 
         if sys.exc_info()[0] is not None:  # the fit ends by an exception (Ctrl-C...): the script is on its way out
             write()
             return
-        self._views = threading.Thread(target=write, name="dnn-instrument report views")
+        # A daemon thread, joined by this run's exit handler (``_on_exit``) rather than by the interpreter's
+        # shutdown, so that the wait is measured (``costs.py``: ``exit``).
+        self._views = threading.Thread(target=write, name="dnn-instrument report views", daemon=True)
         self._views.start()
 
     def _on_exit(self):
@@ -113,7 +116,8 @@ class Session:
                 )
                 store.close()
         if self._views is not None:
-            self._views.join()
+            with costs.measure("exit"):
+                self._views.join()
         gate.at_exit(self.verdict, self._folder)
 
 

@@ -122,6 +122,7 @@ WING_OF = {
     "files": "base",
     "vocabulary": "base",
     "cluster": "base",
+    "costs": "base",
     "session": "run",
     "loop": "run",
     "callback": "run",

@@ -5,7 +5,8 @@ and instrumented (two processes, same seed, CPU; ``program_pairs``) and compares
 (max |diff| <= 1e-5) and every History value (<= 1e-4), and checks that the instrumented run recorded
 every iteration. A program's ``# says: TEXT`` lines are messages the rewrite or the instrumented run must
 give (a fallback names its reason); ``# mechanism: loop|callback`` says what must have recorded every fit,
-``# replicas: N`` that the loop trained it under a tf.distribute strategy over N replicas.
+``# replicas: N`` that the loop trained it under a tf.distribute strategy over N replicas, ``# bit-identical``
+that the weights must be equal to the last bit.
 """
 
 import json
@@ -28,7 +29,9 @@ def test_instrumented_program_trains_like_fit(case, tmp_path):
     assert pair.original.returncode == 0, pair.original.stderr[-3000:]
     assert pair.rewritten.returncode == 0, pair.rewritten.stderr[-3000:]
     assert_said(pair, source)
-    assert_same_training(tmp_path)
+    comparisons = assert_same_training(tmp_path)
+    if re.search(r"^# bit-identical$", source, re.MULTILINE):  # not within a tolerance: every bit
+        assert all(c.max_weight_diff == 0 for c in comparisons), [(c.name, c.max_weight_diff) for c in comparisons]
 
     document = json.loads(pair.report.read_text())
     assert document["schema"] == 2

@@ -19,9 +19,11 @@ hands ``record`` each replica's first faulty site with it, which names the repli
 
 import os
 import threading
+import time
 
 import tensorflow as tf
 
+from .. import costs
 from ..safety import guarded
 from . import stats
 from .facts import note_targets
@@ -64,6 +66,9 @@ class Probe:
         self._faults = []  # host side, under a strategy: each pending step's first faulty site per replica
         self.store.distribution = describe(model)
         self._begin_trace()
+        self._since = time.perf_counter()  # host side: the end of the last step (costs.py), ...
+        self._aside = 0.0  # ... and the seconds since then that flushing took (counted apart)
+        self._stepped = False
 
     # -- inside the compiled step (these run while TensorFlow traces it) --------------------------
 
@@ -103,7 +108,8 @@ class Probe:
     @guarded("a dnn-instrument probe")
     def forward(self, node, output):
         """Record the output of one layer call; its gradient is recorded by ``backward``."""
-        row = self._add("forward", node.index, node.name, "output", output, _saturation_of(node.layer))
+        observed = tf.nest.map_structure(_unfolded_copy, output)
+        row = self._add("forward", node.index, node.name, "output", observed, _saturation_of(node.layer))
         if row is not None:
             self.outputs.append([t for t in tf.nest.flatten(output) if _is_float(t)])
             self._output_sites.append((node, row))
@@ -158,6 +164,9 @@ class Probe:
     @guarded("a dnn-instrument probe")
     def record(self, epoch, step, statistics):
         """Keep one step's statistics; they reach the trace store every ``FLUSH_EVERY`` steps."""
+        now = time.perf_counter()
+        costs.add("steps" if self._stepped else "first step", now - self._since - self._aside)
+        self._since, self._aside, self._stepped = now, 0.0, True
         if isinstance(statistics, tuple):  # under a strategy: (matrix, first faulty site per replica)
             statistics, faults = statistics
             self._faults.append(faults)
@@ -168,15 +177,19 @@ class Probe:
     @guarded("a dnn-instrument probe")
     def flush(self):
         if self._pending:
-            epochs, steps, matrices = zip(*self._pending)
-            block = tf.stack(matrices).numpy()
-            self._note_fault_replica(block)
-            self.store.append(epochs, steps, block)
-            self._pending = []
+            start = time.perf_counter()
+            with costs.measure("transfer and journal"):
+                epochs, steps, matrices = zip(*self._pending)
+                block = tf.stack(matrices).numpy()
+                self._note_fault_replica(block)
+                self.store.append(epochs, steps, block)
+                self._pending = []
             if self.monitor is not None:
                 # The one place where data flows back up: the online analysis reads the new rows and may stop
                 # training (``model.stop_training``), e.g. at the first NaN/Inf (``analysis/online.py``).
-                self.monitor.after(block)
+                with costs.measure("online analysis"):
+                    self.monitor.after(block)
+            self._aside += time.perf_counter() - start
 
     def _note_fault_replica(self, block):
         """Name, in the store's ``distribution``, the replica(s) that saw the first NaN/Inf of the run."""
@@ -224,6 +237,28 @@ def _unscaled(gradients, scale):
     return tf.nest.map_structure(
         lambda g: None if g is None else tf.cast(_dense(g), tf.float32) / scale if _is_float(g) else g, gradients
     )
+
+
+#: Elementwise sums Grappler's arithmetic optimizer folds into the sum that consumes them, when it is their only
+#: consumer: ``a + (b + c)`` becomes ``AddN(a, b, c)``, which rounds differently. A BatchNormalization's output is
+#: such a sum (``x * inv + (beta - mean * inv)``), and a residual ``Add`` consumes it (MobileNetV2, ResNet).
+_FOLDED_SUMS = {"AddV2": "Add", "Add": "AddV2"}
+
+
+def _unfolded_copy(tensor, depth=0):
+    """What a probe reads instead of a sum Grappler may fold: an equal copy, so that the training graph keeps its
+    consumers and Grappler rewrites it exactly as it rewrites ``fit``'s (reading the sum itself would be one more
+    consumer, which forbids the fold: the weights would then differ from ``fit``'s in their last bits).
+
+    The copy is built with the other one of TensorFlow's two add ops, so that Grappler does not merge it back into the
+    original as a duplicate, and its inner sums are copied too, for the same reason. Anything else is read as it is.
+    """
+    if not isinstance(tensor, tf.Tensor) or tf.executing_eagerly() or depth > 16:
+        return tensor
+    if tensor.op.type not in _FOLDED_SUMS:
+        return tensor
+    left, right = (_unfolded_copy(t, depth + 1) for t in tensor.op.inputs)
+    return getattr(tf.raw_ops, _FOLDED_SUMS[tensor.op.type])(x=left, y=right)
 
 
 def _dense(tensor):

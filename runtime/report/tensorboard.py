@@ -10,11 +10,12 @@ verdict and the fit's findings are there too, as text (``diagnosis/verdict`` at 
 ``diagnosis/findings`` at its iteration). Values come from the trace (``TraceView``, the same series the rules and the HTML figures read):
 the iterations before the first NaN/Inf, whose fraction has its own tag over the whole run.
 
-The events are written by one compiled ``tf.summary`` loop per fit: a Python call per scalar costs far
-more than the training steps it describes.
+The events are written as protocol buffers, from Python (``_EventFile``), one event per trace row.
 """
 
 import os
+import socket
+import time
 
 import numpy as np
 import tensorflow as tf
@@ -86,14 +87,86 @@ def write_fit(folder, number, store, document=None):
     groups = {stat: [i for i, name in enumerate(names) if name.endswith("/" + stat)] for stat in BY_LAYER}
     groups = {stat: members for stat, members in groups.items() if members}
     steps = np.asarray(store.row_iterations, np.int64)  # the report's iteration numbers
-    writer = tf.summary.create_file_writer(os.path.join(folder, "tensorboard", f"fit-{number}"))
-    _write_events(writer, names, groups, tf.constant(matrix), tf.constant(steps))
-    if document is not None:
-        _write_text(writer, document, store.site)
-    writer.close()
+    events = _EventFile(os.path.join(folder, "tensorboard", f"fit-{number}"))
+    try:
+        _write_events(events, names, groups, matrix, steps)
+        if document is not None:
+            _write_text(events, document, store.site)
+    finally:
+        events.close()
 
 
-def _write_text(writer, document, site):
+class _EventFile:
+    """A TensorBoard event file: the ``Event`` protocol buffers TensorBoard reads, in TFRecord framing.
+
+    Written from Python, not with ``tf.summary`` ops: those are graph ops, one per tag, and tracing a loop over a
+    MobileNet's thousand tags took longer than its training; the protocol buffers cost microseconds each.
+    """
+
+    def __init__(self, folder):
+        from tensorflow.core.util import event_pb2
+
+        self._event = event_pb2.Event
+        os.makedirs(folder, exist_ok=True)
+        name = f"events.out.tfevents.{int(time.time())}.{socket.gethostname()}.{os.getpid()}.dnn-instrument.v2"
+        self._records = tf.io.TFRecordWriter(os.path.join(folder, name))
+        self._write(self._event(file_version="brain.Event:2"))
+
+    def write(self, step, values):
+        """One event at ``step`` with ``values``: a list of ``Summary.Value``."""
+        event = self._event(step=int(step))
+        event.summary.value.extend(values)
+        self._write(event)
+
+    def _write(self, event):
+        event.wall_time = time.time()
+        self._records.write(event.SerializeToString())
+
+    def close(self):
+        self._records.close()
+
+
+def _write_events(events, names, groups, matrix, steps):
+    """One event per trace row: each finite scalar, and per statistic the histogram of its layers' values (what
+    ``tf.summary.scalar``/``histogram`` would write, without their name scopes in the tags)."""
+    from tensorflow.core.framework import summary_pb2, tensor_pb2, tensor_shape_pb2, types_pb2
+
+    scalar, histogram = _metadata("scalars"), _metadata("histograms")
+    scalar_shape = tensor_shape_pb2.TensorShapeProto()
+    histogram_shape = tensor_shape_pb2.TensorShapeProto(
+        dim=[
+            tensor_shape_pb2.TensorShapeProto.Dim(size=HISTOGRAM_BUCKETS),
+            tensor_shape_pb2.TensorShapeProto.Dim(size=3),
+        ]
+    )
+    finite = np.isfinite(matrix)
+    for row, step in enumerate(steps):
+        values = [
+            summary_pb2.Summary.Value(
+                tag=names[column],
+                metadata=scalar,
+                tensor=tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT, tensor_shape=scalar_shape, float_val=[value]),
+            )
+            for column, value in zip(np.flatnonzero(finite[row]).tolist(), matrix[row][finite[row]].tolist())
+        ]
+        for stat, members in groups.items():
+            picked = matrix[row, members]
+            picked = picked[np.isfinite(picked)]
+            if picked.size:
+                content = _histogram(picked).astype(np.float32).tobytes()
+                values.append(
+                    summary_pb2.Summary.Value(
+                        tag=f"diagnosis/by_layer/{stat}",
+                        metadata=histogram,
+                        tensor=tensor_pb2.TensorProto(
+                            dtype=types_pb2.DT_FLOAT, tensor_shape=histogram_shape, tensor_content=content
+                        ),
+                    )
+                )
+        events.write(step, values)
+
+
+def _write_text(events, document, site):
     """The verdict (step 0) and each finding of the fit at ``site`` (at its iteration), as markdown text."""
     findings = [f for f in document.get("findings", []) if f.get("fit") == site]
     verdict = f"**{str(document.get('verdict', '')).upper()}**"
@@ -102,16 +175,19 @@ def _write_text(writer, document, site):
         verdict += f": {_finding_text(first)}"
     else:
         verdict += f": no fault found in {document.get('iterations')} iterations"
-    text = _metadata("text")  # what tf.summary.text writes (it needs the tensorboard package; this does not)
-    with writer.as_default():
-        tf.summary.write("diagnosis/verdict", tf.constant(verdict), step=0, metadata=text)
-        for finding in findings:
-            tf.summary.write(
-                "diagnosis/findings",
-                tf.constant(_finding_text(finding)),
-                step=int(finding.get("iteration") or 0),
-                metadata=text,
-            )
+    events.write(0, [_text_value("diagnosis/verdict", verdict)])
+    for finding in findings:
+        events.write(int(finding.get("iteration") or 0), [_text_value("diagnosis/findings", _finding_text(finding))])
+
+
+def _text_value(tag, text):
+    """What ``tf.summary.text`` writes (it needs the tensorboard package; this does not)."""
+    from tensorflow.core.framework import summary_pb2, tensor_pb2, tensor_shape_pb2, types_pb2
+
+    tensor = tensor_pb2.TensorProto(
+        dtype=types_pb2.DT_STRING, tensor_shape=tensor_shape_pb2.TensorShapeProto(), string_val=[text.encode()]
+    )
+    return summary_pb2.Summary.Value(tag=tag, metadata=_metadata("text"), tensor=tensor)
 
 
 def _finding_text(finding):
@@ -132,48 +208,10 @@ def _metadata(plugin):
 
 def _histogram(values, buckets=HISTOGRAM_BUCKETS):
     """TensorBoard's histogram tensor: ``[buckets, 3]`` rows of (left edge, right edge, count)."""
-    low, high = tf.reduce_min(values), tf.reduce_max(values)
-    high = tf.where(high > low, high, low + 1.0)
-    counts = tf.cast(tf.histogram_fixed_width(values, tf.stack([low, high]), nbins=buckets), tf.float32)
-    edges = tf.linspace(low, high, buckets + 1)
-    return tf.stack([edges[:-1], edges[1:], counts], axis=1)
-
-
-def _write_events(writer, names, groups, matrix, steps):
-    """One compiled loop over the rows: ``tf.summary.write`` with the scalar and histogram plugins' metadata
-    (what ``tf.summary.scalar``/``histogram`` write, without their name scopes in the tags)."""
-    scalar, histogram = _metadata("scalars"), _metadata("histograms")
-
-    def one_row(row):
-        values, step = matrix[row], steps[row]
-        with writer.as_default():
-            for column, name in enumerate(names):
-                value = values[column]
-                tf.cond(
-                    tf.math.is_finite(value),
-                    lambda name=name, value=value: tf.summary.write(name, value, step=step, metadata=scalar),
-                    lambda: tf.constant(False),
-                )
-            for stat, members in groups.items():
-                picked = tf.gather(values, members)
-                finite = tf.boolean_mask(picked, tf.math.is_finite(picked))
-                tf.cond(
-                    tf.size(finite) > 0,
-                    lambda stat=stat, finite=finite: tf.summary.write(
-                        f"diagnosis/by_layer/{stat}", _histogram(finite), step=step, metadata=histogram
-                    ),
-                    lambda: tf.constant(False),
-                )
-        return row + 1
-
-    @tf.function(autograph=False)
-    def loop():
-        tf.while_loop(lambda row: row < tf.shape(matrix)[0], one_row, [tf.constant(0)])
-
-    # Traced once per fit, and called once, on purpose: TensorFlow's warning about a function retraced in
-    # a loop would be printed into the user's output after the fifth fit.
-    loop._omit_frequent_tracing_warning = True
-    loop()
+    low, high = float(values.min()), float(values.max())
+    high = high if high > low else low + 1.0
+    counts, edges = np.histogram(values, bins=buckets, range=(low, high))
+    return np.stack([edges[:-1], edges[1:], counts], axis=1)
 
 
 def _tag(name):

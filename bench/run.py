@@ -112,7 +112,7 @@ def side_by_side(name, settings, repeats):
                 "instrumented": probed,
                 "costs": {phase: statistics.median(c.get(phase, 0.0) for c in costs) for phase in costs[0]},
             }
-            for key in ("FIT_SECONDS", "STEP_SECONDS", "PEAK_RSS_KB"):
+            for key in ("FIT_SECONDS", "FIRST_STEP_SECONDS", "STEP_SECONDS", "PEAK_RSS_KB"):
                 if key in plain[0]:
                     row[key.lower() + "_ratio"] = statistics.median(r[key] for r in probed) / statistics.median(
                         r[key] for r in plain
@@ -145,12 +145,17 @@ def side_by_side_table(rows):
 def costs_table(rows):
     """Per row, the instrumented run's seconds by phase (``runtime/costs.py``), beside plain fit's seconds."""
     phases = list(dict.fromkeys(phase for row in rows for phase in row["costs"]))
-    lines = [f"  {'settings':<40} {'fit s':>7} " + " ".join(f"{phase:>{max(len(phase), 7)}}" for phase in phases)]
+    lines = [
+        f"  {'settings':<40} {'fit s':>7} {'1st step':>8} "
+        + " ".join(f"{phase:>{max(len(phase), 7)}}" for phase in phases)
+    ]
     for row in rows:
         settings = " ".join(f"{k[6:].lower()}={v}" for k, v in row["settings"].items())
         plain_seconds = statistics.median(r["FIT_SECONDS"] for r in row["plain"])
+        first = [r["FIRST_STEP_SECONDS"] for r in row["plain"] if "FIRST_STEP_SECONDS" in r]
+        first = f"{statistics.median(first):>8.2f}" if first else f"{'-':>8}"
         cells = " ".join(f"{row['costs'].get(phase, 0.0):>{max(len(phase), 7)}.2f}" for phase in phases)
-        lines.append(f"  {settings:<40} {plain_seconds:>7.2f} {cells}")
+        lines.append(f"  {settings:<40} {plain_seconds:>7.2f} {first} {cells}")
     return "\n".join(lines)
 
 
@@ -164,7 +169,9 @@ def models_and_scaling(repeats):
     print(f"real architectures, batch 16, 64 synthetic images, 2 epochs ({repeats} alternating runs each, medians):")
     models = side_by_side("real_model_program", REAL_MODELS, repeats)
     print(side_by_side_table(models))
-    print("\n  where the instrumented run's time goes, seconds per phase (medians; fit s: plain fit, whole):")
+    print(
+        "\n  where the instrumented run's time goes, seconds per phase (medians), beside plain fit's whole fit and first step:"
+    )
     print(costs_table(models))
     print("\nscaling: Dense stacks (32 units), 400 steps; step = per-step time after the first epoch:")
     scaling = side_by_side("scaling_program", SCALING, repeats)

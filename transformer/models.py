@@ -52,12 +52,13 @@ class _Collector(cst.CSTVisitor):
         self.fit_calls = []  # (Call, module-level statement containing it), in source order
         self.in_fstring = set()  # id() of the fit calls written inside an f-string's {...}
         self.parents = {}  # node -> parent node (as libcst's ParentNodeProvider, without a second pass)
-        self.names = {}  # id(statement) -> the identifiers written in it (every Name node, nested ones too)
+        self.names = {}  # id(statement) -> names it may bind (nested statements included), and _FIT/_RETURN
         self._path = []
         self._functions = []
         self._statements = []  # the names of each open statement
         self._top = None
         self._fstrings = 0
+        self._imports = 0
 
     def _follow(self, name, expression):
         self.follows.setdefault(name, []).append(expression)
@@ -70,7 +71,7 @@ class _Collector(cst.CSTVisitor):
             if not self._statements:
                 self._top = node
             self._statements.append(set())
-        elif isinstance(node, cst.Name) and self._statements:
+        elif isinstance(node, cst.Name) and self._statements and (self._imports or _may_bind(node, self._path[-2])):
             self._statements[-1].add(node.value)
         return super().on_visit(node)
 
@@ -113,7 +114,20 @@ class _Collector(cst.CSTVisitor):
     def leave_Lambda(self, node):
         self._functions.pop()
 
+    def visit_Import(self, node):
+        self._imports += 1
+
+    def leave_Import(self, node):
+        self._imports -= 1
+
+    def visit_ImportFrom(self, node):
+        self._imports += 1
+
+    def leave_ImportFrom(self, node):
+        self._imports -= 1
+
     def visit_Return(self, node):
+        self._statements[-1].add(_RETURN)
         if self._functions and isinstance(self._functions[-1], cst.FunctionDef) and node.value is not None:
             self.returns[id(self._functions[-1])].append(node.value)
             self._follow(self._functions[-1].name.value, node.value)
@@ -135,6 +149,7 @@ class _Collector(cst.CSTVisitor):
                 self.compiled.add(func.value.value)
             elif func.attr.value == "fit":
                 self.fit_calls.append((node, self._top))
+                self._statements[-1].add(_FIT)
                 if self._fstrings:
                     self.in_fstring.add(id(node))
 
@@ -159,19 +174,22 @@ class ModelOrigins:
         every binding of those names stays, so their scopes and bindings are those of the whole module.
         """
         wanted = _wanted_names(self._data)
-        body = self._pruned_body(self._module.body, wanted)
+        body = self._pruned_body(self._module.body, wanted, keep_returns=False)
         pruned = self._module.with_changes(body=body)
         return MetadataWrapper(pruned, unsafe_skip_copy=True).resolve(ScopeProvider)
 
-    def _pruned_body(self, statements, wanted):
-        """``statements`` without those naming nothing ``wanted``; function and class bodies pruned alike."""
+    def _pruned_body(self, statements, wanted, keep_returns):
+        """``statements`` less those that bind nothing ``wanted``, call no ``fit`` and (``keep_returns``: in a
+        function whose returns are followed) return nothing; function and class bodies pruned alike."""
         kept = []
         for statement in statements:
-            if not self._data.names.get(id(statement), wanted) & wanted:
+            names = self._data.names.get(id(statement), {_FIT})
+            if not (names & wanted or _FIT in names or keep_returns and _RETURN in names):
                 continue
             body = getattr(statement, "body", None)
             if isinstance(statement, (cst.FunctionDef, cst.ClassDef)) and isinstance(body, cst.IndentedBlock):
-                inner = self._pruned_body(body.body, wanted) or [cst.SimpleStatementLine([cst.Pass()])]
+                returns = isinstance(statement, cst.FunctionDef) and statement.name.value in wanted
+                inner = self._pruned_body(body.body, wanted, returns) or [cst.SimpleStatementLine([cst.Pass()])]
                 if len(inner) != len(body.body) or any(a is not b for a, b in zip(inner, body.body)):
                     pruned = statement.with_changes(body=body.with_changes(body=inner))
                     self._originals[id(pruned)] = statement
@@ -295,6 +313,23 @@ class _Binding:
 
 
 _STATEMENTS = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
+_FIT, _RETURN = " fit", " return"  # not identifiers: marks of a statement that calls fit / holds a return
+
+
+def _may_bind(name, parent):
+    """Whether the Name node ``name`` (child of ``parent``) can bind its name, outside an import.
+
+    ``x`` in ``x.attr`` and ``x(...)``, an attribute's name and a keyword argument's name never do; any
+    other position may (a target, a parameter, a ``global`` declaration...). Kept conservative: a
+    statement is dropped from the scope analysis only when none of its names may bind a wanted name.
+    """
+    if isinstance(parent, cst.Attribute):
+        return False
+    if isinstance(parent, cst.Call):
+        return parent.func is not name
+    if isinstance(parent, cst.Arg):
+        return parent.keyword is not name
+    return True
 
 
 def _wanted_names(data):
@@ -303,9 +338,9 @@ def _wanted_names(data):
     ``ModelOrigins.origin`` looks up the bindings of a receiver's names, of the names of the callee of an
     assigned call (``keras.Model`` in ``model = keras.Model(...)``), of what a called function returns and
     of a called class's bases, and of the names assigned to a followed name; names are not told apart by
-    scope here, which only adds to the set. ``fit`` itself keeps every statement with a ``fit`` call.
+    scope here, which only adds to the set.
     """
-    wanted = {"fit"}
+    wanted = set()
     todo = [name for call, _ in data.fit_calls for name in _lookup_names(call.func.value)]
     while todo:
         name = todo.pop()

@@ -2,23 +2,47 @@
 
 ``PositionProvider`` generates the code of the whole module while recording a range for every node: a
 quarter of the transform time of a 1,000-line script, for the few dozen nodes the reaching analysis and
-the messages ask about. ``LazyPositions`` gives the same ranges, statement by statement: a module-level
-statement's ranges are recorded, with libcst's own position-recording code generation, the first time a
-node in it is asked for, starting from the line and column where the statement begins (found by one
-plain code generation of the module that only counts lines). The result is the same as
-``PositionProvider``'s because a module's code is its statements' code laid end to end.
+the messages ask about. ``LazyPositions`` gives the same ranges, statement by statement: the innermost
+statement around a node asked for is generated with libcst's own position-recording code generation,
+starting from the line, column and indentation where it begins in the module (found by one plain code
+generation of the module that only counts lines). Code generation is a left-to-right walk whose state is
+exactly that triple, so the ranges are ``PositionProvider``'s.
+
+A ``def`` or ``class`` header (its name, parameters, bases, decorators) is generated without the body,
+which comes after it: a function's own range then ends at its header. Nothing reads it: a definition
+binds its name where the name is written (``reaching.Flow._effect``).
 """
 
 from contextlib import contextmanager
 
+import libcst as cst
 from libcst.metadata.position_provider import PositionProvidingCodegenState
 
+_STATEMENTS = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
+_DEFINITIONS = (cst.FunctionDef, cst.ClassDef)  # nothing of theirs follows the body
 
-class _LineCountingState(PositionProvidingCodegenState):
-    """Code generation that follows line and column exactly as ``PositionProvider`` does, recording nothing."""
+
+class _RecordingState(PositionProvidingCodegenState):
+    """libcst's position-recording code generation, with a shortcut for the common token without a line break."""
+
+    def _update_position(self, value):
+        if "\n" in value or "\r" in value:
+            super()._update_position(value)
+        else:  # what the parent computes for a single segment, without splitting on a regex
+            self.column += len(value)
+
+
+class _StartsState(_RecordingState):
+    """Code generation that follows line and column as ``PositionProvider`` does and records only where each
+    statement begins: ``starts[id(statement)] = (line, column, indentation)``."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.starts = {}
 
     def before_codegen(self, node):
-        pass
+        if isinstance(node, _STATEMENTS):
+            self.starts[id(node)] = (self.line, self.column, tuple(self.indent_tokens))
 
     def after_codegen(self, node):
         pass
@@ -37,8 +61,8 @@ class LazyPositions:
     def __init__(self, module, parents):
         self._module = module
         self._parents = parents
-        self._starts = None  # id(module-level statement) -> (line, column) where its code begins
-        self._recorded = set()  # id() of the module-level statements whose ranges are recorded
+        self._starts = None  # id(statement) -> (line, column, indentation) where its code begins
+        self._recorded = set()  # (id(statement), header only) already generated
         self._computed = {}  # node -> CodeRange: the attribute libcst's codegen state writes to
 
     def __getitem__(self, node):
@@ -47,46 +71,52 @@ class LazyPositions:
         return self._computed[node]
 
     def __contains__(self, node):
-        statement = self._statement_of(node)
-        if statement is None:
+        found = self._statement_of(node)
+        if found is None:
             return False
-        if id(statement) not in self._recorded:
-            self._record(statement)
+        statement, child = found
+        header = isinstance(statement, _DEFINITIONS) and child is not statement.body
+        if (id(statement), header) not in self._recorded and (id(statement), False) not in self._recorded:
+            self._record(statement, header)
         return node in self._computed
 
     def _statement_of(self, node):
-        """The module-level statement that contains ``node`` (or is it), or None for a node outside the body."""
-        while True:
-            parent = self._parents.get(node)
-            if parent is None:
+        """``(innermost statement around or at node, its child on the way to node or None)``; None outside the module."""
+        found, child, previous = None, None, None
+        while node is not self._module:
+            if found is None and isinstance(node, _STATEMENTS):
+                found, child = node, previous
+            previous = node
+            node = self._parents.get(node)
+            if node is None:
                 return None
-            if parent is self._module:
-                return node
-            node = parent
+        return None if found is None else (found, child)
 
-    def _record(self, statement):
+    def _record(self, statement, header):
         if self._starts is None:
             self._starts = self._statement_starts()
-        line, column = self._starts[id(statement)]
-        state = PositionProvidingCodegenState(
+        line, column, indentation = self._starts[id(statement)]
+        state = _RecordingState(
             default_indent=self._module.default_indent,
             default_newline=self._module.default_newline,
             provider=self,
             line=line,
             column=column,
+            indent_tokens=list(indentation),
         )
-        statement._codegen(state)
-        self._recorded.add(id(statement))
+        if header:
+            copy = statement.with_changes(body=cst.IndentedBlock(body=()))
+            copy._codegen(state)
+            self._computed[statement] = self._computed[copy]
+        else:
+            self._computed.pop(statement, None)  # a header's range, recorded before, gives way to the whole
+            statement._codegen(state)
+        self._recorded.add((id(statement), header))
 
     def _statement_starts(self):
         module = self._module
-        state = _LineCountingState(
-            default_indent=module.default_indent, default_newline=module.default_newline, provider=self
+        state = _StartsState(
+            default_indent=module.default_indent, default_newline=module.default_newline, provider=None
         )
-        for line in module.header:
-            line._codegen(state)
-        starts = {}
-        for statement in module.body:
-            starts[id(statement)] = (state.line, state.column)
-            statement._codegen(state)
-        return starts
+        module._codegen(state)
+        return state.starts

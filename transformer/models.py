@@ -19,6 +19,7 @@ from libcst.metadata import MetadataWrapper, ScopeProvider
 from .keras_names import is_model_class, keras_path, model_kind
 from .positions import LazyPositions
 from .reaching import Flow
+from .walk import walk
 
 # "parameter": a function's parameter; the generated loop checks at run time that it can train the object.
 REWRITABLE = ("sequential", "functional", "loaded", "subclass", "parameter")
@@ -59,6 +60,18 @@ class _Collector(cst.CSTVisitor):
         self._top = None
         self._fstrings = 0
         self._imports = 0
+
+    def collect(self, module):
+        """Read ``module``: with ``walk`` (cheap), then the fit calls of each statement put in source order."""
+        walk(module, self)
+        statements = {}  # id(module-level statement) -> (statement, its fit calls); statements in module order
+        for call, top in self.fit_calls:
+            statements.setdefault(id(top), (top, []))[1].append(call)
+        self.fit_calls = []
+        for top, calls in statements.values():
+            if len(calls) > 1:  # walk's order inside a statement is not always the source's
+                calls = _in_visit_order(top, calls)
+            self.fit_calls.extend((call, top) for call in calls)
 
     def _follow(self, name, expression):
         self.follows.setdefault(name, []).append(expression)
@@ -158,7 +171,7 @@ class ModelOrigins:
     def __init__(self, wrapper):
         module = wrapper.module
         self._data = _Collector()
-        module.visit(self._data)
+        self._data.collect(module)
         self.fit_calls = self._data.fit_calls
         self._module = module
         self._originals = {}  # id(statement whose body was pruned for the scope analysis) -> the statement as written
@@ -293,6 +306,20 @@ class ModelOrigins:
             for a in self._assignments(name)
             if isinstance(getattr(a, "node", None), (cst.FunctionDef, cst.ClassDef))
         ]
+
+
+def _in_visit_order(statement, calls):
+    """``calls`` (nodes inside ``statement``) in the order ``CSTNode.visit`` meets them, the source's."""
+    wanted = {id(call) for call in calls}
+    order = []
+
+    class _Order(cst.CSTVisitor):
+        def visit_Call(self, node):
+            if id(node) in wanted:
+                order.append(node)
+
+    statement.visit(_Order())
+    return order
 
 
 def _class_origin(node, keras_path_of):

@@ -86,7 +86,8 @@ class _Collector(cst.CSTVisitor):
             self._statements.append(set())
         elif isinstance(node, cst.Name) and self._statements and (self._imports or _may_bind(node, self._path[-2])):
             self._statements[-1].add(node.value)
-        return super().on_visit(node)
+        visit = _hook(type(self), "visit_", type(node))
+        return visit is None or visit(self, node) is not False
 
     def on_leave(self, original_node):
         self._path.pop()
@@ -95,7 +96,9 @@ class _Collector(cst.CSTVisitor):
             self.names[id(original_node)] = names
             if self._statements:
                 self._statements[-1].update(names)
-        super().on_leave(original_node)
+        leave = _hook(type(self), "leave_", type(original_node))
+        if leave is not None:
+            leave(self, original_node)
 
     def _assigned(self, target, value):
         self.values[id(target)] = value
@@ -306,6 +309,17 @@ class ModelOrigins:
             for a in self._assignments(name)
             if isinstance(getattr(a, "node", None), (cst.FunctionDef, cst.ClassDef))
         ]
+
+
+_HOOKS = {}  # (visitor class, "visit_" or "leave_", node type) -> the method, or None
+
+
+def _hook(visitor, prefix, node_type):
+    """``CSTVisitor``'s dispatch (``visit_Call`` for a Call node), looked up once per node type."""
+    key = (visitor, prefix, node_type)
+    if key not in _HOOKS:
+        _HOOKS[key] = getattr(visitor, prefix + node_type.__name__, None)
+    return _HOOKS[key]
 
 
 def _in_visit_order(statement, calls):

@@ -13,9 +13,10 @@ which comes after it: a function's own range then ends at its header. Nothing re
 binds its name where the name is written (``reaching.Flow._effect``).
 """
 
-from contextlib import contextmanager
+from contextlib import nullcontext
 
 import libcst as cst
+from libcst._position import CodePosition, CodeRange
 from libcst.metadata.position_provider import PositionProvidingCodegenState
 
 _STATEMENTS = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
@@ -30,6 +31,28 @@ class _RecordingState(PositionProvidingCodegenState):
             super()._update_position(value)
         else:  # what the parent computes for a single segment, without splitting on a regex
             self.column += len(value)
+
+    def record_syntactic_position(self, node, *, start_node=None, end_node=None):
+        return _SyntacticPosition(self, node, start_node, end_node)
+
+
+class _SyntacticPosition:
+    """``PositionProvidingCodegenState.record_syntactic_position`` as a plain context manager (a generator-based
+    one costs several times more, and it is entered for most nodes): the same range, recorded the same way."""
+
+    __slots__ = ("state", "node", "start_node", "end_node", "start")
+
+    def __init__(self, state, node, start_node, end_node):
+        self.state, self.node, self.start_node, self.end_node = state, node, start_node, end_node
+
+    def __enter__(self):
+        self.start = CodePosition(self.state.line, self.state.column)
+
+    def __exit__(self, *exception):
+        state, computed = self.state, self.state.provider._computed
+        start = computed[self.start_node].start if self.start_node is not None else self.start
+        end = computed[self.end_node].end if self.end_node is not None else CodePosition(state.line, state.column)
+        computed[self.node] = CodeRange(start, end)
 
 
 class _StartsState(_RecordingState):
@@ -47,9 +70,11 @@ class _StartsState(_RecordingState):
     def after_codegen(self, node):
         pass
 
-    @contextmanager
     def record_syntactic_position(self, node, *, start_node=None, end_node=None):
-        yield
+        return _NOTHING
+
+
+_NOTHING = nullcontext()
 
 
 class LazyPositions:
@@ -75,6 +100,8 @@ class LazyPositions:
         if found is None:
             return False
         statement, child = found
+        if statement is None:  # the comments and blank lines around the module's statements: rarely asked for
+            statement, child = self._module, None
         header = isinstance(statement, _DEFINITIONS) and child is not statement.body
         if (id(statement), header) not in self._recorded and (id(statement), False) not in self._recorded:
             self._record(statement, header)
@@ -84,18 +111,22 @@ class LazyPositions:
         """``(innermost statement around or at node, its child on the way to node or None)``; None outside the module."""
         found, child, previous = None, None, None
         while node is not self._module:
-            if found is None and isinstance(node, _STATEMENTS):
+            if found is None and isinstance(node, _STATEMENTS) and not self._is_elif(node):
                 found, child = node, previous
             previous = node
             node = self._parents.get(node)
             if node is None:
                 return None
-        return None if found is None else (found, child)
+        return found, child
+
+    def _is_elif(self, node):
+        """An ``elif`` is an ``If`` in its parent's ``orelse``: written as ``elif`` only with its parent's code."""
+        return isinstance(node, cst.If) and isinstance(self._parents.get(node), cst.If)
 
     def _record(self, statement, header):
         if self._starts is None:
             self._starts = self._statement_starts()
-        line, column, indentation = self._starts[id(statement)]
+        line, column, indentation = self._starts.get(id(statement), (1, 0, ()))  # the module starts at 1:0
         state = _RecordingState(
             default_indent=self._module.default_indent,
             default_newline=self._module.default_newline,

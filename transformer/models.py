@@ -80,18 +80,19 @@ class _Collector(cst.CSTVisitor):
         if self._path:
             self.parents[node] = self._path[-1]
         self._path.append(node)
-        if isinstance(node, _STATEMENTS):
+        node_type = type(node)
+        if _is_statement(node_type):
             if not self._statements:
                 self._top = node
             self._statements.append(set())
-        elif isinstance(node, cst.Name) and self._statements and (self._imports or _may_bind(node, self._path[-2])):
+        elif node_type is cst.Name and self._statements and (self._imports or _may_bind(node, self._path[-2])):
             self._statements[-1].add(node.value)
-        visit = _hook(type(self), "visit_", type(node))
+        visit = _hook(type(self), "visit_", node_type)
         return visit is None or visit(self, node) is not False
 
     def on_leave(self, original_node):
         self._path.pop()
-        if isinstance(original_node, _STATEMENTS):
+        if _is_statement(type(original_node)):
             names = self._statements.pop()
             self.names[id(original_node)] = names
             if self._statements:
@@ -309,6 +310,15 @@ class ModelOrigins:
             for a in self._assignments(name)
             if isinstance(getattr(a, "node", None), (cst.FunctionDef, cst.ClassDef))
         ]
+
+
+_STATEMENT_TYPES = {}  # node type -> whether it is a statement of a block (isinstance on libcst's ABCs is slow)
+
+
+def _is_statement(node_type):
+    if node_type not in _STATEMENT_TYPES:
+        _STATEMENT_TYPES[node_type] = issubclass(node_type, _STATEMENTS)
+    return _STATEMENT_TYPES[node_type]
 
 
 _HOOKS = {}  # (visitor class, "visit_" or "leave_", node type) -> the method, or None

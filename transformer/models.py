@@ -17,7 +17,7 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, ScopeProvider
 
 from .keras_names import is_model_class, keras_path, model_kind
-from .positions import LazyPositions
+from .positions import LazyPositions, is_statement
 from .reaching import Flow
 from .walk import walk
 
@@ -81,7 +81,7 @@ class _Collector(cst.CSTVisitor):
             self.parents[node] = self._path[-1]
         self._path.append(node)
         node_type = type(node)
-        if _is_statement(node_type):
+        if is_statement(node_type):
             if not self._statements:
                 self._top = node
             self._statements.append(set())
@@ -92,7 +92,7 @@ class _Collector(cst.CSTVisitor):
 
     def on_leave(self, original_node):
         self._path.pop()
-        if _is_statement(type(original_node)):
+        if is_statement(type(original_node)):
             names = self._statements.pop()
             self.names[id(original_node)] = names
             if self._statements:
@@ -179,6 +179,7 @@ class ModelOrigins:
         self.fit_calls = self._data.fit_calls
         self._module = module
         self._originals = {}  # id(statement whose body was pruned for the scope analysis) -> the statement as written
+        self._fits_by_statement = {}  # see _fit_calls_by_line
         self._classes = {}  # ClassDef -> Origin of its instances (None: not a keras.Model subclass)
 
     @functools.cached_property
@@ -191,6 +192,7 @@ class ModelOrigins:
         every binding of those names stays, so their scopes and bindings are those of the whole module.
         """
         wanted = _wanted_names(self._data)
+        self._fits_by_statement = self._fit_calls_by_line()
         body = self._pruned_body(self._module.body, wanted, keep_returns=False)
         pruned = self._module.with_changes(body=body)
         return MetadataWrapper(pruned, unsafe_skip_copy=True).resolve(ScopeProvider)
@@ -203,6 +205,9 @@ class ModelOrigins:
             names = self._data.names.get(id(statement), {_FIT})
             if not (names & wanted or _FIT in names or keep_returns and _RETURN in names):
                 continue
+            if not (names & wanted or keep_returns and _RETURN in names) and id(statement) in self._fits_by_statement:
+                kept.append(self._receivers_only(statement))
+                continue
             body = getattr(statement, "body", None)
             if isinstance(statement, (cst.FunctionDef, cst.ClassDef)) and isinstance(body, cst.IndentedBlock):
                 returns = isinstance(statement, cst.FunctionDef) and statement.name.value in wanted
@@ -213,6 +218,27 @@ class ModelOrigins:
                     statement = pruned
             kept.append(statement)
         return kept
+
+    def _fit_calls_by_line(self):
+        """id(line of simple statements) -> its fit calls, for the lines whose receivers can stand in for them:
+        no fit call of the line inside a lambda or a comprehension (a scope of its own) or inside another."""
+        fit_ids = {id(call) for call, _ in self.fit_calls}
+        lines, unfit = {}, set()
+        for call, _ in self.fit_calls:
+            node, alone = self._data.parents.get(call), True
+            while node is not None and not is_statement(type(node)):
+                alone = alone and not isinstance(node, _NESTED_SCOPES) and id(node) not in fit_ids
+                node = self._data.parents.get(node)
+            if isinstance(node, cst.SimpleStatementLine):
+                lines.setdefault(id(node), []).append(call)
+                if not alone:
+                    unfit.add(id(node))
+        return {line: calls for line, calls in lines.items() if line not in unfit}
+
+    def _receivers_only(self, line):
+        """A stand-in for a line kept only for its fit calls: their receivers (the nodes the origins look up,
+        in the same scope), without the arguments, which nothing asks the scopes about."""
+        return cst.SimpleStatementLine([cst.Expr(call.func.value) for call in self._fits_by_statement[id(line)]])
 
     @functools.cached_property
     def positions(self):
@@ -312,15 +338,6 @@ class ModelOrigins:
         ]
 
 
-_STATEMENT_TYPES = {}  # node type -> whether it is a statement of a block (isinstance on libcst's ABCs is slow)
-
-
-def _is_statement(node_type):
-    if node_type not in _STATEMENT_TYPES:
-        _STATEMENT_TYPES[node_type] = issubclass(node_type, _STATEMENTS)
-    return _STATEMENT_TYPES[node_type]
-
-
 _HOOKS = {}  # (visitor class, "visit_" or "leave_", node type) -> the method, or None
 
 
@@ -363,7 +380,7 @@ class _Binding:
     scope: object
 
 
-_STATEMENTS = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
+_NESTED_SCOPES = (cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
 _FIT, _RETURN = " fit", " return"  # not identifiers: marks of a statement that calls fit / holds a return
 
 

@@ -21,6 +21,14 @@ from libcst.metadata.position_provider import PositionProvidingCodegenState
 
 _STATEMENTS = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
 _DEFINITIONS = (cst.FunctionDef, cst.ClassDef)  # nothing of theirs follows the body
+_STATEMENT_TYPES = {}  # node type -> whether it is a statement of a block (isinstance on libcst's ABCs is slow)
+
+
+def is_statement(node_type):
+    """Whether nodes of ``node_type`` are statements of a block (a line of simple statements, or compound)."""
+    if node_type not in _STATEMENT_TYPES:
+        _STATEMENT_TYPES[node_type] = issubclass(node_type, _STATEMENTS)
+    return _STATEMENT_TYPES[node_type]
 
 
 class _RecordingState(PositionProvidingCodegenState):
@@ -64,7 +72,7 @@ class _StartsState(_RecordingState):
         self.starts = {}
 
     def before_codegen(self, node):
-        if isinstance(node, _STATEMENTS):
+        if is_statement(type(node)):
             self.starts[id(node)] = (self.line, self.column, tuple(self.indent_tokens))
 
     def after_codegen(self, node):
@@ -111,7 +119,7 @@ class LazyPositions:
         """``(innermost statement around or at node, its child on the way to node or None)``; None outside the module."""
         found, child, previous = None, None, None
         while node is not self._module:
-            if found is None and isinstance(node, _STATEMENTS) and not self._is_elif(node):
+            if found is None and is_statement(type(node)) and not self._is_elif(node):
                 found, child = node, previous
             previous = node
             node = self._parents.get(node)

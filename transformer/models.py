@@ -19,7 +19,7 @@ from libcst.metadata import MetadataWrapper, ScopeProvider
 from .keras_names import is_model_class, keras_path, model_kind
 from .positions import LazyPositions, is_statement
 from .reaching import Flow
-from .walk import walk
+from .walk import TRIVIA, walk
 
 # "parameter": a function's parameter; the generated loop checks at run time that it can train the object.
 REWRITABLE = ("sequential", "functional", "loaded", "subclass", "parameter")
@@ -63,7 +63,7 @@ class _Collector(cst.CSTVisitor):
 
     def collect(self, module):
         """Read ``module``: with ``walk`` (cheap), then the fit calls of each statement put in source order."""
-        walk(module, self)
+        walk(module, self, skip=TRIVIA)  # layout holds no names, calls or statements
         statements = {}  # id(module-level statement) -> (statement, its fit calls); statements in module order
         for call, top in self.fit_calls:
             statements.setdefault(id(top), (top, []))[1].append(call)

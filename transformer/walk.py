@@ -28,6 +28,20 @@ def _kind(value):
     return kind
 
 
+def _trivia():
+    """The node types that hold only layout: whitespace, comments, operators, brackets, commas."""
+    trivia = {cst.LeftParen, cst.RightParen, cst.LeftSquareBracket, cst.RightSquareBracket}
+    trivia |= {cst.LeftCurlyBrace, cst.RightCurlyBrace}
+    for value in vars(cst).values():
+        if isinstance(value, type) and issubclass(value, cst.CSTNode):
+            if value.__module__ in ("libcst._nodes.whitespace", "libcst._nodes.op"):
+                trivia.add(value)
+    return frozenset(trivia)
+
+
+TRIVIA = _trivia()  # a walker that needs no layout skips them: about half the nodes of a module
+
+
 def _children(node):
     names = _fields.get(type(node))
     if names is None:
@@ -43,9 +57,9 @@ def _children(node):
     return children
 
 
-def walk(node, visitor):
+def walk(node, visitor, skip=frozenset()):
     """Call ``visitor.on_visit``/``on_leave`` on ``node`` and every node below it, depth first (no recursion:
-    a deeply nested file costs no stack)."""
+    a deeply nested file costs no stack), leaving out the nodes whose type is in ``skip`` and all below them."""
     stack = [(node, False)]
     while stack:
         node, leaving = stack.pop()
@@ -54,4 +68,4 @@ def walk(node, visitor):
             continue
         stack.append((node, True))
         if visitor.on_visit(node):
-            stack.extend((child, False) for child in reversed(_children(node)))
+            stack.extend((child, False) for child in reversed(_children(node)) if type(child) not in skip)

@@ -1,9 +1,9 @@
 """Where does the model in ``model.fit(...)`` come from?
 
-``ModelOrigins`` reads a module once (with libcst's scope metadata) and then answers
-``origin(expression)`` for a ``fit`` receiver: a Keras ``Sequential``, a functional ``Model``, a loaded
-model, an instance of a ``keras.Model`` subclass (with or without its own ``train_step``), or unknown.
-It follows names to the assignments that reach them in the flow of the file (``reaching``: a script
+``ModelOrigins`` reads a module once (a cheap walk, then libcst's scope metadata for the statements the
+``fit`` receivers depend on) and then answers ``origin(expression)`` for a ``fit`` receiver: a Keras
+``Sequential``, a functional ``Model``, a loaded model, an instance of a ``keras.Model`` subclass (with or
+without its own ``train_step``), or unknown. It follows names to the assignments that reach them in the flow of the file (``reaching``: a script
 that rebinds ``model`` many times resolves each ``model.fit`` to the binding made before it, not to any
 binding anywhere), and calls of functions and classes defined in the same module to what they return, so
 ``model = build_model()`` is resolved. A function parameter (``def compile_and_fit(model, ...)``) is a
@@ -203,9 +203,10 @@ class ModelOrigins:
         kept = []
         for statement in statements:
             names = self._data.names.get(id(statement), {_FIT})
-            if not (names & wanted or _FIT in names or keep_returns and _RETURN in names):
+            needed = names & wanted or keep_returns and _RETURN in names  # for a binding or a followed return
+            if not needed and _FIT not in names:
                 continue
-            if not (names & wanted or keep_returns and _RETURN in names) and id(statement) in self._fits_by_statement:
+            if not needed and id(statement) in self._fits_by_statement:
                 kept.append(self._receivers_only(statement))
                 continue
             body = getattr(statement, "body", None)

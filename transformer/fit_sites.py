@@ -17,7 +17,6 @@ Each call becomes a ``FitSite`` with an ``action``:
 from dataclasses import dataclass
 
 import libcst as cst
-from libcst.metadata import PositionProvider
 
 from .models import REWRITABLE, ModelOrigins
 
@@ -103,7 +102,7 @@ def find_fit_sites(wrapper, callback_only=False):
     origins = ModelOrigins(wrapper)
     if not origins.fit_calls:
         return []
-    positions = wrapper.resolve(PositionProvider)
+    positions = origins.positions
     sites = []
     for call, top_statement in origins.fit_calls:
         start = positions[call].start

@@ -164,9 +164,13 @@ def _line_ranges(module, inserted):
     wanted = {id(node): leading for node, leading in inserted}
     line = 1 + len(module.header)
     ranges = []
+    left = len(wanted)
     for statement in module.body:
+        if not left:  # the statements after the last inserted one need no code generated
+            break
         length = module.code_for_node(statement).count("\n")  # a statement's code includes its leading lines
         if id(statement) in wanted:
+            left -= 1
             leading = wanted[id(statement)]
             last = line + length - 1 if leading is None else line + leading - 1
             if last >= line:

@@ -223,6 +223,7 @@ def whole_scripts_table(rows):
                 ("time", whole, "wall_seconds_ratio"),
                 ("step", steady, "step_seconds_ratio"),
                 ("memory", whole, "peak_rss_kb_ratio"),
+                ("steady memory", steady, "peak_rss_kb_ratio"),
             )
             if over(part, key)
         ]

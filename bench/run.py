@@ -20,9 +20,14 @@
 8. Real architectures and scaling (``bench/real_model_program.py``, ``bench/scaling_program.py``; alone: ``make bench
    BENCH=models``): MobileNetV2 (96x96) and ResNet50 (32x32), ``weights=None``, and Dense stacks of 5, 20 and 80
    layers, as written and instrumented alternately: time, steady per-step time and peak-RSS ratios, same weights.
+9. Whole scripts (``bench/scripts/``; alone: ``make bench BENCH=scripts``, 5 alternating runs by default): an MLP,
+   a small convnet, an LSTM, a 20-layer residual convnet (32x32x3), a script of several ``fit`` calls, and the MLP
+   with the ``Diagnose`` callback (``--callback``), each timed as a whole process (start-up and exit included)
+   plain and instrumented (``DNN_INSTRUMENT_STOP=never``); and the first four for 2,000 steps, per-step time after
+   the first epoch. Ratios of time, steady step time and peak RSS against their bars, same weights.
 
-Results are printed and written to ``bench/results/bench-<timestamp>.json`` and, for the corpus,
-``bench/results/corpus-<timestamp>.csv``, so that changes can be compared over time.
+Results are printed and written to ``bench/results/bench-<timestamp>.json`` (``models-`` / ``scripts-<timestamp>.json``
+for those alone) and, for the corpus, ``bench/results/corpus-<timestamp>.csv``, so that changes can be compared over time.
 """
 
 import argparse
@@ -58,7 +63,9 @@ def run_timed(script, env):
 
 
 def measured(script, env):
-    """Run ``script``; its ``KEY value`` lines on stderr (FIT_SECONDS, PEAK_RSS_KB...) as a dict of floats."""
+    """Run ``script``; its ``KEY value`` lines on stderr (FIT_SECONDS, PEAK_RSS_KB...) as a dict of floats,
+    with WALL_SECONDS: the whole process (start-up, imports and exit included), timed here."""
+    start = time.perf_counter()
     result = subprocess.run(
         [sys.executable, str(script)],
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **env},
@@ -66,7 +73,7 @@ def measured(script, env):
         text=True,
         timeout=1800,
     )
-    values = {}
+    values = {"WALL_SECONDS": time.perf_counter() - start}
     for line in result.stderr.splitlines():
         key, _, value = line.partition(" ")
         if key.isupper() and key.replace("_", "").isalpha():
@@ -79,23 +86,27 @@ def measured(script, env):
     return values
 
 
-def side_by_side(name, settings, repeats):
+def side_by_side(name, settings, repeats, callback_only=False):
     """``bench/NAME.py`` as written and instrumented, alternately, ``repeats`` times per setting (a dict of env).
 
-    Per setting: the medians of both sides' fit seconds, steady step seconds and peak RSS, their ratios, and
-    whether the final weights' checksum (WEIGHTS, where the program prints one) is the same both ways. The
-    instrumented side trains on whatever it finds (``DNN_INSTRUMENT_STOP=never``: the weights stay comparable) and
-    writes its cost breakdown (``runtime/costs.py``): the medians per phase are the row's ``costs``.
+    Per setting: the medians of both sides' fit seconds, whole-process seconds, steady step seconds and peak RSS,
+    their ratios, and whether the final weights' checksum (WEIGHTS, where the program prints one) is the same both
+    ways (and its largest relative difference). ``callback_only``: instrumented with the ``Diagnose`` callback
+    (``dnn-instrument --callback``) instead of the loop. The instrumented copy runs from a temporary folder, with
+    the program's own folder on ``PYTHONPATH`` so that it imports what the program imports. The instrumented side
+    trains on whatever it finds (``DNN_INSTRUMENT_STOP=never``: the weights stay comparable) and writes its cost
+    breakdown (``runtime/costs.py``): the medians per phase are the row's ``costs``.
     """
     from dnn_instrument.transformer import instrument
 
     program = HERE / f"{name}.py"
+    path = os.pathsep.join(filter(None, (str(program.parent), os.environ.get("PYTHONPATH"))))
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         instrumented = Path(folder) / program.name
-        instrumented.write_text(instrument(program.read_text(), str(program)).code)
+        instrumented.write_text(instrument(program.read_text(), str(program), callback_only=callback_only).code)
         for env in settings:
-            env = {**env, "DNN_INSTRUMENT_DIR": str(Path(folder) / "runs")}
+            env = {**env, "DNN_INSTRUMENT_DIR": str(Path(folder) / "runs"), "PYTHONPATH": path}
             plain, probed, costs = [], [], []
             costs_file = Path(folder) / "costs.json"
             for _ in range(repeats):
@@ -112,13 +123,16 @@ def side_by_side(name, settings, repeats):
                 "instrumented": probed,
                 "costs": {phase: statistics.median(c.get(phase, 0.0) for c in costs) for phase in costs[0]},
             }
-            for key in ("FIT_SECONDS", "FIRST_STEP_SECONDS", "STEP_SECONDS", "PEAK_RSS_KB"):
+            for key in ("FIT_SECONDS", "WALL_SECONDS", "FIRST_STEP_SECONDS", "STEP_SECONDS", "PEAK_RSS_KB"):
                 if key in plain[0]:
                     row[key.lower() + "_ratio"] = statistics.median(r[key] for r in probed) / statistics.median(
                         r[key] for r in plain
                     )
             if "WEIGHTS" in plain[0]:
                 row["same_weights"] = all(a["WEIGHTS"] == b["WEIGHTS"] for a, b in zip(plain, probed))
+                row["weights_relative_difference"] = max(
+                    abs(a["WEIGHTS"] - b["WEIGHTS"]) / max(abs(a["WEIGHTS"]), 1e-300) for a, b in zip(plain, probed)
+                )
             rows.append(row)
     return rows
 
@@ -142,15 +156,15 @@ def side_by_side_table(rows):
     return "\n".join(lines)
 
 
-def costs_table(rows):
+def costs_table(rows, labels=None):
     """Per row, the instrumented run's seconds by phase (``runtime/costs.py``), beside plain fit's seconds."""
     phases = list(dict.fromkeys(phase for row in rows for phase in row["costs"]))
     lines = [
         f"  {'settings':<40} {'fit s':>7} {'1st step':>8} "
         + " ".join(f"{phase:>{max(len(phase), 7)}}" for phase in phases)
     ]
-    for row in rows:
-        settings = " ".join(f"{k[6:].lower()}={v}" for k, v in row["settings"].items())
+    for number, row in enumerate(rows):
+        settings = labels[number] if labels else " ".join(f"{k[6:].lower()}={v}" for k, v in row["settings"].items())
         plain_seconds = statistics.median(r["FIT_SECONDS"] for r in row["plain"])
         first = [r["FIRST_STEP_SECONDS"] for r in row["plain"] if "FIRST_STEP_SECONDS" in r]
         first = f"{statistics.median(first):>8.2f}" if first else f"{'-':>8}"
@@ -181,6 +195,99 @@ def models_and_scaling(repeats):
     steady = side_by_side("scaling_program", STEADY, repeats)
     print(side_by_side_table(steady))
     return {"real_models": models, "scaling": scaling, "steady": steady}
+
+
+# Whole-script rows (bench/scripts/): (script, instrumented with the Diagnose callback instead of the loop?).
+SCRIPTS = (
+    ("mlp", False),
+    ("convnet", False),
+    ("lstm", False),
+    ("residual", False),
+    ("several_fits", False),
+    ("mlp", True),
+)
+STEADY_SCRIPTS = ("mlp", "convnet", "lstm", "residual")  # and their steady-state rows, BENCH_STEPS steps
+SCRIPT_STEPS = 2000
+SCRIPT_BARS = {"wall_seconds_ratio": 1.10, "step_seconds_ratio": 1.05, "peak_rss_kb_ratio": 1.15}
+
+
+def whole_scripts(repeats):
+    """Each ``bench/scripts/`` script as a whole process, plain and instrumented alternately; the steady rows.
+
+    One row per script: its whole-process time, peak memory and weights, and for the models of
+    ``STEADY_SCRIPTS`` the per-step time of a ``SCRIPT_STEPS``-step run after its first epoch.
+    """
+    rows = []
+    for script, callback in SCRIPTS:
+        settings = [{}]
+        if script in STEADY_SCRIPTS:
+            settings.append({"BENCH_STEPS": str(SCRIPT_STEPS)})
+        label = script + (" (callback)" if callback else "")
+        print(f"  {label}...", end=" ", file=sys.stderr, flush=True)
+        start = time.perf_counter()
+        whole, *steady = side_by_side(f"scripts/{script}", settings, repeats, callback_only=callback)
+        print(f"{time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
+        rows.append({"script": label, "whole": whole, "steady": steady[0] if steady else None})
+    return rows
+
+
+def whole_scripts_table(rows):
+    def over(row, key):
+        return row is not None and key in row and row[key] > SCRIPT_BARS[key]
+
+    def same(row):
+        return "-" if row is None else {True: "same", False: "DIFFER"}[row["same_weights"]]
+
+    lines = [
+        f"  {'script':<18} {'plain s':>7} {'instr. s':>8} {'time':>6} {'step':>6} {'memory':>7} {'weights':>8} "
+        f"{'steady w.':>9}  bar"
+    ]
+    for row in rows:
+        whole, steady = row["whole"], row["steady"]
+        plain = statistics.median(r["WALL_SECONDS"] for r in whole["plain"])
+        probed = statistics.median(r["WALL_SECONDS"] for r in whole["instrumented"])
+        step = f"{steady['step_seconds_ratio']:.2f}x" if steady else "-"
+        missed = [
+            name
+            for name, part, key in (
+                ("time", whole, "wall_seconds_ratio"),
+                ("step", steady, "step_seconds_ratio"),
+                ("memory", whole, "peak_rss_kb_ratio"),
+                ("steady memory", steady, "peak_rss_kb_ratio"),
+            )
+            if over(part, key)
+        ]
+        lines.append(
+            f"  {row['script']:<18} {plain:>7.1f} {probed:>8.1f} {whole['wall_seconds_ratio']:>5.2f}x {step:>6} "
+            f"{whole['peak_rss_kb_ratio']:>6.2f}x {same(whole):>8} {same(steady):>9}  "
+            + ("over: " + ", ".join(missed) if missed else "ok")
+        )
+    for row in rows:
+        for kind in ("whole", "steady"):
+            if row[kind] is not None and not row[kind]["same_weights"]:
+                lines.append(
+                    f"  {row['script']} ({kind}): the weights' checksum differs by up to "
+                    f"{row[kind]['weights_relative_difference']:.1e} (relative)"
+                )
+    bars = SCRIPT_BARS
+    lines.append(
+        f"  (bar: whole-script <= {bars['wall_seconds_ratio']:.2f}x, steady <= {bars['step_seconds_ratio']:.2f}x, "
+        f"memory <= {bars['peak_rss_kb_ratio']:.2f}x)"
+    )
+    return "\n".join(lines)
+
+
+def scripts_benchmark(repeats):
+    print(
+        f"whole scripts (bench/scripts/), each a whole process (start-up and exit included), plain and instrumented,\n"
+        f"alternating, {repeats} runs each, medians; step = per-step time of a {SCRIPT_STEPS:,}-step run after its first "
+        "epoch; memory = peak RSS:"
+    )
+    rows = whole_scripts(repeats)
+    print(whole_scripts_table(rows))
+    print("\n  where the instrumented process's time goes, seconds per phase (medians), beside plain fit's:")
+    print(costs_table([row["whole"] for row in rows], labels=[row["script"] for row in rows]))
+    return rows
 
 
 def overhead(repeats, epochs, models=("mlp", "conv"), strategy=None):
@@ -296,17 +403,19 @@ def transform_time(lines, repeats):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=None, help="alternating runs per side (3; the scripts: 5)")
     parser.add_argument("--epochs", type=int, default=30, help="epochs of the overhead workload")
     parser.add_argument("--no-corpus", action="store_true", help="skip the corpus accuracy benchmark")
     parser.add_argument("--long-steps", type=int, default=100_000, help="steps of the long run of the memory benchmark")
     parser.add_argument(
         "--only",
-        choices=("corpus", "distributed", "fix", "real", "models"),
+        choices=("corpus", "distributed", "fix", "real", "models", "scripts"),
         default=None,
         help="run one benchmark alone (make bench BENCH=NAME)",
     )
     arguments = parser.parse_args()
+    script_repeats = arguments.repeats or 5
+    arguments.repeats = arguments.repeats or 3
     if arguments.only == "fix":
         import fix
 
@@ -317,6 +426,14 @@ def main():
         results.mkdir(exist_ok=True)
         document = models_and_scaling(arguments.repeats)
         path = results / f"models-{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
+        path.write_text(json.dumps(document, indent=1))
+        print(f"\nwritten: {path.relative_to(ROOT)}")
+        return
+    if arguments.only == "scripts":
+        results = HERE / "results"
+        results.mkdir(exist_ok=True)
+        document = {"scripts": scripts_benchmark(script_repeats)}
+        path = results / f"scripts-{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
         path.write_text(json.dumps(document, indent=1))
         print(f"\nwritten: {path.relative_to(ROOT)}")
         return
@@ -371,6 +488,8 @@ def main():
         )
     print("  (bar: <= 1.3x)")
     models_rows = models_and_scaling(arguments.repeats)
+    print()
+    scripts_rows = scripts_benchmark(script_repeats)
     import distributed
 
     distributed_rows = distributed.overhead(arguments.repeats, arguments.epochs)
@@ -410,6 +529,7 @@ def main():
         "overhead": rows,
         "distributed_overhead": distributed_rows,
         **models_rows,
+        "scripts": scripts_rows,
         "memory": memory_rows,
         "sweep": {k: v for k, v in swept.items() if k != "outcomes"},
         "corpus": {"totals": corpus_totals, "cases": corpus_rows},

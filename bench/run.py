@@ -111,17 +111,21 @@ def side_by_side(name, settings, repeats, callback_only=False):
             costs_file = Path(folder) / "costs.json"
             for _ in range(repeats):
                 plain.append(measured(program, env))
+                costs_file.unlink(missing_ok=True)
                 probed.append(
                     measured(
                         instrumented, {**env, "DNN_INSTRUMENT_STOP": "never", "DNN_INSTRUMENT_COSTS": str(costs_file)}
                     )
                 )
-                costs.append(json.loads(costs_file.read_text()))
+                costs.append(json.loads(costs_file.read_text()) if costs_file.exists() else {})
             row = {
                 "settings": {k: v for k, v in env.items() if k.startswith("BENCH_")},
                 "plain": plain,
                 "instrumented": probed,
-                "costs": {phase: statistics.median(c.get(phase, 0.0) for c in costs) for phase in costs[0]},
+                "costs": {
+                    phase: statistics.median(c.get(phase, 0.0) for c in costs)
+                    for phase in {p for c in costs for p in c}
+                },
             }
             for key in ("FIT_SECONDS", "WALL_SECONDS", "FIRST_STEP_SECONDS", "STEP_SECONDS", "PEAK_RSS_KB"):
                 if key in plain[0]:

@@ -17,7 +17,8 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, ScopeProvider
 
 from .keras_names import is_model_class, keras_path, model_kind
-from .positions import LazyPositions, is_statement
+from .positions import is_statement
+from .positions import positions as positions_of
 from .reaching import Flow
 from .walk import TRIVIA, walk
 
@@ -244,7 +245,7 @@ class ModelOrigins:
     @functools.cached_property
     def positions(self):
         """node -> CodeRange (as libcst's ``PositionProvider``), computed for the statements asked about."""
-        return LazyPositions(self._module, self._data.parents)
+        return positions_of(self._module, self._data.parents)
 
     @functools.cached_property
     def _flow(self):

@@ -16,8 +16,17 @@ binds its name where the name is written (``reaching.Flow._effect``).
 from contextlib import nullcontext
 
 import libcst as cst
-from libcst._position import CodePosition, CodeRange
-from libcst.metadata.position_provider import PositionProvidingCodegenState
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+# libcst's code generation internals (the one place this package uses them; ``tests/test_positions.py`` checks the
+# ranges against ``PositionProvider``'s). Without them, ``positions`` falls back to libcst's own pass.
+try:
+    from libcst._position import CodePosition, CodeRange
+    from libcst.metadata.position_provider import PositionProvidingCodegenState
+
+    LAZY = hasattr(cst.CSTNode, "_codegen") and hasattr(PositionProvidingCodegenState, "_update_position")
+except ImportError:  # pragma: no cover - another libcst
+    PositionProvidingCodegenState, LAZY = object, False
 
 _STATEMENTS = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
 _DEFINITIONS = (cst.FunctionDef, cst.ClassDef)  # nothing of theirs follows the body
@@ -83,6 +92,13 @@ class _StartsState(_RecordingState):
 
 
 _NOTHING = nullcontext()
+
+
+def positions(module, parents):
+    """``node -> CodeRange`` for the nodes of ``module`` (``parents``: each node's parent), lazily where libcst allows."""
+    if LAZY:
+        return LazyPositions(module, parents)
+    return MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
 
 
 class LazyPositions:

@@ -162,7 +162,9 @@ def side_by_side_table(rows):
 
 def costs_table(rows, labels=None):
     """Per row, the instrumented run's seconds by phase (``runtime/costs.py``), beside plain fit's seconds."""
-    phases = list(dict.fromkeys(phase for row in rows for phase in row["costs"]))
+    from dnn_instrument.runtime.costs import PHASES
+
+    phases = [phase for phase in PHASES if any(phase in row["costs"] for row in rows)]
     lines = [
         f"  {'settings':<40} {'fit s':>7} {'1st step':>8} "
         + " ".join(f"{phase:>{max(len(phase), 7)}}" for phase in phases)

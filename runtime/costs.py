@@ -20,11 +20,15 @@ import os
 import time
 from contextlib import contextmanager
 
+#: The phases, in the order a run meets them (the docstring says what each one is).
+PHASES = ("first step", "steps", "transfer and journal", "online analysis", "end of fit", "views", "exit")
+
 _path = os.environ.get("DNN_INSTRUMENT_COSTS")
 _seconds = {}
 
 
 def add(phase, seconds):
+    assert phase in PHASES, phase
     if _path:
         _seconds[phase] = _seconds.get(phase, 0.0) + seconds
 

@@ -91,13 +91,3 @@ def test_a_script_with_two_fits_writes_each_step_once(tmp_path):
     assert findings  # two steps per fit: too few updates, found at iteration 0
     values, _ = read(root / "fit-0")
     assert sorted(step for step, _ in values["diagnosis/findings"]) == sorted(f["iteration"] for f in findings)
-
-
-def test_many_fits_print_no_retracing_warning(tmp_path, caplog):
-    """One compiled writer per fit is traced once by design; TensorFlow must not warn about it in the user's
-    output (its detector fires when 5 traces come within 10 calls of the same code)."""
-    stores = [trace(MLP) for _ in range(6)]
-    with caplog.at_level("WARNING", logger="tensorflow"):
-        tensorboard.write(str(tmp_path), stores)
-    assert len(list((tmp_path / "tensorboard").glob("fit-*"))) == 6
-    assert not [record for record in caplog.records if "retracing" in record.getMessage()]

@@ -5,10 +5,15 @@ A callback sees less than the rewritten loop. After each batch it reads the loss
 records the ``loss``, ``weight`` and ``update`` sites of every step. Layer outputs and gradients exist only
 inside Keras's train step; given a ``sample`` of the training data (``Diagnose(sample=(x, y))``, or
 automatically for the ``fit`` calls the transformer keeps, from their own ``x``/``y``: ``fallback.py``), the
-callback computes them itself on that
-fixed sample after each batch, in inference mode (no dropout, BatchNormalization's moving statistics, no
-metric or weight changed), so training goes exactly as without it. The report says which symptoms a
-trace cannot show (``report.unseen``).
+callback computes them itself on that fixed sample, in inference mode (no dropout, BatchNormalization's moving
+statistics, no metric or weight changed), so training goes exactly as without it. The report says which symptoms
+a trace cannot show (``report.unseen``).
+
+That side pass is a second forward and backward pass; after every batch it would cost as much as the step itself
+(a batch of 32, a sample of 32). So it runs after each of the first ``SIDE_FIRST`` batches, where most faults are
+born, then after every ``SIDE_EVERY``-th (``DNN_INSTRUMENT_SIDE_EVERY``; 1: every batch), and at once after a
+batch whose loss or weights hold a NaN/Inf, so that the layer where it appears is still found; the batches in
+between repeat its last rows. The loss, weights and updates are recorded after every batch.
 
 The budget of ``dnn-instrument fix`` (``DNN_INSTRUMENT_MAX_EPOCHS`` / ``_MAX_STEPS``, as the generated loop
 honours it) holds here too: the callback sets ``model.stop_training`` at the cap and says so. A callback
@@ -27,10 +32,14 @@ import tensorflow as tf
 from . import session
 from .analysis.online import Monitor
 from .record import stats
+from .record.probe import FLUSH_EVERY
 from .record.trace import TraceStore
 from .safety import guarded
+from .vocabulary import COLUMN
 
 SAMPLE_SIZE = 32
+SIDE_FIRST = 16
+SIDE_EVERY = max(1, int(os.environ.get("DNN_INSTRUMENT_SIDE_EVERY", "4")))
 
 
 class Diagnose(keras.callbacks.Callback):
@@ -63,10 +72,20 @@ class Diagnose(keras.callbacks.Callback):
             for w in self._weights:
                 index, layer = owners.get(id(w), (None, ""))
                 self._sites.append({"phase": phase, "layer_index": index, "layer": layer, "tensor": w.path})
-        self._statistics = tf.function(stats.statistics, autograph=False)  # one compiled reduction per batch
         self._side = self._side_step() if self.sample is not None else None
-        self._epoch = 0
-        self._before = [tf.identity(w) for w in self._weights]
+        self._before = [tf.Variable(w, trainable=False) for w in self._weights]  # the weights at the last batch
+        self._statistics = tf.function(self._batch_statistics, autograph=False)  # one compiled call per batch
+        self._epoch, self._batches, self._side_rows = 0, 0, None
+        self._pending = []  # (epoch, batch, statistics) of the batches not yet handed to the store
+
+    def _batch_statistics(self, loss):
+        """One batch's rows of the loss, weights and updates."""
+        now = [tf.convert_to_tensor(w) for w in self._weights]
+        updates = [n - b for n, b in zip(now, self._before)]
+        with tf.control_dependencies(updates):
+            for before, weight in zip(self._before, now):
+                before.assign(weight)
+        return stats.statistics(([loss] if self._sites[0]["phase"] == "loss" else []) + now + updates)
 
     def _side_step(self):
         """A compiled forward and backward pass over the sample that records what the loop's probes record."""
@@ -120,20 +139,29 @@ class Diagnose(keras.callbacks.Callback):
             # a train_step of the model's own that reports no "loss" (a GAN's d_loss and g_loss, a Distiller's
             # student_loss): no loss is recorded, rather than a NaN that would read as a fault
             self._sites = [site for site in self._sites if site["phase"] != "loss"]
-        losses = [tf.constant(float(logs.get("loss", float("nan"))))] if self._sites[0]["phase"] == "loss" else []
-        now = [tf.identity(w) for w in self._weights]
-        tensors = losses + now + [n - b for n, b in zip(now, self._before)]
-        block = self._statistics(tensors).numpy()
+        statistics = self._statistics(tf.constant(float(logs.get("loss", float("nan"))), tf.float32)).numpy()
+        faulty = _faulty(statistics)
         if self._side is not None:
-            side = self._side(*self.sample).numpy()
-            if not self.store.sites:
-                self.store.set_sites(self._side_store.sites + self._sites)
-            block = np.concatenate([side, block])
-        elif not self.store.sites:
-            self.store.set_sites(self._sites)
-        self.store.append([self._epoch], [batch], block[None])
-        self._before = now
-        self.monitor.after(block[None])
+            self._batches += 1
+            if self._side_rows is None or self._batches <= SIDE_FIRST or self._batches % SIDE_EVERY == 0 or faulty:
+                self._side_rows = self._side(*self.sample).numpy()
+                faulty = faulty or _faulty(self._side_rows)
+            statistics = np.concatenate([self._side_rows, statistics])
+        self._pending.append((self._epoch, batch, statistics))
+        if len(self._pending) >= FLUSH_EVERY or faulty:  # a NaN/Inf reaches the analysis at once
+            self._flush()
+
+    def _flush(self):
+        """Hand the pending batches to the store and the online analysis, as the loop's probe does (``FLUSH_EVERY``)."""
+        if not self._pending:
+            return
+        if not self.store.sites:
+            self.store.set_sites((self._side_store.sites if self._side is not None else []) + self._sites)
+        epochs, batches, matrices = zip(*self._pending)
+        self._pending = []
+        block = np.stack(matrices)
+        self.store.append(epochs, batches, block)
+        self.monitor.after(block)
 
     def on_epoch_end(self, epoch, logs=None):
         self._record_epoch(epoch, logs)
@@ -141,11 +169,17 @@ class Diagnose(keras.callbacks.Callback):
 
     @guarded("the Diagnose callback")
     def _record_epoch(self, epoch, logs=None):
+        self._flush()
         self.store.add_epoch(epoch, logs or {})
 
     @guarded("the Diagnose callback")
     def on_train_end(self, logs=None):
+        self._flush()
         self.store.close()
+
+
+def _faulty(rows):
+    return bool(((rows[:, COLUMN["frac_nan"]] > 0) | (rows[:, COLUMN["frac_inf"]] > 0)).any())
 
 
 class Budget:

@@ -55,15 +55,14 @@ def test_statistics_match_numpy(careful):
         tensors[0][0, 0] = np.nan
         tensors[1][1, 1] = -np.inf
     bounds = [None, None, (0.01, 0.99), None, None]
-    same = [None, 0, None, None, None]  # tensor 1 declared to have tensor 0's shape
-    got = stats.statistics([tf.constant(t, tf.float32) for t in tensors], bounds, same).numpy()
+    got = stats.statistics([tf.constant(t, tf.float32) for t in tensors], bounds).numpy()
     for row, tensor, b in zip(got, tensors, bounds):
         np.testing.assert_allclose(row, reference(tensor, b), rtol=2e-4, atol=2e-5)
 
 
 def test_statistics_inside_a_compiled_function_with_unknown_batch():
     f = tf.function(
-        lambda a, b: stats.statistics([a, b], None, [None, 0]),
+        lambda a, b: stats.statistics([a, b]),
         input_signature=[tf.TensorSpec([None, 4]), tf.TensorSpec([None, 4])],
         autograph=False,
     )
@@ -81,8 +80,10 @@ def test_careful_path_computes_nothing_tensor_sized_from_shapes_alone():
     graph = f.get_concrete_function(tf.TensorSpec([4, 50_000]), tf.TensorSpec([3, 3])).graph
     conds = [op for op in graph.get_operations() if op.type in ("If", "StatelessIf")]
     assert conds
-    for cond in conds:
-        branch = graph._get_function(cond.get_attr("else_branch").name).graph
+    careful = [graph._get_function(cond.get_attr("else_branch").name).graph for cond in conds]
+    checked = 0
+    while careful:  # each branch, and the functions it calls (the careful path is one compiled function)
+        branch = careful.pop()
         from_values = {}
         for op in branch.get_operations():  # in creation order: inputs first
             from_values[op.name] = op.type == "Placeholder" or (
@@ -91,6 +92,10 @@ def test_careful_path_computes_nothing_tensor_sized_from_shapes_alone():
             if not from_values[op.name]:
                 for output in op.outputs:
                     assert output.shape.is_fully_defined() and output.shape.num_elements() < 1000, (op.type, output)
+            if op.type in ("PartitionedCall", "StatefulPartitionedCall"):
+                careful.append(graph._get_function(op.get_attr("f").name).graph)
+            checked += op.type == "IsNan"
+    assert checked == len(conds)  # every careful path was looked into
 
 
 def test_huge_values_do_not_overflow_the_norm():

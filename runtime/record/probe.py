@@ -50,7 +50,7 @@ class _Traced:
 
 class Probe:
     _loss_scale = _Traced()
-    _sites, _tensors, _saturation, _same_shape_as = _Traced(), _Traced(), _Traced(), _Traced()
+    _sites, _tensors, _saturation = _Traced(), _Traced(), _Traced()
     outputs, _output_sites = _Traced(), _Traced()
 
     def __init__(self, model, site, store, monitor=None):
@@ -74,12 +74,10 @@ class Probe:
 
     def _begin_trace(self):
         self._loss_scale = None
-        self._sites, self._tensors, self._saturation, self._same_shape_as = [], [], [], []
+        self._sites, self._tensors, self._saturation = [], [], []
         self.outputs, self._output_sites = [], []
 
-    def _add(
-        self, phase, layer_index, layer_name, tensor_name, tensors, saturation=None, same_shape_as=None, numeric=False
-    ):
+    def _add(self, phase, layer_index, layer_name, tensor_name, tensors, saturation=None, numeric=False):
         """Add a site; returns its row number, or None when there is no tensor to record.
 
         Only floating-point tensors are recorded, or any numeric one with ``numeric`` (integer labels).
@@ -95,7 +93,6 @@ class Probe:
         self._sites.append({"phase": phase, "layer_index": layer_index, "layer": layer_name, "tensor": tensor_name})
         self._tensors.append(flat)
         self._saturation.append(saturation)
-        self._same_shape_as.append(same_shape_as)
         return len(self._sites) - 1
 
     @guarded("a dnn-instrument probe")
@@ -109,10 +106,9 @@ class Probe:
     def forward(self, node, output):
         """Record the output of one layer call; its gradient is recorded by ``backward``."""
         observed = tf.nest.map_structure(_unfolded_copy, output)
-        row = self._add("forward", node.index, node.name, "output", observed, _saturation_of(node.layer))
-        if row is not None:
+        if self._add("forward", node.index, node.name, "output", observed, _saturation_of(node.layer)) is not None:
             self.outputs.append([t for t in tf.nest.flatten(output) if _is_float(t)])
-            self._output_sites.append((node, row))
+            self._output_sites.append(node)
 
     @guarded("a dnn-instrument probe")
     def backward(self, output_gradients):
@@ -121,10 +117,8 @@ class Probe:
         Called before the optimizer step: it also notes the loss scale the gradients carry (mixed precision).
         """
         self._loss_scale = _loss_scale(self.model.optimizer)
-        for (node, row), gradients in zip(self._output_sites, output_gradients):
-            gradients = _unscaled(gradients, self._loss_scale)
-            complete = all(g is not None for g in gradients)  # then it has its output's shape
-            self._add("backward", node.index, node.name, "output", gradients, same_shape_as=row if complete else None)
+        for node, gradients in zip(self._output_sites, output_gradients):
+            self._add("backward", node.index, node.name, "output", _unscaled(gradients, self._loss_scale))
 
     @guarded("a dnn-instrument probe", default=list)
     def snapshot(self, weights):
@@ -154,7 +148,7 @@ class Probe:
     @guarded("a dnn-instrument probe", default=lambda: tf.zeros([0, len(stats.STATS)]))
     def statistics(self):
         """All of this step's records as one ``[sites, len(STATS)]`` tensor; starts the next trace."""
-        matrix = stats.statistics(self._tensors, self._saturation, self._same_shape_as)
+        matrix = stats.statistics(self._tensors, self._saturation)
         self.store.set_sites(self._sites)
         self._begin_trace()
         return matrix

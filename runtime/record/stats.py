@@ -5,9 +5,9 @@ row of numbers named in ``STATS``, and all the rows of a step travel together as
 
 Cost matters (this runs every step), so the common case is cheap: per tensor, a handful of plain
 reductions (sum, sum of squares, min, max, zeros). Only when one of those sums is not finite, which is
-when a tensor holds a NaN or Inf (or squares past float32), a ``tf.cond`` switches that tensor (or that
-group of small tensors) to the careful path that counts NaN and Inf and computes the moments of the finite values only,
-so one bad value does not hide the rest. Mean and standard deviation come from the sums
+when a tensor holds a NaN or Inf (or squares past float32), a ``tf.cond`` switches that tensor (or all the
+small tensors of the step) to the careful path that counts NaN and Inf and computes the moments of the finite
+values only, so one bad value does not hide the rest. Mean and standard deviation come from the sums
 (``std = sqrt(E[x^2] - mean^2)``), accurate to about 1e-4 of |mean| in float32: enough to tell a
 dead or constant layer (std ~ 0) from a live one.
 """
@@ -44,80 +44,160 @@ NO_SATURATION = None
 #: one whose size is known only at run time (a layer's output: the batch dimension), is reduced on its own.
 GROUPED_AT_MOST = 1 << 16
 
+#: What each tensor is first reduced to, a row of sums and extremes (its ``STATS`` row is then computed for all
+#: tensors at once, ``_rows``): ``squares`` is the sum of (x / scale)^2, so that huge values do not overflow it.
+_RAW = ("count", "finite", "sum", "squares", "min", "max", "zeros", "nans", "infs", "saturated", "scale")
+_R = {name: i for i, name in enumerate(_RAW)}
 
-def statistics(tensors, saturation=None, same_shape_as=None):
+
+def statistics(tensors, saturation=None):
     """Reduce each tensor of ``tensors`` to a row of ``STATS``; returns a ``[len(tensors), len(STATS)]`` tensor.
 
-    ``saturation`` gives, per tensor, the ``(low, high)`` saturated range, or None. ``same_shape_as[i] = j``
-    (j < i) says tensor i always has the shape of tensor j (a gradient and its tensor), even where the
-    static shape is not fully known.
+    ``saturation`` gives, per tensor, the ``(low, high)`` saturated range, or None.
 
-    Small tensors of one shape (weights, their gradients and updates) are stacked and reduced together, so
-    the number of ops grows with the number of distinct shapes, not of tensors. A large tensor (a layer's
-    output, the gradient reaching it) is reduced alone, with its own choice of path, so that it can be freed
-    as soon as it is reduced: one choice for the whole step would keep every activation and every
-    activation gradient of the step alive until the last one exists (a MobileNet grew ten times in memory).
+    Cost matters (this runs in every step, and its ops are traced and optimised with the step), so a tensor
+    costs a handful of plain reductions, and everything after them is computed once for the whole step:
+
+    - small tensors of one shape (weights, their gradients and updates) are stacked and reduced together, so
+      the number of ops grows with the number of distinct shapes, not of tensors; one ``tf.cond`` serves them all;
+    - a large tensor (a layer's output, the gradient reaching it) is reduced alone, with its own ``tf.cond``, so
+      that it can be freed as soon as it is reduced: one choice for the whole step would keep every activation
+      and every activation gradient of the step alive until the last one exists (a MobileNet grew ten times);
+    - the careful path (``_careful``) is one compiled function that every ``tf.cond`` calls, traced once.
     """
     if not tensors:
         return tf.zeros([0, len(STATS)], tf.float32)
     n = len(tensors)
     saturation = saturation or [NO_SATURATION] * n
-    same_shape_as = same_shape_as or [None] * n
-    groups, key_of = {}, []
+    groups, order, raws = {}, [], []
     for i, t in enumerate(tensors):
-        if same_shape_as[i] is not None:
-            key = key_of[same_shape_as[i]]
-        elif t.shape.is_fully_defined() and t.shape.num_elements() <= GROUPED_AT_MOST:
-            key = ("shape", tuple(t.shape), t.dtype)
+        if t.shape.is_fully_defined() and t.shape.num_elements() <= GROUPED_AT_MOST:
+            groups.setdefault((tuple(t.shape), t.dtype), []).append(i)
         else:
-            key = ("tensor", i)
-        key_of.append(key)
-        groups.setdefault(key, []).append(i)
-    order, parts, grouped, grouped_bounds = [], [], [], []
-    for key, members in groups.items():
-        block = tf.reshape(tf.stack([tf.cast(tensors[i], tf.float32) for i in members]), [len(members), -1])
-        bounds = [saturation[i] for i in members]
-        if key[0] == "shape":
-            grouped.append(block)
-            grouped_bounds.append(bounds)
-        else:
-            parts.append(_reduce([block], [bounds]))
-            order += members
-    if grouped:
-        parts.append(_reduce(grouped, grouped_bounds))
-        order += [i for key, members in groups.items() if key[0] == "shape" for i in members]
-    rows = parts[0] if len(parts) == 1 else tf.concat(parts, 0)
+            raws.append(_checked([tf.reshape(tf.cast(t, tf.float32), [1, -1])], [[saturation[i]]]))
+            order.append(i)
+    if groups:
+        members = list(groups.values())
+        blocks = [tf.reshape(tf.stack([tf.cast(tensors[i], tf.float32) for i in m]), [len(m), -1]) for m in members]
+        raws.append(_checked(blocks, [[saturation[i] for i in m] for m in members]))
+        order += [i for m in members for i in m]
+    raw = raws[0] if len(raws) == 1 else tf.concat(raws, 0)
     inverse = [0] * n
     for position, i in enumerate(order):
         inverse[i] = position
-    return tf.gather(rows, inverse)
+    return _rows(tf.gather(raw, inverse))
 
 
-def _reduce(blocks, bounds):
-    """The rows of ``blocks``: the fast path when every value is finite, else the careful one."""
-    squares = tf.concat([tf.reduce_sum(tf.square(b), axis=1) for b in blocks], 0)
-    return tf.cond(
-        tf.reduce_all(tf.math.is_finite(squares)),
-        lambda: _fast(blocks, bounds, squares),
-        lambda: _careful(blocks, bounds),
-    )
+def _checked(blocks, bounds):
+    """The raw rows of ``blocks``: from the fast reductions when every value is finite, else from the careful path."""
+    fast = tf.concat([_fast(block, block_bounds) for block, block_bounds in zip(blocks, bounds)], 0)
+
+    def careful():
+        return tf.concat([_careful()(block, *_bounds(block_bounds)) for block, block_bounds in zip(blocks, bounds)], 0)
+
+    return tf.cond(tf.reduce_all(tf.math.is_finite(fast[:, _R["squares"]])), lambda: fast, careful)
 
 
-def _saturated(block, bounds):
-    """Per row of ``block``, how many elements lie in that row's saturated range (0 where it has none)."""
+def _bounds(bounds):
+    """The saturated range of each row, as two ``[rows]`` constants (an infinite bound where there is none)."""
+    low = tf.constant([b[0] if b else float("-inf") for b in bounds], tf.float32)
+    high = tf.constant([b[1] if b else float("inf") for b in bounds], tf.float32)
+    return low, high
+
+
+def _fast(block, bounds):
+    """Every value finite: the raw row of each row of ``block`` from plain sums, minimum, maximum and counts."""
+    width = block.shape[1] if block.shape[1] is not None else tf.shape(block)[1]
+    count = tf.fill([len(bounds)], tf.cast(width, tf.float32))
     if all(b is None for b in bounds):
-        return tf.zeros([len(bounds)], tf.float32)
-    low = tf.constant([[b[0] if b else float("-inf")] for b in bounds], tf.float32)
-    high = tf.constant([[b[1] if b else float("inf")] for b in bounds], tf.float32)
-    return tf.reduce_sum(tf.cast((block <= low) | (block >= high), tf.float32), axis=1)
+        saturated = tf.zeros([len(bounds)], tf.float32)
+    else:
+        low, high = _bounds(bounds)
+        saturated = _count((block <= low[:, None]) | (block >= high[:, None]))
+    columns = {
+        "count": count,
+        "finite": count,
+        "sum": tf.reduce_sum(block, axis=1),
+        "squares": 2.0 * tf.reshape(tf.nn.l2_loss(block), [1]) if len(bounds) == 1 else _squares(block),
+        "min": tf.reduce_min(block, axis=1),
+        "max": tf.reduce_max(block, axis=1),
+        "zeros": _count(tf.equal(block, 0.0)),
+        "nans": tf.zeros_like(count),
+        "infs": tf.zeros_like(count),
+        "saturated": saturated,
+        "scale": tf.ones_like(count),
+    }
+    return tf.stack([columns[name] for name in _RAW], axis=1)
 
 
-def _rows(count, finite_count, total, squares, minimum, maximum, zeros, nans, infs, saturated, scale=1.0):
-    """Assemble the STATS columns. ``squares`` is the sum of (x / scale)^2, so huge values do not overflow it."""
-    n = tf.maximum(finite_count, 1.0)
-    mean = total / n
+def _squares(block):
+    return tf.reduce_sum(tf.square(block), axis=1)
+
+
+def _count(mask):
+    return tf.reduce_sum(tf.cast(mask, tf.float32), axis=1)
+
+
+def _careful_rows(block, low, high):
+    """Moments of the finite values only, NaN and Inf counted; large values scaled before squaring.
+
+    This path runs only in steps that hold a NaN or Inf. Each block is reduced along its rows, with nothing
+    of the size of a tensor that does not depend on its values: per-element index or bound tensors (a
+    segmented reduction) are constant when the shapes are, and Grappler folded them into constants as large
+    as every probed tensor together, kept in the compiled step (4 GB for a MobileNetV2 at 96x96).
+    """
+    finite = tf.math.is_finite(block)
+    minimum = tf.reduce_min(tf.where(finite, block, float("inf")), axis=1)
+    maximum = tf.reduce_max(tf.where(finite, block, float("-inf")), axis=1)
+    finite_count = _count(finite)
+    any_finite = finite_count > 0
+    scale = tf.maximum(tf.abs(minimum), tf.abs(maximum))
+    scale = tf.where(any_finite & (scale > 0), scale, 1.0)
+    values = tf.where(finite, block, 0.0)
+    nans, infs = _count(tf.math.is_nan(block)), _count(tf.math.is_inf(block))
+    columns = {
+        "count": finite_count + nans + infs,
+        "finite": finite_count,
+        "sum": tf.reduce_sum(values, axis=1),
+        "squares": tf.reduce_sum(tf.square(values / scale[:, None]), axis=1),
+        "min": tf.where(any_finite, minimum, float("nan")),
+        "max": tf.where(any_finite, maximum, float("nan")),
+        "zeros": _count(tf.equal(block, 0.0)),
+        "nans": nans,
+        "infs": infs,
+        "saturated": _count(finite & ((block <= low[:, None]) | (block >= high[:, None]))),
+        "scale": scale,
+    }
+    return tf.stack([columns[name] for name in _RAW], axis=1)
+
+
+_careful_function = None
+
+
+def _careful():
+    """``_careful_rows`` compiled once for blocks of any shape, and called (not inlined) from every ``tf.cond``: the
+    careful path adds one op to a step's graph per cond instead of some forty, which the step would trace and
+    Grappler would optimise at every first step."""
+    global _careful_function
+    if _careful_function is None:
+        _careful_function = tf.function(
+            _careful_rows,
+            input_signature=[tf.TensorSpec([None, None], tf.float32)] + [tf.TensorSpec([None], tf.float32)] * 2,
+            autograph=False,
+            experimental_attributes={"_noinline": True},
+        )
+    return _careful_function
+
+
+def _rows(raw):
+    """The ``STATS`` rows of ``[tensors, len(_RAW)]`` raw rows."""
+    column = {name: raw[:, i] for i, name in enumerate(_RAW)}
+    count, scale, squares = column["count"], column["scale"], column["squares"]
+    n = tf.maximum(column["finite"], 1.0)
+    mean = column["sum"] / n
     spread = tf.maximum(squares / n - tf.square(mean / scale), 0.0)
     every = tf.maximum(count, 1.0)
+    minimum, maximum = column["min"], column["max"]
     columns = {
         "count": count,
         "mean": mean,
@@ -126,86 +206,12 @@ def _rows(count, finite_count, total, squares, minimum, maximum, zeros, nans, in
         "max": maximum,
         "abs_max": tf.maximum(tf.abs(minimum), tf.abs(maximum)),
         "norm": scale * tf.sqrt(squares),
-        "frac_zero": zeros / every,
-        "frac_nan": nans / every,
-        "frac_inf": infs / every,
-        "frac_saturated": saturated / every,
+        "frac_zero": column["zeros"] / every,
+        "frac_nan": column["nans"] / every,
+        "frac_inf": column["infs"] / every,
+        "frac_saturated": column["saturated"] / every,
     }
     return tf.stack([columns[name] for name in STATS], axis=1)
-
-
-def _fast(blocks, bounds, squares):
-    """Every tensor finite: sums, minimum, maximum and zero counts, one stacked reduction per shape group."""
-    count, sums, zeros, minimum, maximum, saturated = [], [], [], [], [], []
-    for block, block_bounds in zip(blocks, bounds):
-        totals = tf.reduce_sum(tf.stack([block, tf.cast(tf.equal(block, 0.0), tf.float32)], axis=1), axis=2)
-        sums.append(totals[:, 0])
-        zeros.append(totals[:, 1])
-        minimum.append(tf.reduce_min(block, axis=1))
-        maximum.append(tf.reduce_max(block, axis=1))
-        width = block.shape[1] if block.shape[1] is not None else tf.shape(block)[1]
-        count.append(tf.fill([len(block_bounds)], tf.cast(width, tf.float32)))
-        saturated.append(_saturated(block, block_bounds))
-    count = tf.concat(count, 0)
-    nothing = tf.zeros_like(count)
-    return _rows(
-        count,
-        count,
-        tf.concat(sums, 0),
-        squares,
-        tf.concat(minimum, 0),
-        tf.concat(maximum, 0),
-        tf.concat(zeros, 0),
-        nothing,
-        nothing,
-        tf.concat(saturated, 0),
-    )
-
-
-def _careful(blocks, bounds):
-    """Moments of the finite values only, NaN and Inf counted; large values scaled before squaring.
-
-    This path runs only in steps that hold a NaN or Inf. Each block is reduced along its rows, with nothing
-    of the size of a tensor that does not depend on its values: per-element index or bound tensors (a
-    segmented reduction) are constant when the shapes are, and Grappler folded them into constants as large
-    as every probed tensor together, kept in the compiled step (4 GB for a MobileNetV2 at 96x96).
-    """
-    parts = [_careful_block(block, block_bounds) for block, block_bounds in zip(blocks, bounds)]
-    return parts[0] if len(parts) == 1 else tf.concat(parts, 0)
-
-
-def _careful_block(block, bounds):
-    def total(values):
-        return tf.reduce_sum(tf.cast(values, tf.float32), axis=1)
-
-    finite = tf.math.is_finite(block)
-    values = tf.where(finite, block, 0.0)
-    minimum = tf.reduce_min(tf.where(finite, block, float("inf")), axis=1)
-    maximum = tf.reduce_max(tf.where(finite, block, float("-inf")), axis=1)
-    finite_count = total(finite)
-    any_finite = finite_count > 0
-    scale = tf.maximum(tf.abs(minimum), tf.abs(maximum))
-    scale = tf.where(any_finite & (scale > 0), scale, 1.0)
-    width = block.shape[1] if block.shape[1] is not None else tf.shape(block)[1]
-    if all(b is None for b in bounds):
-        saturated = tf.zeros([len(bounds)], tf.float32)
-    else:
-        low = tf.constant([[b[0] if b else float("-inf")] for b in bounds], tf.float32)
-        high = tf.constant([[b[1] if b else float("inf")] for b in bounds], tf.float32)
-        saturated = total(finite & ((block <= low) | (block >= high)))
-    return _rows(
-        tf.fill([len(bounds)], tf.cast(width, tf.float32)),
-        finite_count,
-        total(values),
-        total(tf.square(values / scale[:, None])),
-        tf.where(any_finite, minimum, float("nan")),
-        tf.where(any_finite, maximum, float("nan")),
-        total(tf.equal(block, 0.0)),
-        total(tf.math.is_nan(block)),
-        total(tf.math.is_inf(block)),
-        saturated,
-        scale=scale,
-    )
 
 
 def combine(matrices, mirrored_rows=None):

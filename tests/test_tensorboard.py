@@ -69,9 +69,11 @@ model.fit(x, x.sum(1), epochs=1, verbose=0)
 
 
 def test_a_script_with_two_fits_writes_each_step_once(tmp_path):
-    """Each fit's events are written when it ends, once, at the report's iteration numbers, with its verdict as text."""
+    """Each fit's events are written once, at the report's iteration numbers, with its verdict as text (by the writer
+    the script leaves when it ends: waited for, it has removed its marker and left no temporary file)."""
     from conftest import run_python
 
+    from dnn_instrument.runtime.report import views, wait_for_views
     from dnn_instrument.transformer import instrument
 
     script = tmp_path / "two_fits.py"
@@ -79,6 +81,9 @@ def test_a_script_with_two_fits_writes_each_step_once(tmp_path):
     result = run_python(script, cwd=tmp_path, env={"DNN_INSTRUMENT_DIR": str(tmp_path / "runs")})
     assert result.returncode == 0, result.stderr[-3000:]
     root = next((tmp_path / "runs").iterdir()) / "tensorboard"
+    assert "tensorboard/ written in the background when the script ends" in result.stderr
+    assert wait_for_views(root.parent) is None and views.state(root.parent) is None
+    assert not (root.parent / views.MARKER).exists() and not list(root.parent.rglob("*.tmp"))
     report = json.loads((root.parent / "report.json").read_text())
     for fit, steps in (("fit-0", [0, 1]), ("fit-1", [0, 1])):
         assert len(list((root / fit).glob("events.out.*"))) == 1

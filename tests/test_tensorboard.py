@@ -68,6 +68,14 @@ model.fit(x, x.sum(1), epochs=1, verbose=0)
 """
 
 
+def test_histograms_of_huge_close_values_have_distinct_edges():
+    """Values of 1e20 (a run on its way to overflow) that differ by less than a bucket's worth of float precision."""
+    for values in (np.array([1e20, 1e20]), np.array([1e20, 1e20 + 1e5, 1e20 + 2e5]), np.array([-3.0, -3.0])):
+        histogram = tensorboard._histogram(values)
+        assert histogram.shape == (tensorboard.HISTOGRAM_BUCKETS, 3) and histogram[:, 2].sum() == len(values)
+        assert np.all(histogram[:, 1] > histogram[:, 0])
+
+
 def test_a_script_with_two_fits_writes_each_step_once(tmp_path):
     """Each fit's events are written once, at the report's iteration numbers, with its verdict as text (by the writer
     the script leaves when it ends: waited for, it has removed its marker and left no temporary file)."""

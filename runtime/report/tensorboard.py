@@ -219,7 +219,8 @@ def _metadata(plugin):
 def _histogram(values, buckets=HISTOGRAM_BUCKETS):
     """TensorBoard's histogram tensor: ``[buckets, 3]`` rows of (left edge, right edge, count)."""
     low, high = float(values.min()), float(values.max())
-    high = high if high > low else low + 1.0
+    if high - low <= max(abs(low), abs(high)) * 1e-9:  # one value, or too close for distinct edges (1e20 + 1 == 1e20)
+        high = low + max(1.0, abs(low) * 1e-6)
     counts, edges = np.histogram(values, bins=buckets, range=(low, high))
     return np.stack([edges[:-1], edges[1:], counts], axis=1)
 

@@ -70,7 +70,8 @@ model.fit(x, x.sum(1), epochs=1, verbose=0)
 
 def test_histograms_of_huge_close_values_have_distinct_edges():
     """Values of 1e20 (a run on its way to overflow) that differ by less than a bucket's worth of float precision."""
-    for values in (np.array([1e20, 1e20]), np.array([1e20, 1e20 + 1e5, 1e20 + 2e5]), np.array([-3.0, -3.0])):
+    close = (np.array([1e20, 1e20]), np.array([1e20, 1e20 + 1e5, 1e20 + 2e5]), np.array([-3.0, -3.0]))
+    for values in (*close, np.array([1e20, 1e20], np.float32), np.array([1e20, 1.00001e20], np.float32)):
         histogram = tensorboard._histogram(values)
         assert histogram.shape == (tensorboard.HISTOGRAM_BUCKETS, 3) and histogram[:, 2].sum() == len(values)
         assert np.all(histogram[:, 1] > histogram[:, 0])

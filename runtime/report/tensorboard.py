@@ -218,6 +218,7 @@ def _metadata(plugin):
 
 def _histogram(values, buckets=HISTOGRAM_BUCKETS):
     """TensorBoard's histogram tensor: ``[buckets, 3]`` rows of (left edge, right edge, count)."""
+    values = np.asarray(values, np.float64)  # numpy places the edges in the values' type: float32's are too coarse
     low, high = float(values.min()), float(values.max())
     if high - low <= max(abs(low), abs(high)) * 1e-9:  # one value, or too close for distinct edges (1e20 + 1 == 1e20)
         high = low + max(1.0, abs(low) * 1e-6)

@@ -92,7 +92,8 @@ def test_a_script_with_two_fits_writes_each_step_once(tmp_path):
     root = next((tmp_path / "runs").iterdir()) / "tensorboard"
     assert "tensorboard/ written in the background when the script ends" in result.stderr
     assert wait_for_views(root.parent) is None and views.state(root.parent) is None
-    assert not (root.parent / views.MARKER).exists() and not list(root.parent.rglob("*.tmp"))
+    assert not (root.parent / views.MARKER).exists() and not (root.parent / views.LOG).exists()
+    assert not list(root.parent.rglob("*.tmp"))
     report = json.loads((root.parent / "report.json").read_text())
     for fit, steps in (("fit-0", [0, 1]), ("fit-1", [0, 1])):
         assert len(list((root / fit).glob("events.out.*"))) == 1

@@ -48,13 +48,13 @@ def test_a_failing_writer_keeps_the_exit_status_and_says_why(tmp_path):
     )
     result, (folder,) = _run(tmp_path, after)
     assert result.returncode == 3, result.stderr[-3000:]  # the script's own status
+    reported = run_cli("report", "--wait", folder)  # waits for the writer, then says what it did
+    assert reported.returncode == 0 and "verdict:" in reported.stdout, reported.stderr[-3000:]
     why = wait_for_views(folder)
     assert why and "writing the TensorBoard events" in why and str(folder / views.LOG) in why
-    assert views.state(folder) == why  # and on every later read
+    assert f"dnn-instrument: {why}" in reported.stderr and views.state(folder) == why  # and on every later read
     assert "Traceback" in (folder / views.LOG).read_text()
     assert (folder / "report.html").read_text().rstrip().endswith("</html>")  # the other view is written
-    reported = run_cli("report", folder)
-    assert reported.returncode == 0 and f"dnn-instrument: {why}" in reported.stderr
 
 
 def test_a_run_folder_gone_before_the_exit_is_said_and_keeps_the_exit_status(tmp_path):
@@ -79,7 +79,8 @@ def test_waiting_ends_when_the_writer_has_put_its_files_in_place(tmp_path):
     code = "open(folder + '/report.html', 'w').write('page'); views.finish(folder, fd, [])"
     folder = _writer(tmp_path, code)
     assert wait_for_views(folder) is None
-    assert (folder / "report.html").read_text() == "page" and not (folder / views.MARKER).exists()
+    assert (folder / "report.html").read_text() == "page"
+    assert not (folder / views.MARKER).exists() and not (folder / views.LOG).exists()
     assert views.state(folder) is None
 
 

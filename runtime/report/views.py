@@ -7,7 +7,8 @@ A run folder says where its views stand:
 - ``views.pending`` exists while the writer works, locked by it (``flock``; the lock goes with the writer's open
   file, handed over by the script before it exits, so it is held from before the writer starts until it ends);
   it holds the writer's pid;
-- the writer removes it once every view is in place (each file written under a temporary name, then renamed);
+- the writer removes it (and its log) once every view is in place (each file written under a temporary name, then
+  renamed);
 - a writer that fails leaves it, unlocked, with what failed (and its messages are in ``views.log``); one that
   was killed leaves it unlocked too.
 
@@ -68,11 +69,16 @@ def start(folder, command, env):
 
 
 def finish(folder, fd, failures):
-    """The writer's last step: the marker goes when every view is in place; else it says what failed and stays."""
+    """The writer's last step: the marker (and the log) go when every view is in place; else the marker says what
+    failed and stays, beside the log."""
     if failures:
         os.write(int(fd), "".join(f"failed: {line}\n" for line in failures).encode("utf-8", "replace"))
-    else:
-        os.unlink(os.path.join(folder, MARKER))
+        return
+    try:
+        os.unlink(os.path.join(folder, LOG))  # only start-up noise in it
+    except FileNotFoundError:
+        pass
+    os.unlink(os.path.join(folder, MARKER))
 
 
 def state(folder):
@@ -91,8 +97,9 @@ def state(folder):
 
 
 def wait(folder, timeout=600):
-    """Wait until the writer of ``folder``'s views has ended (at most ``timeout`` seconds: then TimeoutError).
-    Returns None when the views are in place (or none was due), else why they are not (``views.log`` says more)."""
+    """Wait until the writer of ``folder``'s views has ended (at most ``timeout`` seconds: then TimeoutError), once
+    the script of the run has ended (it starts the writer on its way out). Returns None when the views are in place
+    (or none was due), else why they are not (``views.log`` says more)."""
     marker = os.path.join(folder, MARKER)
     deadline = time.monotonic() + timeout
     while True:

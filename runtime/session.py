@@ -175,11 +175,12 @@ def views():
 def views_in_process():
     """Whether this process writes its own views, after each ``fit`` in a thread: in an interactive session (no end
     to wait for), with ``DNN_INSTRUMENT_VIEWS_AT_EXIT=wait`` (the files exist when the script ends), or where a
-    detached writer cannot be waited for (no ``flock``). Else a detached process writes them after the script."""
+    detached writer cannot be waited for (no ``flock``) or started. Else a detached process writes them after the script."""
     return (
         _interactive()
         or os.environ.get("DNN_INSTRUMENT_VIEWS_AT_EXIT", "").strip().lower() == "wait"
         or not report.views.supported()
+        or not sys.executable  # an embedded interpreter: no Python to start
     )
 
 

@@ -140,4 +140,5 @@ def _why(folder, marker):
     log = os.path.join(folder, LOG)
     if failures:
         return f"the background writer of the views failed: {'; '.join(failures)} (see {log})"
-    return f"the background writer of the views ({lines[0] if lines else 'no pid'}) ended without writing them (killed?; see {log})"
+    who = lines[0] if lines else "no pid"
+    return f"the background writer of the views ({who}) ended without writing them (killed, or it could not start; see {log})"

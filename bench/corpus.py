@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 from corpus_checks import failed_checks  # noqa: E402 (the label checks the test suite uses)
+from writers import wait_for_writers  # noqa: E402 (bench/, beside this file)
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
@@ -60,8 +61,9 @@ def instrumented_run(script, folder):
         folder,
         {"DNN_INSTRUMENT_REPORT": str(report), "DNN_INSTRUMENT_DIR": str(Path(folder) / "runs")},
     )
+    after_exit = wait_for_writers(Path(folder) / "runs")  # its views: written before the folder goes
     if not report.exists():
-        return {"error": result.stderr[-1500:], "wall": wall}
+        return {"error": result.stderr[-1500:], "wall": wall, "after_exit": after_exit}
     document = json.loads(report.read_text())
     first = document["findings"][0] if document["findings"] else {}
     return {
@@ -72,6 +74,7 @@ def instrumented_run(script, folder):
         "consequences": consequences(document["findings"]),
         "fit_seconds": sum(fit.get("seconds") or 0.0 for fit in document["fits"]),
         "wall": wall,
+        "after_exit": after_exit,
     }
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 from corpus_checks import failed_checks  # noqa: E402 (the label checks the test suite uses)
+from writers import wait_for_writers  # noqa: E402 (bench/, beside this file)
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
@@ -34,9 +35,11 @@ def fix(script, folder, output=None):
     command = [sys.executable, "-m", "dnn_instrument", "fix", "--color=never"]
     command += ["-o", str(output)] if output else []
     env = {**ENV, "DNN_INSTRUMENT_DIR": str(Path(folder) / "runs")}
-    return subprocess.run(
+    result = subprocess.run(
         [*command, str(script)], cwd=script.parent, env=env, capture_output=True, text=True, timeout=1800
     )
+    wait_for_writers(env["DNN_INSTRUMENT_DIR"])  # the run's views: written before its folder goes
+    return result
 
 
 def label_check(script, folder, checks):

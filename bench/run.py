@@ -46,6 +46,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
+from writers import wait_for_writers  # noqa: E402 (bench/, above)
 
 
 def run_timed(script, env):
@@ -56,6 +57,7 @@ def run_timed(script, env):
         text=True,
         timeout=900,
     )
+    wait_for_writers(env["DNN_INSTRUMENT_DIR"])  # the views it left: not during the next run
     for line in result.stderr.splitlines():
         if line.startswith("FIT_SECONDS"):
             return float(line.split()[1])
@@ -64,7 +66,8 @@ def run_timed(script, env):
 
 def measured(script, env):
     """Run ``script``; its ``KEY value`` lines on stderr (FIT_SECONDS, PEAK_RSS_KB...) as a dict of floats,
-    with WALL_SECONDS: the whole process (start-up, imports and exit included), timed here."""
+    with WALL_SECONDS: the whole process (start-up, imports and exit included), timed here, and AFTER_EXIT_SECONDS:
+    the wait for the report views it left to a detached writer (in ``env``'s ``DNN_INSTRUMENT_DIR``), after it."""
     start = time.perf_counter()
     result = subprocess.run(
         [sys.executable, str(script)],
@@ -74,6 +77,7 @@ def measured(script, env):
         timeout=1800,
     )
     values = {"WALL_SECONDS": time.perf_counter() - start}
+    values["AFTER_EXIT_SECONDS"] = wait_for_writers(env["DNN_INSTRUMENT_DIR"]) if "DNN_INSTRUMENT_DIR" in env else 0.0
     for line in result.stderr.splitlines():
         key, _, value = line.partition(" ")
         if key.isupper() and key.replace("_", "").isalpha():
@@ -95,7 +99,8 @@ def side_by_side(name, settings, repeats, callback_only=False):
     (``dnn-instrument --callback``) instead of the loop. The instrumented copy runs from a temporary folder, with
     the program's own folder on ``PYTHONPATH`` so that it imports what the program imports. The instrumented side
     trains on whatever it finds (``DNN_INSTRUMENT_STOP=never``: the weights stay comparable) and writes its cost
-    breakdown (``runtime/costs.py``): the medians per phase are the row's ``costs``.
+    breakdown (``runtime/costs.py``): the medians per phase are the row's ``costs``, with ``after exit``: the wait,
+    measured here, for the report views each run leaves to a detached writer (before the next run starts).
     """
     from dnn_instrument.transformer import instrument
 
@@ -118,6 +123,7 @@ def side_by_side(name, settings, repeats, callback_only=False):
                     )
                 )
                 costs.append(json.loads(costs_file.read_text()) if costs_file.exists() else {})
+                costs[-1]["after exit"] = probed[-1]["AFTER_EXIT_SECONDS"]  # measured here: the process has ended
             row = {
                 "settings": {k: v for k, v in env.items() if k.startswith("BENCH_")},
                 "plain": plain,
@@ -349,11 +355,13 @@ def memory(steps_list):
             result = subprocess.run(
                 [sys.executable, str(instrumented)], env=env, capture_output=True, text=True, timeout=3600
             )
+            wall = time.perf_counter() - start
+            after_exit = wait_for_writers(env["DNN_INSTRUMENT_DIR"])
             line = next((l for l in result.stderr.splitlines() if l.startswith("MEMORY")), None)
             if line is None:
                 raise RuntimeError(f"memory_program failed:\n{result.stderr[-2000:]}")
             row = {key: int(value) for key, value in (item.split("=") for item in line.split()[1:])}
-            rows.append({**row, "wall_seconds": time.perf_counter() - start})
+            rows.append({**row, "wall_seconds": wall, "after_exit_seconds": after_exit})
     return rows
 
 

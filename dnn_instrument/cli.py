@@ -49,7 +49,7 @@ def _parser():
     parser = argparse.ArgumentParser(
         prog="dnn-instrument",
         usage="%(prog)s [options] SOURCE [SOURCE ...]\n       %(prog)s run [--callback] [--fail-on-buggy] [--verbose] SCRIPT [ARG ...]\n"
-        "       %(prog)s report [--html] [--json] RUN_DIR\n       %(prog)s fix [options] SCRIPT [ARG ...]",
+        "       %(prog)s report [--html] [--json] [--wait] RUN_DIR\n       %(prog)s fix [options] SCRIPT [ARG ...]",
         description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -227,8 +227,9 @@ def run_instrumented(script, code, arguments, budget, keep=False):
     with tempfile.TemporaryDirectory(prefix="dnn-instrument-fix-") as work:
         report_path = os.path.join(work, "report.json")
         env = {**os.environ, **budget.environment(), "DNN_INSTRUMENT_REPORT": report_path}
-        if not keep:
+        if not keep:  # a candidate's run folder goes with ``work``: no views for it
             env["DNN_INSTRUMENT_DIR"] = os.path.join(work, "runs")
+            env["DNN_INSTRUMENT_VIEWS"] = "none"
         command = [sys.executable, "-m", "dnn_instrument.fixing", script]
         if code is not None:
             patched = os.path.join(work, "patched.py")
@@ -246,7 +247,7 @@ def run_instrumented(script, code, arguments, budget, keep=False):
                 "findings": [],
                 "fits": [],
             }, None
-        folder = re.findall(r"run folder: (.+?) \(report\.html", result.stderr)
+        folder = re.findall(r"run folder: (.+?) \(report\.(?:html|json)", result.stderr)
         report = _read(report_path) if os.path.exists(report_path) else None
         if report is None:
             return {"verdict": "failed", "error": result.stderr[-1500:], "findings": [], "fits": []}, None
@@ -392,6 +393,9 @@ def _write_record(folder, plan, diff):
         f.write(diff)
     try:  # the HTML report again, now with the diff under the verdict
         from .reporting import report_command
+        from .runtime.report import wait_for_views
+
+        wait_for_views(folder)  # the run's own writer first: its page (without the diff) must not come last
 
         with open(os.devnull, "w") as sink:
             saved, sys.stdout, sys.stderr = (sys.stdout, sys.stderr), sink, sink

@@ -21,6 +21,12 @@ The script's name comes from RUN_DIR/report.json, else from the folder's name.""
     parser.add_argument("folder", metavar="RUN_DIR", help="a run folder, as printed at the end of a run")
     parser.add_argument("--html", action="store_true", help="also (re)write RUN_DIR/report.html")
     parser.add_argument("--json", action="store_true", help="print the JSON report instead of the text one")
+    parser.add_argument(
+        "--wait",
+        action="store_true",
+        help="first wait until the views the run's script left to write in the background (report.html, "
+        "TensorBoard events) are written",
+    )
     options = parser.parse_args(argv)
     folder = options.folder
     if not os.path.isdir(folder):
@@ -33,6 +39,13 @@ The script's name comes from RUN_DIR/report.json, else from the folder's name.""
         stores = session.load(folder)
     except Exception as error:
         return usage(f"{folder}: cannot read its traces ({type(error).__name__}: {error})")
+    try:  # the views a script leaves to a detached writer: in place, being written, or why not
+        views = report.wait_for_views(folder) if options.wait else report.views.state(folder)
+    except TimeoutError as error:
+        views = str(error)
+    if views:
+        hint = "" if options.wait or "being written" not in views else " (--wait waits for them)"
+        print(f"dnn-instrument: {views}{hint}", file=sys.stderr)
     document = report.build(_script_of(folder), stores)
     if options.json:
         print(json.dumps(document, indent=1, default=_plain))

@@ -8,8 +8,13 @@ model, so that every change shows what it bought. The phases, in the order a run
 - ``transfer and journal``: the statistics of a block of steps brought to the host and appended to the journal;
 - ``online analysis``: the checks that may stop a run (``analysis/online.py``);
 - ``end of fit``: the analysis and report.json when a ``fit`` ends;
-- ``views``: report.html and the TensorBoard events, in a thread of their own;
-- ``exit``: what the script waits for on its way out (the views it has not finished).
+- ``views``: report.html and the TensorBoard events, when the process writes them itself (in a thread after each
+  ``fit``: an interactive session, or ``DNN_INSTRUMENT_VIEWS_AT_EXIT=wait``);
+- ``exit``: what the script waits for on its way out: starting the detached writer of the views, or (writing them
+  itself) the views thread it has not finished;
+- ``after exit``: the detached writer's time, from the script's end until the views are in place
+  (``report/views.py``). The process has ended by then: this file cannot hold it; whoever waits for the views
+  measures it (``bench/run.py`` does, before it starts the next run).
 
 Seconds add up per phase over the whole process; the file is written when the process exits.
 """
@@ -21,7 +26,7 @@ import time
 from contextlib import contextmanager
 
 #: The phases, in the order a run meets them (the docstring says what each one is).
-PHASES = ("first step", "steps", "transfer and journal", "online analysis", "end of fit", "views", "exit")
+PHASES = ("first step", "steps", "transfer and journal", "online analysis", "end of fit", "views", "exit", "after exit")
 
 _path = os.environ.get("DNN_INSTRUMENT_COSTS")
 _seconds = {}

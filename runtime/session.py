@@ -9,14 +9,22 @@ On the way out the report is written too: after an exception, Ctrl-C, or SIGTERM
 ``SystemExit(143)`` while a ``fit`` records, so that ``finally`` blocks and this run's exit handler run), a
 ``fit`` that did not end is closed as interrupted. After a SIGKILL nothing runs: ``dnn-instrument report
 RUN_DIR`` rebuilds the report from the journal.
+
+The views (report.html, the TensorBoard events) are not the script's business: a script writes none while it
+runs, and on its way out starts one detached process that writes them all from the run folder
+(``report/views.py``), so that it ends at once. An interactive session (IPython, Jupyter), which has no end to
+wait for, writes them after each ``fit`` in a thread, as does a script with ``DNN_INSTRUMENT_VIEWS_AT_EXIT=wait``
+(whose files must exist when it ends: it waits for them).
 """
 
 import atexit
 import datetime
+import json
 import os
 import signal
 import sys
 import threading
+import traceback
 
 from . import costs, gate, report
 from .cluster import worker_task
@@ -34,7 +42,8 @@ class Session:
         self.stores = []
         self._folder = None
         self._exit_hooked = False
-        self._views = None  # the thread writing report.html and the TensorBoard events
+        self._views = None  # the thread writing report.html and the TensorBoard events (in process)
+        self._views_due = ()  # the views the detached writer is to write when the script ends
         self.verdict = None  # of the report last written
 
     @property
@@ -72,9 +81,15 @@ class Session:
             self.verdict = document.get("verdict")
             report.write_all(self.folder, document, self.stores, formats=("json",))
             formats = views()
-            files = ("report.html", "report.json") if "html" in formats else ("report.json",)
-            sys.stderr.write(report.terminal.render(document, self.folder, files))
-        self._write_views(document, store, formats)
+            if views_in_process():
+                files, later = (("report.html", "report.json") if "html" in formats else ("report.json",)), ()
+            else:
+                files, later = ("report.json",), formats
+            sys.stderr.write(report.terminal.render(document, self.folder, files, later))
+        if later:
+            self._views_due = formats
+        else:
+            self._write_views(document, store, formats)
 
     def _write_views(self, document, ended, formats):
         """report.html (all fits) and the TensorBoard events of the fit that ``ended`` (a few seconds of
@@ -118,7 +133,28 @@ class Session:
         if self._views is not None:
             with costs.measure("exit"):
                 self._views.join()
+        elif self._views_due:
+            with costs.measure("exit"):
+                self._start_views_writer()
         gate.at_exit(self.verdict, self._folder)
+
+    def _start_views_writer(self):
+        """One detached process writes the views of every fit from the run folder (``write_views_after_exit``);
+        this process ends without waiting for it. Its environment: this one's, less the cost file (ours to write)
+        and the GPUs (plotting needs none, and the next training may)."""
+        folder = os.path.abspath(self._folder)
+        env = {name: value for name, value in os.environ.items() if name != "DNN_INSTRUMENT_COSTS"}
+        env["CUDA_VISIBLE_DEVICES"] = "-1"
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        code = "import sys; from dnn_instrument.runtime.session import write_views_after_exit as w; sys.exit(w(sys.argv[1:]))"
+        try:
+            report.views.start(folder, [sys.executable, "-c", code, folder, ",".join(self._views_due)], env)
+        except Exception as error:
+            failed(
+                "starting the writer of report.html and the TensorBoard events",
+                error,
+                f"the run has report.json alone (`dnn-instrument report {self._folder} --html` writes the page)",
+            )
 
 
 def open_store(model, site):
@@ -134,6 +170,51 @@ def views():
     ``dnn-instrument report RUN_DIR --html`` writes them later from the trace)."""
     chosen = os.environ.get("DNN_INSTRUMENT_VIEWS", "html,tensorboard")
     return tuple(name for name in ("html", "tensorboard") if name in chosen.replace(" ", "").split(","))
+
+
+def views_in_process():
+    """Whether this process writes its own views, after each ``fit`` in a thread: in an interactive session (no end
+    to wait for), with ``DNN_INSTRUMENT_VIEWS_AT_EXIT=wait`` (the files exist when the script ends), or where a
+    detached writer cannot be waited for (no ``flock``) or started. Else a detached process writes them after the script."""
+    return (
+        _interactive()
+        or os.environ.get("DNN_INSTRUMENT_VIEWS_AT_EXIT", "").strip().lower() == "wait"
+        or not report.views.supported()
+        or not sys.executable  # an embedded interpreter: no Python to start
+    )
+
+
+def _interactive():
+    """An interactive interpreter (``python -i``, the REPL) or an IPython shell or Jupyter kernel."""
+    if hasattr(sys, "ps1") or sys.flags.interactive:
+        return True
+    ipython = sys.modules.get("IPython")
+    try:
+        return ipython is not None and ipython.get_ipython() is not None
+    except Exception:
+        return False
+
+
+def write_views_after_exit(argv):
+    """The detached writer (``report/views.py``), in a process of its own: ``FOLDER FORMATS FD``. Writes the views
+    of every fit of the run folder from its files (the traces and report.json, as the script wrote them), then
+    says they are in place; a failure is printed (to ``views.log``) and left in the marker. Returns the exit status."""
+    folder, formats, fd = argv
+    failures = []
+
+    def record(what, error, consequence=None):
+        traceback.print_exception(type(error), error, error.__traceback__)
+        failures.append(f"{what}: {type(error).__name__}: {error}")
+
+    try:
+        stores = load(folder)
+        with open(os.path.join(folder, "report.json"), encoding="utf-8") as f:
+            document = json.load(f)
+        report.write_all(folder, document, stores, formats=tuple(formats.split(",")), failed=record)
+    except Exception as error:
+        record("reading the run folder", error)
+    report.views.finish(folder, fd, failures)
+    return 1 if failures else 0
 
 
 def current():

@@ -331,6 +331,10 @@ def trained_run(tmp_path_factory):
     env = {"DNN_INSTRUMENT_DIR": str(folder / "runs"), "TF_CPP_MIN_LOG_LEVEL": "3"}
     result = run_cli("run", script, "5", cwd=folder, env=env)
     runs = list((folder / "runs").iterdir()) if (folder / "runs").exists() else []
+    if len(runs) == 1:  # the views the script left to write when it ended: in place before the tests read the folder
+        from dnn_instrument.runtime.report import wait_for_views
+
+        assert wait_for_views(runs[0]) is None
     return result, runs[0] if len(runs) == 1 else None
 
 

@@ -13,6 +13,7 @@ import jsonschema
 import pytest
 from conftest import FIXTURES, ROOT, run_python
 
+from dnn_instrument.runtime.report import wait_for_views
 from dnn_instrument.transformer import instrument
 
 LABELS = {case["id"]: case for case in json.loads((FIXTURES / "labels.json").read_text())["cases"]}
@@ -65,6 +66,7 @@ def diagnose(script, tmp_path, callback_only=False, views=False):
     jsonschema.validate(document, SCHEMA)
     if views:
         folder = next((tmp_path / "runs").iterdir())  # the run folder holds every view of the run
+        assert wait_for_views(folder) is None  # written after the script ended
         assert (folder / "report.html").exists() and list((folder / "tensorboard" / "fit-0").glob("events.out.*"))
     return document, result
 

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 from conftest import PROGRAMS, ROOT, run_python
 
+from dnn_instrument.runtime.report import wait_for_views
 from dnn_instrument.transformer import instrument
 
 SCHEMA = json.loads((ROOT / "runtime" / "report" / "report.schema.json").read_text())
@@ -206,7 +207,9 @@ def test_nan_under_mirrored_strategy_is_diagnosed_with_its_replica(tmp_path):
     }
     said = f"the first NaN/Inf appeared on replica {distribution['fault_replica']}"
     assert said in result.stderr
-    assert said in (next((tmp_path / "runs").iterdir()) / "report.html").read_text()
+    folder = next((tmp_path / "runs").iterdir())
+    assert wait_for_views(folder) is None  # written after the script ended
+    assert said in (folder / "report.html").read_text()
 
 
 def _free_ports(count):

@@ -68,10 +68,21 @@ model.fit(x, x.sum(1), epochs=1, verbose=0)
 """
 
 
+def test_histograms_of_huge_close_values_have_distinct_edges():
+    """Values of 1e20 (a run on its way to overflow) that differ by less than a bucket's worth of float precision."""
+    close = (np.array([1e20, 1e20]), np.array([1e20, 1e20 + 1e5, 1e20 + 2e5]), np.array([-3.0, -3.0]))
+    for values in (*close, np.array([1e20, 1e20], np.float32), np.array([1e20, 1.00001e20], np.float32)):
+        histogram = tensorboard._histogram(values)
+        assert histogram.shape == (tensorboard.HISTOGRAM_BUCKETS, 3) and histogram[:, 2].sum() == len(values)
+        assert np.all(histogram[:, 1] > histogram[:, 0])
+
+
 def test_a_script_with_two_fits_writes_each_step_once(tmp_path):
-    """Each fit's events are written when it ends, once, at the report's iteration numbers, with its verdict as text."""
+    """Each fit's events are written once, at the report's iteration numbers, with its verdict as text (by the writer
+    the script leaves when it ends: waited for, it has removed its marker and left no temporary file)."""
     from conftest import run_python
 
+    from dnn_instrument.runtime.report import views, wait_for_views
     from dnn_instrument.transformer import instrument
 
     script = tmp_path / "two_fits.py"
@@ -79,6 +90,10 @@ def test_a_script_with_two_fits_writes_each_step_once(tmp_path):
     result = run_python(script, cwd=tmp_path, env={"DNN_INSTRUMENT_DIR": str(tmp_path / "runs")})
     assert result.returncode == 0, result.stderr[-3000:]
     root = next((tmp_path / "runs").iterdir()) / "tensorboard"
+    assert "tensorboard/ written in the background when the script ends" in result.stderr
+    assert wait_for_views(root.parent) is None and views.state(root.parent) is None
+    assert not (root.parent / views.MARKER).exists() and not (root.parent / views.LOG).exists()
+    assert not list(root.parent.rglob("*.tmp"))
     report = json.loads((root.parent / "report.json").read_text())
     for fit, steps in (("fit-0", [0, 1]), ("fit-1", [0, 1])):
         assert len(list((root / fit).glob("events.out.*"))) == 1

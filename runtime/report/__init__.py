@@ -2,7 +2,8 @@
 from the analysis and the trace stores; the formats render it: ``terminal`` (the text on stderr), ``html``
 (``report.html``, templates in ``templates/``) and ``tensorboard`` (event files). ``write_all`` writes the files
 of a run folder, for the run itself (``session.py``) and for ``dnn-instrument report``: a new format is one entry
-of ``FORMATS``. The report reads the analysis and the traces; nothing below imports it.
+of ``FORMATS``. ``views`` is how a run's views are written after its script has ended, and waited for
+(``wait_for_views``). The report reads the analysis and the traces; nothing below imports it.
 """
 
 import json
@@ -11,6 +12,7 @@ import os
 from ..cluster import worker_task
 from ..files import write_atomically
 from . import terminal as terminal
+from . import views as views
 from .document import build as build
 
 
@@ -45,6 +47,9 @@ FORMATS = {
     "html": (_html, "report.html", "the run has report.json but no HTML report"),
     "tensorboard": (_tensorboard, "the TensorBoard events", "the run has no TensorBoard events"),
 }
+
+
+wait_for_views = views.wait
 
 
 def write_all(folder, document, stores, formats=tuple(FORMATS), fits=None, failed=None):

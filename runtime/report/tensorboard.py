@@ -10,7 +10,8 @@ verdict and the fit's findings are there too, as text (``diagnosis/verdict`` at 
 ``diagnosis/findings`` at its iteration). Values come from the trace (``TraceView``, the same series the rules and the HTML figures read):
 the iterations before the first NaN/Inf, whose fraction has its own tag over the whole run.
 
-The events are written as protocol buffers, from Python (``_EventFile``), one event per trace row.
+The events are written as protocol buffers, from Python (``_EventFile``), one event per trace row, to a temporary
+file renamed to its ``events.out.tfevents.*`` name once complete: a reader never sees half of one.
 """
 
 import os
@@ -92,8 +93,10 @@ def write_fit(folder, number, store, document=None):
         _write_events(events, names, groups, matrix, steps)
         if document is not None:
             _write_text(events, document, store.site)
-    finally:
-        events.close()
+    except BaseException:
+        events.close(complete=False)
+        raise
+    events.close()
 
 
 class _EventFile:
@@ -109,7 +112,9 @@ class _EventFile:
         self._event = event_pb2.Event
         os.makedirs(folder, exist_ok=True)
         name = f"events.out.tfevents.{int(time.time())}.{socket.gethostname()}.{os.getpid()}.dnn-instrument.v2"
-        self._records = tf.io.TFRecordWriter(os.path.join(folder, name))
+        self._path = os.path.join(folder, name)
+        self._temporary = os.path.join(folder, f".dnn-instrument-{os.getpid()}.tmp")  # no "tfevents": not read
+        self._records = tf.io.TFRecordWriter(self._temporary)
         self._write(self._event(file_version="brain.Event:2"))
 
     def write(self, step, values):
@@ -122,8 +127,13 @@ class _EventFile:
         event.wall_time = time.time()
         self._records.write(event.SerializeToString())
 
-    def close(self):
+    def close(self, complete=True):
+        """Close the file: under its events name when ``complete``, else removed."""
         self._records.close()
+        if complete:
+            os.replace(self._temporary, self._path)
+        elif os.path.exists(self._temporary):
+            os.unlink(self._temporary)
 
 
 def _write_events(events, names, groups, matrix, steps):
@@ -208,8 +218,10 @@ def _metadata(plugin):
 
 def _histogram(values, buckets=HISTOGRAM_BUCKETS):
     """TensorBoard's histogram tensor: ``[buckets, 3]`` rows of (left edge, right edge, count)."""
+    values = np.asarray(values, np.float64)  # numpy places the edges in the values' type: float32's are too coarse
     low, high = float(values.min()), float(values.max())
-    high = high if high > low else low + 1.0
+    if high - low <= max(abs(low), abs(high)) * 1e-9:  # one value, or too close for distinct edges (1e20 + 1 == 1e20)
+        high = low + max(1.0, abs(low) * 1e-6)
     counts, edges = np.histogram(values, bins=buckets, range=(low, high))
     return np.stack([edges[:-1], edges[1:], counts], axis=1)
 

@@ -1,8 +1,12 @@
 """The report of a run as the short text printed at the end of each ``fit`` (stderr) and by ``dnn-instrument report``."""
 
+#: How the files of each view are named in the text.
+FILES = {"html": "report.html", "tensorboard": "tensorboard/"}
 
-def render(document, folder, files=("report.html", "report.json")):
-    """A short plain-text report for stderr; ``files``: those the run folder holds."""
+
+def render(document, folder, files=("report.html", "report.json"), later=()):
+    """A short plain-text report for stderr; ``files``: those the run folder holds; ``later``: the views (``html``,
+    ``tensorboard``) a detached process writes there once the script has ended."""
     lines = [f"\ndnn-instrument: {document['iterations']} iterations recorded; verdict: {document['verdict'].upper()}"]
     findings, named = document["findings"], False
     for finding in findings:
@@ -43,7 +47,10 @@ def render(document, folder, files=("report.html", "report.json")):
                 f"    {_clip(row['layer'] or '(model)', 24):<24} {_fmt(row.get('output_mean')):>10} {_fmt(row.get('output_std')):>10}"
                 f" {_fmt(row.get('output_zero'), '.0%'):>6} {_fmt(row.get('gradient_norm')):>10} {_fmt(row.get('update_ratio')):>10}"
             )
-    lines.append(f"  run folder: {folder} ({', '.join(files)})\n")
+    written = ", ".join(files)
+    if later:
+        written += f"; {' and '.join(FILES[view] for view in later)} written in the background when the script ends"
+    lines.append(f"  run folder: {folder} ({written})\n")
     return "\n".join(_printable(line) for line in lines) + "\n"
 
 

@@ -72,6 +72,23 @@ def test_statistics_inside_a_compiled_function_with_unknown_batch():
     np.testing.assert_allclose(got[1], reference(-a), rtol=1e-5)
 
 
+@pytest.mark.parametrize("bad", [None, 2, 9])
+def test_large_tensors_in_several_conds_match_numpy(bad):
+    """Large tensors share a tf.cond by runs of ``LARGE_PER_COND``: a NaN switches its own run to the careful path."""
+    rng = np.random.default_rng(1)
+    arrays = [rng.normal(size=(3, 5 + i)).astype(np.float32) for i in range(stats.LARGE_PER_COND + 3)]
+    if bad is not None:
+        arrays[bad][1, 2], arrays[bad][0, 0] = np.nan, np.inf
+    bounds = [(0.01, 0.99) if i % 3 == 1 else None for i in range(len(arrays))]  # in each run, beside the NaN
+    f = tf.function(
+        lambda *ts: stats.statistics(list(ts), bounds),
+        input_signature=[tf.TensorSpec([None, a.shape[1]]) for a in arrays],
+        autograph=False,
+    )
+    for row, array, bound in zip(f(*arrays).numpy(), arrays, bounds):
+        np.testing.assert_allclose(row, reference(array, bound), rtol=2e-4, atol=2e-5)
+
+
 def test_careful_path_computes_nothing_tensor_sized_from_shapes_alone():
     """With static shapes, Grappler folds what depends on shapes alone into constants kept in the compiled step:
     the careful path must compute nothing of a tensor's size that does not depend on its values (a segment-id
@@ -174,6 +191,39 @@ def test_diagnose_callback_records_and_reports(policy, iterations, tmp_path, mon
     finding = document["findings"][0]
     assert finding["symptom"] == "numerical_error" and finding["layer"] == "out"
     assert finding["phase"] in ("update", "weight") and finding["iteration"] == 0
+
+
+def test_diagnose_side_pass_runs_on_a_schedule_and_at_a_fault(monkeypatch, runs_dir):
+    """The callback's side pass (layer outputs and gradients on its sample) runs after each of the first
+    ``SIDE_FIRST`` batches, then every ``SIDE_EVERY``-th, and at once after a batch whose weights hold a NaN/Inf;
+    the batches in between repeat its last rows. The loss, weights and updates are recorded after every batch."""
+    from dnn_instrument.runtime import callback
+
+    monkeypatch.setenv("DNN_INSTRUMENT_STOP", "never")
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
+    x, y = np.random.default_rng(0).normal(size=(2 * 36, 3)).astype("float32"), np.ones((2 * 36, 1), "float32")
+
+    class BreakAt(keras.callbacks.Callback):  # after batch 30's update, the first layer's kernel holds a NaN
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 29:
+                kernel = self.model.layers[0].kernel
+                kernel.assign(tf.tensor_scatter_nd_update(kernel, [[0, 0]], [float("nan")]))
+
+    diagnose = callback.Diagnose("test:1", sample=(x, y))
+    model.fit(x, y, batch_size=2, epochs=1, verbose=0, shuffle=False, callbacks=[BreakAt(), diagnose])
+    store = diagnose.store
+    values = store.values
+    phases = [site["phase"] for site in store.sites]
+    forward, weight = phases.index("forward"), phases.index("weight")
+    side_at = [
+        b for b in range(1, 30) if not np.array_equal(values[b, forward], values[b - 1, forward], equal_nan=True)
+    ]
+    first, every = callback.SIDE_FIRST, callback.SIDE_EVERY
+    assert every > 1 and side_at == [b for b in range(1, 30) if b < first or (b + 1) % every == 0 or b == 29]
+    assert values[29, weight, stats.COLUMN["frac_nan"]] > 0  # the fault that made the side pass run at once
+    assert all(not np.array_equal(values[b, weight], values[b - 1, weight]) for b in range(1, 29))  # every batch
 
 
 def test_report_of_an_empty_run_is_valid():

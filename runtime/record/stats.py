@@ -50,6 +50,12 @@ _RAW = ("count", "finite", "sum", "squares", "min", "max", "zeros", "nans", "inf
 _R = {name: i for i, name in enumerate(_RAW)}
 
 
+#: Large tensors share a ``tf.cond`` by runs of this many, in the order they are recorded (a layer's output, or the
+#: gradient reaching it, and those of the next layers): each ``tf.cond`` costs tracing and graph optimisation in
+#: the first step, and keeps its tensors until the last of them exists (not the whole step's: see ``statistics``).
+LARGE_PER_COND = 8
+
+
 def statistics(tensors, saturation=None):
     """Reduce each tensor of ``tensors`` to a row of ``STATS``; returns a ``[len(tensors), len(STATS)]`` tensor.
 
@@ -60,26 +66,37 @@ def statistics(tensors, saturation=None):
 
     - small tensors of one shape (weights, their gradients and updates) are stacked and reduced together, so
       the number of ops grows with the number of distinct shapes, not of tensors; one ``tf.cond`` serves them all;
-    - a large tensor (a layer's output, the gradient reaching it) is reduced alone, with its own ``tf.cond``, so
-      that it can be freed as soon as it is reduced: one choice for the whole step would keep every activation
-      and every activation gradient of the step alive until the last one exists (a MobileNet grew ten times);
+    - a large tensor (a layer's output, the gradient reaching it) is reduced alone, and shares its ``tf.cond``
+      with the next few only (``LARGE_PER_COND``), so that it can be freed soon after it is reduced: one choice for
+      the whole step would keep every activation gradient of the step alive until the last one exists (a MobileNet
+      grew ten times in memory);
     - the careful path (``_careful``) is one compiled function that every ``tf.cond`` calls, traced once.
     """
     if not tensors:
         return tf.zeros([0, len(STATS)], tf.float32)
     n = len(tensors)
     saturation = saturation or [NO_SATURATION] * n
-    groups, order, raws = {}, [], []
+    groups, large = {}, []
     for i, t in enumerate(tensors):
         if t.shape.is_fully_defined() and t.shape.num_elements() <= GROUPED_AT_MOST:
             groups.setdefault((tuple(t.shape), t.dtype), []).append(i)
         else:
-            raws.append(_checked([tf.reshape(tf.cast(t, tf.float32), [1, -1])], [[saturation[i]]]))
-            order.append(i)
+            large.append(i)
+    order, raws = [], []
+    for start in range(0, len(large), LARGE_PER_COND):
+        run = large[start : start + LARGE_PER_COND]
+        blocks = [tf.reshape(tf.cast(tensors[i], tf.float32), [1, -1]) for i in run]
+        raws.append(
+            _checked(
+                blocks, [[saturation[i]] for i in run], [_fast_row(b[0], saturation[i]) for b, i in zip(blocks, run)]
+            )
+        )
+        order += run
     if groups:
         members = list(groups.values())
         blocks = [tf.reshape(tf.stack([tf.cast(tensors[i], tf.float32) for i in m]), [len(m), -1]) for m in members]
-        raws.append(_checked(blocks, [[saturation[i] for i in m] for m in members]))
+        bounds = [[saturation[i] for i in m] for m in members]
+        raws.append(_checked(blocks, bounds, [_fast(block, b) for block, b in zip(blocks, bounds)]))
         order += [i for m in members for i in m]
     raw = raws[0] if len(raws) == 1 else tf.concat(raws, 0)
     inverse = [0] * n
@@ -88,9 +105,10 @@ def statistics(tensors, saturation=None):
     return _rows(tf.gather(raw, inverse))
 
 
-def _checked(blocks, bounds):
-    """The raw rows of ``blocks``: from the fast reductions when every value is finite, else from the careful path."""
-    fast = tf.concat([_fast(block, block_bounds) for block, block_bounds in zip(blocks, bounds)], 0)
+def _checked(blocks, bounds, fast):
+    """The raw rows of ``blocks``: ``fast`` (their rows from plain reductions) when every value is finite, else the
+    rows of the careful path."""
+    fast = fast[0] if len(fast) == 1 else tf.concat(fast, 0)
 
     def careful():
         return tf.concat([_careful()(block, *_bounds(block_bounds)) for block, block_bounds in zip(blocks, bounds)], 0)
@@ -118,7 +136,7 @@ def _fast(block, bounds):
         "count": count,
         "finite": count,
         "sum": tf.reduce_sum(block, axis=1),
-        "squares": 2.0 * tf.reshape(tf.nn.l2_loss(block), [1]) if len(bounds) == 1 else _squares(block),
+        "squares": tf.reduce_sum(tf.square(block), axis=1),
         "min": tf.reduce_min(block, axis=1),
         "max": tf.reduce_max(block, axis=1),
         "zeros": _count(tf.equal(block, 0.0)),
@@ -130,8 +148,27 @@ def _fast(block, bounds):
     return tf.stack([columns[name] for name in _RAW], axis=1)
 
 
-def _squares(block):
-    return tf.reduce_sum(tf.square(block), axis=1)
+def _fast_row(flat, bound):
+    """``_fast`` for one large tensor (``flat``: its values), with fewer ops: a ``[1, len(_RAW)]`` raw row."""
+    count = tf.cast(tf.size(flat), tf.float32)
+    if bound is None:
+        saturated = 0.0
+    else:
+        saturated = tf.reduce_sum(tf.cast((flat <= bound[0]) | (flat >= bound[1]), tf.float32))
+    columns = {
+        "count": count,
+        "finite": count,
+        "sum": tf.reduce_sum(flat),
+        "squares": 2.0 * tf.nn.l2_loss(flat),
+        "min": tf.reduce_min(flat),
+        "max": tf.reduce_max(flat),
+        "zeros": tf.reduce_sum(tf.cast(tf.equal(flat, 0.0), tf.float32)),
+        "nans": 0.0,
+        "infs": 0.0,
+        "saturated": saturated,
+        "scale": 1.0,
+    }
+    return tf.reshape(tf.stack([columns[name] for name in _RAW]), [1, len(_RAW)])
 
 
 def _count(mask):

@@ -2,8 +2,8 @@
 gradient, weight gradients, weights and updates, and the loss.
 
 Inside the compiled step the probe only *collects* tensors while the step is traced; ``statistics()``
-then reduces all of them to one ``[sites, STATS]`` matrix (``stats.statistics``: its ops grow with the
-number of distinct tensor shapes, not of tensors), which the step returns next to its logs. On the host, ``record`` keeps those
+then reduces all of them to one ``[sites, STATS]`` matrix (``stats.statistics``: a few reductions per layer
+output or gradient, and per distinct shape of the small tensors), which the step returns next to its logs. On the host, ``record`` keeps those
 matrices as they come and hands them to the trace store in blocks of ``FLUSH_EVERY`` steps, so there
 is no per-tensor, per-step transfer to Python.
 

@@ -87,9 +87,7 @@ def statistics(tensors, saturation=None):
         run = large[start : start + LARGE_PER_COND]
         blocks = [tf.reshape(tf.cast(tensors[i], tf.float32), [1, -1]) for i in run]
         raws.append(
-            _checked(
-                blocks, [[saturation[i]] for i in run], [_fast_row(b[0], saturation[i]) for b, i in zip(blocks, run)]
-            )
+            _checked(blocks, [[saturation[i]] for i in run], [_fast_row(b, saturation[i]) for b, i in zip(blocks, run)])
         )
         order += run
     if groups:
@@ -148,21 +146,22 @@ def _fast(block, bounds):
     return tf.stack([columns[name] for name in _RAW], axis=1)
 
 
-def _fast_row(flat, bound):
-    """``_fast`` for one large tensor (``flat``: its values), with fewer ops: a ``[1, len(_RAW)]`` raw row."""
-    count = tf.cast(tf.size(flat), tf.float32)
+def _fast_row(block, bound):
+    """``_fast`` for one large tensor (``block``: its values, ``[1, size]``), with fewer ops (reductions over the
+    whole block): a ``[1, len(_RAW)]`` raw row."""
+    count = tf.cast(tf.size(block), tf.float32)
     if bound is None:
         saturated = 0.0
     else:
-        saturated = tf.reduce_sum(tf.cast((flat <= bound[0]) | (flat >= bound[1]), tf.float32))
+        saturated = tf.reduce_sum(tf.cast((block <= bound[0]) | (block >= bound[1]), tf.float32))
     columns = {
         "count": count,
         "finite": count,
-        "sum": tf.reduce_sum(flat),
-        "squares": 2.0 * tf.nn.l2_loss(flat),
-        "min": tf.reduce_min(flat),
-        "max": tf.reduce_max(flat),
-        "zeros": tf.reduce_sum(tf.cast(tf.equal(flat, 0.0), tf.float32)),
+        "sum": tf.reduce_sum(block),
+        "squares": 2.0 * tf.nn.l2_loss(block),
+        "min": tf.reduce_min(block),
+        "max": tf.reduce_max(block),
+        "zeros": tf.reduce_sum(tf.cast(tf.equal(block, 0.0), tf.float32)),
         "nans": 0.0,
         "infs": 0.0,
         "saturated": saturated,

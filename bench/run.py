@@ -50,21 +50,11 @@ from writers import wait_for_writers  # noqa: E402 (bench/, above)
 
 
 def run_timed(script, env):
-    result = subprocess.run(
-        [sys.executable, str(script)],
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **env},
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    wait_for_writers(env["DNN_INSTRUMENT_DIR"])  # the views it left: not during the next run
-    for line in result.stderr.splitlines():
-        if line.startswith("FIT_SECONDS"):
-            return float(line.split()[1])
-    raise RuntimeError(f"{script} failed:\n{result.stderr[-2000:]}")
+    """The ``FIT_SECONDS`` of one run of ``script`` (``measured``)."""
+    return measured(script, env, timeout=900)["FIT_SECONDS"]
 
 
-def measured(script, env):
+def measured(script, env, timeout=1800):
     """Run ``script``; its ``KEY value`` lines on stderr (FIT_SECONDS, PEAK_RSS_KB...) as a dict of floats,
     with WALL_SECONDS: the whole process (start-up, imports and exit included), timed here, and AFTER_EXIT_SECONDS:
     the wait for the report views it left to a detached writer (in ``env``'s ``DNN_INSTRUMENT_DIR``), after it."""
@@ -74,7 +64,7 @@ def measured(script, env):
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **env},
         capture_output=True,
         text=True,
-        timeout=1800,
+        timeout=timeout,
     )
     values = {"WALL_SECONDS": time.perf_counter() - start}
     values["AFTER_EXIT_SECONDS"] = wait_for_writers(env["DNN_INSTRUMENT_DIR"]) if "DNN_INSTRUMENT_DIR" in env else 0.0

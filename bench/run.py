@@ -115,7 +115,7 @@ def side_by_side(name, settings, repeats, callback_only=False):
                 costs.append(json.loads(costs_file.read_text()) if costs_file.exists() else {})
                 costs[-1]["after exit"] = probed[-1]["AFTER_EXIT_SECONDS"]  # measured here: the process has ended
             row = {
-                "settings": {k: v for k, v in env.items() if k.startswith("BENCH_")},
+                "settings": {k: v for k, v in env.items() if k.startswith("BENCH_") or k in KNOB_VARIABLES},
                 "plain": plain,
                 "instrumented": probed,
                 "costs": {
@@ -209,6 +209,10 @@ SCRIPTS = (
     ("mlp", True),
 )
 STEADY_SCRIPTS = ("mlp", "convnet", "lstm", "residual")  # and their steady-state rows, BENCH_STEPS steps
+# The opt-in knob that measures layer outputs in full every k-th step only (runtime/record/probe.py): one more steady
+# row for the model whose statistics cost most, to show what it saves (it is off in every other row).
+KNOB = {"residual": {"DNN_INSTRUMENT_OUTPUTS_EVERY": "8"}}
+KNOB_VARIABLES = {name for knob in KNOB.values() for name in knob}
 SCRIPT_STEPS = 2000
 SCRIPT_BARS = {"wall_seconds_ratio": 1.10, "step_seconds_ratio": 1.05, "peak_rss_kb_ratio": 1.15}
 
@@ -224,12 +228,17 @@ def whole_scripts(repeats):
         settings = [{}]
         if script in STEADY_SCRIPTS:
             settings.append({"BENCH_STEPS": str(SCRIPT_STEPS)})
+        knob = KNOB.get(script) if not callback else None
+        if knob:
+            settings.append({"BENCH_STEPS": str(SCRIPT_STEPS), **knob})
         label = script + (" (callback)" if callback else "")
         print(f"  {label}...", end=" ", file=sys.stderr, flush=True)
         start = time.perf_counter()
         whole, *steady = side_by_side(f"scripts/{script}", settings, repeats, callback_only=callback)
         print(f"{time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
         rows.append({"script": label, "whole": whole, "steady": steady[0] if steady else None})
+        if knob:
+            rows[-1]["knob"] = {"settings": knob, "steady": steady[1]}
     return rows
 
 
@@ -271,6 +280,15 @@ def whole_scripts_table(rows):
                     f"  {row['script']} ({kind}): the weights' checksum differs by up to "
                     f"{row[kind]['weights_relative_difference']:.1e} (relative)"
                 )
+    for row in rows:
+        if "knob" in row:
+            knob, steady = row["knob"], row["steady"]
+            setting = " ".join(f"{k}={v}" for k, v in knob["settings"].items())
+            lines.append(
+                f"  {row['script']} with {setting} (off by default): step {knob['steady']['step_seconds_ratio']:.2f}x "
+                f"(against {steady['step_seconds_ratio']:.2f}x in full), memory {knob['steady']['peak_rss_kb_ratio']:.2f}x, "
+                f"weights {same(knob['steady'])}"
+            )
     bars = SCRIPT_BARS
     lines.append(
         f"  (bar: whole-script <= {bars['wall_seconds_ratio']:.2f}x, steady <= {bars['step_seconds_ratio']:.2f}x, "

@@ -89,6 +89,98 @@ def test_large_tensors_in_several_conds_match_numpy(bad):
         np.testing.assert_allclose(row, reference(array, bound), rtol=2e-4, atol=2e-5)
 
 
+def test_outputs_measured_only_on_full_steps_are_still_checked_for_nan():
+    """With ``full`` false, the ``sampled`` large tensors get an UNMEASURED row (their last full row replaces it on
+    the host), unless their run of ``LARGE_PER_COND`` holds a NaN/Inf: then their careful rows, as in a full step;
+    the others are always full."""
+    rng = np.random.default_rng(2)
+    arrays = [rng.normal(size=(4, 6 + i)).astype(np.float32) for i in range(2 * stats.LARGE_PER_COND + 2)]
+    arrays[3][0, 1] = np.nan  # in the first run of sampled tensors, in a step that does not measure them
+    sampled = [i not in (0, stats.LARGE_PER_COND + 1) for i in range(len(arrays))]
+    faulty_run = [i for i in range(len(arrays)) if sampled[i]][: stats.LARGE_PER_COND]
+    f = tf.function(
+        lambda full, *ts: stats.statistics(list(ts), None, sampled, full),
+        input_signature=[tf.TensorSpec([], tf.bool)] + [tf.TensorSpec([None, a.shape[1]]) for a in arrays],
+        autograph=False,
+    )
+    full, checked = f(True, *arrays).numpy(), f(False, *arrays).numpy()
+    for i, array in enumerate(arrays):
+        np.testing.assert_allclose(full[i], reference(array, None), rtol=2e-4, atol=2e-5)
+        if sampled[i] and i not in faulty_run:
+            assert checked[i][stats.COLUMN["count"]] == stats.UNMEASURED
+        else:
+            np.testing.assert_allclose(checked[i], full[i], rtol=2e-4, atol=2e-5)
+    block = np.stack([checked, checked])
+    last = stats.fill_unmeasured(block, full.copy())
+    np.testing.assert_allclose(block[1], full, rtol=2e-4, atol=2e-5)  # every unmeasured row is its last full one
+    np.testing.assert_allclose(last, full, rtol=2e-4, atol=2e-5)
+
+
+OUTPUTS_PROGRAM = """
+import json, os, sys
+import keras, numpy as np, tensorflow as tf
+
+class Root(keras.layers.Layer):  # a NaN born here, in the forward pass, at batch 21 only
+    def call(self, x):
+        return tf.sqrt(x)
+
+keras.utils.set_random_seed(0)
+x = np.random.default_rng(0).uniform(0.5, 1.0, size=(4 * 40, 20000)).astype("float32")  # large outputs (stats.py)
+x[4 * 21 : 4 * 22, 0] = -1.0
+y = x.mean(axis=1, keepdims=True)
+model = keras.Sequential([keras.Input((20000,)), Root(), keras.layers.Dense(4), keras.layers.Dense(1)])
+model.compile(optimizer=keras.optimizers.SGD(1e-5), loss="mse")
+model.fit(x[: 4 * 21], y[: 4 * 21], batch_size=4, epochs=1, verbose=0, shuffle=False)
+np.save(sys.argv[1], np.concatenate([w.ravel() for w in model.get_weights()]))
+model.fit(x, y, batch_size=4, epochs=1, verbose=0, shuffle=False)
+"""
+
+
+@pytest.mark.slow
+def test_outputs_every_kth_step_trains_the_same_and_finds_the_same_nan(tmp_path):
+    """``DNN_INSTRUMENT_OUTPUTS_EVERY=4``: the same weights as a full recording, and a NaN born in a layer's output at a
+    step that is not measured in full (batch 21 of the second fit) is found at the same layer, phase and iteration."""
+    from conftest import run_python
+
+    from dnn_instrument.transformer import instrument
+
+    program = tmp_path / "outputs.py"
+    program.write_text(instrument(OUTPUTS_PROGRAM, "outputs.py").code)
+    found, traces = {}, {}
+    for every in ("1", "4"):
+        report = tmp_path / f"report-{every}.json"
+        run = run_python(
+            program,
+            tmp_path / f"weights-{every}.npy",
+            env={
+                "DNN_INSTRUMENT_OUTPUTS_EVERY": every,
+                "DNN_INSTRUMENT_REPORT": str(report),
+                "DNN_INSTRUMENT_VIEWS": "none",
+                "DNN_INSTRUMENT_DIR": str(tmp_path / f"runs-{every}"),
+            },
+            cwd=tmp_path,
+        )
+        assert run.returncode == 0, run.stderr[-3000:]
+        (traces[every],) = (tmp_path / f"runs-{every}").glob("*/trace-0.npz")  # the first fit's
+        document = json.loads(report.read_text())
+        found[every] = [
+            (f["symptom"], f["phase"], f["layer"], f["iteration"]) for f in document["findings"] if f["fit_index"] == 1
+        ]
+    assert found["1"] and found["4"] == found["1"]
+    assert any(phase == "forward" and iteration == 21 for _, phase, _, iteration in found["4"]), found["4"]
+    np.testing.assert_array_equal(np.load(tmp_path / "weights-1.npy"), np.load(tmp_path / "weights-4.npy"))
+    forward = {}  # the first fit's rows of root's output (the large one): after step 16, measured in full only at 20
+    for every, path in traces.items():
+        with np.load(path) as data:
+            meta = json.loads(str(data["meta"]))
+            rows = [i for i, site in enumerate(meta["sites"]) if site["phase"] == "forward" and site["layer"] == "root"]
+            forward[every] = data["values"][:, rows]
+    changed = [step for step in range(1, 21) if not np.array_equal(forward["4"][step], forward["4"][step - 1])]
+    assert changed == list(range(1, 17)) + [20]
+    assert all(not np.array_equal(forward["1"][step], forward["1"][step - 1]) for step in range(1, 21))
+    np.testing.assert_allclose(forward["4"][[16, 20]], forward["1"][[16, 20]], rtol=1e-6)
+
+
 def test_careful_path_computes_nothing_tensor_sized_from_shapes_alone():
     """With static shapes, Grappler folds what depends on shapes alone into constants kept in the compiled step:
     the careful path must compute nothing of a tensor's size that does not depend on its values (a segment-id

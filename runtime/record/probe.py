@@ -30,6 +30,12 @@ from .facts import note_targets
 
 FLUSH_EVERY = int(os.environ.get("DNN_INSTRUMENT_FLUSH_EVERY", "32"))
 
+#: Off by default (1): with k > 1, the layer outputs and the gradients reaching them get their full statistics in the
+#: first ``FULL_FIRST`` steps of a ``fit`` and then in every k-th; in the other steps each is only checked for NaN/Inf
+#: (one sum), and repeats its last full row. README, "Cost of the statistics", says what it saves and what it hides.
+OUTPUTS_EVERY = max(1, int(os.environ.get("DNN_INSTRUMENT_OUTPUTS_EVERY", "1")))
+FULL_FIRST = 16
+
 
 class _Traced:
     """An attribute of the trace in progress, kept per thread (each replica traces the step in its own)."""
@@ -49,11 +55,11 @@ class _Traced:
 
 
 class Probe:
-    _loss_scale = _Traced()
+    _loss_scale, _full = _Traced(), _Traced()
     _sites, _tensors, _saturation = _Traced(), _Traced(), _Traced()
     outputs, _output_sites = _Traced(), _Traced()
 
-    def __init__(self, model, site, store, monitor=None):
+    def __init__(self, model, site, store, monitor=None, outputs_every=None):
         from .distributed import describe
 
         self._traced = threading.local()
@@ -65,6 +71,12 @@ class Probe:
         self._pending = []  # host side: statistics of steps not yet flushed, with their (epoch, step)
         self._faults = []  # host side, under a strategy: each pending step's first faulty site per replica
         self.store.distribution = describe(model)
+        # outputs measured in full every k-th step only (``OUTPUTS_EVERY``): not under a strategy, whose replicas'
+        # rows are merged in the graph
+        every = OUTPUTS_EVERY if outputs_every is None else outputs_every
+        self._every = every if every > 1 and self.store.distribution is None else 1
+        self._steps = tf.Variable(0, dtype=tf.int64, trainable=False) if self._every > 1 else None
+        self._last = None  # host side: the last full row of each site (``stats.fill_unmeasured``)
         self._begin_trace()
         self._since = time.perf_counter()  # host side: the end of the last step (costs.py), ...
         self._aside = 0.0  # ... and the seconds since then that flushing took (counted apart)
@@ -73,7 +85,7 @@ class Probe:
     # -- inside the compiled step (these run while TensorFlow traces it) --------------------------
 
     def _begin_trace(self):
-        self._loss_scale = None
+        self._loss_scale = self._full = None
         self._sites, self._tensors, self._saturation = [], [], []
         self.outputs, self._output_sites = [], []
 
@@ -99,6 +111,9 @@ class Probe:
     def data(self, x, y):
         """Record the batch the step trains on: its inputs and its targets."""
         note_targets(self.store.facts, self.model, y)
+        if self._steps is not None:  # whether this step measures the outputs in full (``OUTPUTS_EVERY``)
+            step = self._steps.assign_add(1) - 1
+            self._full = (step < FULL_FIRST) | (step % self._every == 0)
         self._add("input", None, "", "x", x, numeric=True)
         self._add("target", None, "", "y", y, numeric=True)
 
@@ -148,7 +163,8 @@ class Probe:
     @guarded("a dnn-instrument probe", default=lambda: tf.zeros([0, len(stats.STATS)]))
     def statistics(self):
         """All of this step's records as one ``[sites, len(STATS)]`` tensor; starts the next trace."""
-        matrix = stats.statistics(self._tensors, self._saturation)
+        sampled = [site["phase"] in ("forward", "backward") for site in self._sites]
+        matrix = stats.statistics(self._tensors, self._saturation, sampled, self._full)
         self.store.set_sites(self._sites)
         self._begin_trace()
         return matrix
@@ -175,6 +191,8 @@ class Probe:
             with costs.measure("transfer and journal"):
                 epochs, steps, matrices = zip(*self._pending)
                 block = tf.stack(matrices).numpy()
+                if self._every > 1:
+                    self._last = stats.fill_unmeasured(block, self._last)
                 self._note_fault_replica(block)
                 self.store.append(epochs, steps, block)
                 self._pending = []

@@ -14,6 +14,8 @@ dead or constant layer (std ~ 0) from a live one.
 
 import importlib
 
+import numpy as np
+
 from ..vocabulary import COLUMN, STATS  # the columns of a statistics row, declared once
 
 
@@ -56,10 +58,15 @@ _R = {name: i for i, name in enumerate(_RAW)}
 LARGE_PER_COND = 8
 
 
-def statistics(tensors, saturation=None):
+def statistics(tensors, saturation=None, sampled=None, full=None):
     """Reduce each tensor of ``tensors`` to a row of ``STATS``; returns a ``[len(tensors), len(STATS)]`` tensor.
 
     ``saturation`` gives, per tensor, the ``(low, high)`` saturated range, or None.
+
+    ``full`` (a boolean scalar tensor) and ``sampled`` (per tensor, a bool): the large tensors marked ``sampled`` get
+    their full row only when ``full`` holds; otherwise they are only checked for NaN/Inf (one sum each), and a
+    finite one gets an ``UNMEASURED`` row (count -1) that the host replaces with its last full row
+    (``fill_unmeasured``), while a faulty one still gets its careful row. None (the default): every row is full.
 
     Cost matters (this runs in every step, and its ops are traced and optimised with the step), so a tensor
     costs a handful of plain reductions, and everything after them is computed once for the whole step:
@@ -83,12 +90,27 @@ def statistics(tensors, saturation=None):
         else:
             large.append(i)
     order, raws = [], []
-    for start in range(0, len(large), LARGE_PER_COND):
-        run = large[start : start + LARGE_PER_COND]
+    if full is None or not sampled:
+        runs = _runs(large, False)
+    else:
+        runs = _runs([i for i in large if not sampled[i]], False) + _runs([i for i in large if sampled[i]], True)
+    for run, sometimes in runs:
         blocks = [tf.reshape(tf.cast(tensors[i], tf.float32), [1, -1]) for i in run]
-        raws.append(
-            _checked(blocks, [[saturation[i]] for i in run], [_fast_row(b, saturation[i]) for b, i in zip(blocks, run)])
-        )
+        bounds = [[saturation[i]] for i in run]
+
+        def measured(blocks=blocks, bounds=bounds, run=run):
+            return _checked(blocks, bounds, [_fast_row(b, saturation[i]) for b, i in zip(blocks, run)])
+
+        if sometimes:
+            raws.append(
+                tf.cond(
+                    full,
+                    measured,
+                    lambda blocks=blocks, bounds=bounds: _checked(blocks, bounds, [_sum_row(b) for b in blocks]),
+                )
+            )
+        else:
+            raws.append(measured())
         order += run
     if groups:
         members = list(groups.values())
@@ -101,6 +123,11 @@ def statistics(tensors, saturation=None):
     for position, i in enumerate(order):
         inverse[i] = position
     return _rows(tf.gather(raw, inverse))
+
+
+def _runs(indices, sometimes):
+    """``indices`` cut into runs of ``LARGE_PER_COND``, each with ``sometimes``."""
+    return [(indices[start : start + LARGE_PER_COND], sometimes) for start in range(0, len(indices), LARGE_PER_COND)]
 
 
 def _checked(blocks, bounds, fast):
@@ -168,6 +195,31 @@ def _fast_row(block, bound):
         "scale": 1.0,
     }
     return tf.reshape(tf.stack([columns[name] for name in _RAW]), [1, len(_RAW)])
+
+
+#: The count of a row that was not measured in this step (see ``statistics``, ``full``).
+UNMEASURED = -1.0
+
+
+def _sum_row(block):
+    """A large tensor's row in a step that only checks it: its sum, in the ``squares`` column too (that is the column
+    ``_checked`` tests: a NaN or Inf makes the sum one), and ``UNMEASURED`` as its count."""
+    total = tf.reduce_sum(block)
+    columns = {name: 0.0 for name in _RAW}
+    columns.update(count=UNMEASURED, finite=1.0, sum=total, squares=total, scale=1.0)
+    return tf.reshape(tf.stack([columns[name] for name in _RAW]), [1, len(_RAW)])
+
+
+def fill_unmeasured(block, last):
+    """Replace, in ``block`` (``[steps, sites, STATS]`` on the host), each ``UNMEASURED`` row by the last measured row
+    of its site (``last``: ``[sites, STATS]``, or None); returns the last measured rows after ``block``."""
+    count = COLUMN["count"]
+    for step in block:
+        unmeasured = step[:, count] == UNMEASURED
+        if last is not None and unmeasured.any():
+            step[unmeasured] = last[unmeasured]
+        last = step.copy() if last is None else np.where(unmeasured[:, None], last, step)
+    return last
 
 
 def _count(mask):

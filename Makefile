@@ -46,7 +46,8 @@ compat:
 
 # BENCH=NAME make bench: one benchmark alone (corpus: accuracy on both splits with the Keras baseline; distributed: overhead under
 # MirroredStrategy against fit under it; fix: repair; real: the real programs both ways; models: real architectures, depth
-# scaling, steady state; scripts: the whole-script and steady-state rows of bench/scripts/, 5 alternating runs each).
+# scaling, steady state; scripts: the whole-script and steady-state rows of bench/scripts/, 5 alternating runs each;
+# cost: models and scripts in one run).
 bench: setup
 	$(BIN)/python bench/run.py $(if $(BENCH),--only $(BENCH))
 

@@ -431,7 +431,7 @@ def main():
     parser.add_argument("--long-steps", type=int, default=100_000, help="steps of the long run of the memory benchmark")
     parser.add_argument(
         "--only",
-        choices=("corpus", "distributed", "fix", "real", "models", "scripts"),
+        choices=("corpus", "distributed", "fix", "real", "models", "scripts", "cost"),
         default=None,
         help="run one benchmark alone (make bench BENCH=NAME)",
     )
@@ -443,19 +443,16 @@ def main():
 
         fix.main_with([])
         return
-    if arguments.only == "models":
+    if arguments.only in ("models", "scripts", "cost"):  # cost: both, in one run (what training costs instrumented)
         results = HERE / "results"
         results.mkdir(exist_ok=True)
-        document = models_and_scaling(arguments.repeats)
-        path = results / f"models-{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
-        path.write_text(json.dumps(document, indent=1))
-        print(f"\nwritten: {path.relative_to(ROOT)}")
-        return
-    if arguments.only == "scripts":
-        results = HERE / "results"
-        results.mkdir(exist_ok=True)
-        document = {"scripts": scripts_benchmark(script_repeats)}
-        path = results / f"scripts-{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
+        document = {}
+        if arguments.only in ("models", "cost"):
+            document.update(models_and_scaling(arguments.repeats))
+        if arguments.only in ("scripts", "cost"):
+            print()
+            document["scripts"] = scripts_benchmark(script_repeats)
+        path = results / f"{arguments.only}-{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
         path.write_text(json.dumps(document, indent=1))
         print(f"\nwritten: {path.relative_to(ROOT)}")
         return

@@ -32,14 +32,14 @@ import tensorflow as tf
 from . import session
 from .analysis.online import Monitor
 from .record import stats
-from .record.probe import FLUSH_EVERY
+from .record.probe import FLUSH_EVERY, FULL_FIRST, period
 from .record.trace import TraceStore
 from .safety import guarded
 from .vocabulary import COLUMN
 
 SAMPLE_SIZE = 32
-SIDE_FIRST = 16
-SIDE_EVERY = max(1, int(os.environ.get("DNN_INSTRUMENT_SIDE_EVERY", "4")))
+SIDE_FIRST = FULL_FIRST  # the first steps of a fit, where most faults are born
+SIDE_EVERY = period("DNN_INSTRUMENT_SIDE_EVERY", 4)
 
 
 class Diagnose(keras.callbacks.Callback):

@@ -116,6 +116,17 @@ def test_outputs_measured_only_on_full_steps_are_still_checked_for_nan():
     np.testing.assert_allclose(last, full, rtol=2e-4, atol=2e-5)
 
 
+@pytest.mark.parametrize("value", ["0", "-2", "every 4", "2.5"])
+def test_a_period_that_is_not_one_is_said_and_replaced_by_the_default(value, monkeypatch, capsys):
+    from dnn_instrument.runtime.record.probe import period
+
+    monkeypatch.setenv("DNN_INSTRUMENT_OUTPUTS_EVERY", value)
+    assert period("DNN_INSTRUMENT_OUTPUTS_EVERY", 1) == 1
+    assert f"DNN_INSTRUMENT_OUTPUTS_EVERY={value!r} is not a whole number" in capsys.readouterr().err
+    monkeypatch.setenv("DNN_INSTRUMENT_OUTPUTS_EVERY", " 8 ")
+    assert period("DNN_INSTRUMENT_OUTPUTS_EVERY", 1) == 8 and not capsys.readouterr().err
+
+
 OUTPUTS_PROGRAM = """
 import json, os, sys
 import keras, numpy as np, tensorflow as tf

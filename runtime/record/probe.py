@@ -18,6 +18,7 @@ hands ``record`` each replica's first faulty site with it, which names the repli
 """
 
 import os
+import sys
 import threading
 import time
 
@@ -28,12 +29,29 @@ from ..safety import guarded
 from . import stats
 from .facts import note_targets
 
-FLUSH_EVERY = int(os.environ.get("DNN_INSTRUMENT_FLUSH_EVERY", "32"))
+
+def period(variable, default):
+    """A positive whole number of steps from the environment variable ``variable``, else ``default`` (with a message
+    when it is set to something else: a typo must not stop the user's training)."""
+    raw = os.environ.get(variable, "").strip()
+    if raw:
+        try:
+            if int(raw) > 0:
+                return int(raw)
+        except ValueError:
+            pass
+        sys.stderr.write(
+            f"dnn-instrument: {variable}={raw!r} is not a whole number of steps above 0; using {default}\n"
+        )
+    return default
+
+
+FLUSH_EVERY = period("DNN_INSTRUMENT_FLUSH_EVERY", 32)
 
 #: Off by default (1): with k > 1, the layer outputs and the gradients reaching them get their full statistics in the
 #: first ``FULL_FIRST`` steps of a ``fit`` and then in every k-th; in the other steps each is only checked for NaN/Inf
 #: (one sum), and repeats its last full row. README, "Cost of the statistics", says what it saves and what it hides.
-OUTPUTS_EVERY = max(1, int(os.environ.get("DNN_INSTRUMENT_OUTPUTS_EVERY", "1")))
+OUTPUTS_EVERY = period("DNN_INSTRUMENT_OUTPUTS_EVERY", 1)
 FULL_FIRST = 16
 
 
@@ -74,7 +92,12 @@ class Probe:
         # outputs measured in full every k-th step only (``OUTPUTS_EVERY``): not under a strategy, whose replicas'
         # rows are merged in the graph
         every = OUTPUTS_EVERY if outputs_every is None else outputs_every
-        self._every = every if every > 1 and self.store.distribution is None else 1
+        if every > 1 and self.store.distribution is not None:
+            sys.stderr.write(
+                "dnn-instrument: DNN_INSTRUMENT_OUTPUTS_EVERY does not apply under a tf.distribute strategy: "
+                "every step is measured in full\n"
+            )
+        self._every = every if self.store.distribution is None else 1
         self._steps = tf.Variable(0, dtype=tf.int64, trainable=False) if self._every > 1 else None
         self._last = None  # host side: the last full row of each site (``stats.fill_unmeasured``)
         self._begin_trace()

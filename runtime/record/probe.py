@@ -50,7 +50,7 @@ FLUSH_EVERY = period("DNN_INSTRUMENT_FLUSH_EVERY", 32)
 
 #: Off by default (1): with k > 1, the layer outputs and the gradients reaching them get their full statistics in the
 #: first ``FULL_FIRST`` steps of a ``fit`` and then in every k-th; in the other steps each is only checked for NaN/Inf
-#: (one sum), and repeats its last full row. README, "Cost of the statistics", says what it saves and what it hides.
+#: (one sum), and repeats its last full row. README, "What is recorded", says what it saves and what it hides.
 OUTPUTS_EVERY = period("DNN_INSTRUMENT_OUTPUTS_EVERY", 1)
 FULL_FIRST = 16
 

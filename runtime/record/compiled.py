@@ -1,14 +1,15 @@
 """How the generated step's calls are compiled: as ``fit``'s step is, less Grappler's memory-pressure rewrite.
 
 Grappler's memory optimizer (on by default) estimates a graph's peak memory statically and, when that estimate
-exceeds 80% of the device's memory (as Grappler reads it when the step is compiled), rewrites every ``AddN`` of
-more than two inputs that is live at the peak into a sum accumulated in a temporary variable
+is high against the device's memory (its scheduling pass, ``memory_optimizer.cc``), rewrites the ``AddN``s of
+more than two inputs that are live at the peak into a sum accumulated in a temporary variable
 (``TemporaryVariable``, ``AssignAdd`` per input, in the order the inputs arrive), which rounds differently. In the
 backward pass of a BatchNormalization such an ``AddN`` sums three gradients. The probed step keeps more tensors
 alive than ``fit``'s, so its estimate can cross the line where ``fit``'s does not: ResNet50 at 32x32 then trained
 to other last bits than ``fit`` (one of its ``AddN``s was rewritten; none of ``fit``'s). The pass only trades
 peak memory for a different summation, so the step runs with it off, for its own calls only: every other function
-(the user's, Keras's) keeps the options it had. An explicit ``memory_optimization`` the user set is kept.
+(the user's, Keras's) keeps the options it had. An explicit ``memory_optimization`` the user set is kept. (Where
+``fit``'s own step is near enough the device's memory to get the rewrite, the two would differ the other way.)
 """
 
 import threading

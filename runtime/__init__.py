@@ -14,6 +14,7 @@ _EXPORTS = {
     "TraceStore": "record.trace",
     "check_versions": "compat",
     "on_replicas": "record.distributed",
+    "like_fit": "record.compiled",
     "unscaled_loss": "record.distributed",
     "loop_supports": "fallback",
     "with_diagnose": "fallback",

@@ -444,3 +444,48 @@ def test_source_map_is_invisible_to_keras_introspection(tmp_path):
     assert [origins.origin_of(layer) for layer in loaded.layers] == ["train.py:7", "train.py:7"]
     x = np.ones((4, 3), "float32")
     np.testing.assert_array_equal(model.predict(x, verbose=0), loaded.predict(x, verbose=0))
+
+
+def _memory_optimization():
+    """The memory optimizer setting of the options functions are called with now, in this thread."""
+    from tensorflow.core.protobuf import config_pb2
+    from tensorflow.python.eager import context
+
+    config = config_pb2.ConfigProto.FromString(context.context().function_call_options.config_proto_serialized)
+    return config.graph_options.rewrite_options.memory_optimization
+
+
+def test_like_fit_turns_the_memory_optimizer_off_for_its_calls_only():
+    """The step's calls run without Grappler's memory-pressure rewrite of sums (record/compiled.py); the options of
+    every other call are left as they were, also after an error and when the user chose a setting of their own."""
+    from tensorflow.core.protobuf import rewriter_config_pb2 as rewriter
+    from tensorflow.python.eager import context
+
+    from dnn_instrument.runtime.record.compiled import like_fit
+
+    ctx = context.context()
+    before = ctx.function_call_options
+    seen = []
+    step = like_fit(lambda value: seen.append(_memory_optimization()) or value * 2)
+    assert step(3) == 6 and step(4) == 8
+    assert seen == [rewriter.RewriterConfig.NO_MEM_OPT] * 2
+    assert ctx.function_call_options is before and _memory_optimization() == rewriter.RewriterConfig.DEFAULT_MEM_OPT
+
+    def failing():
+        raise ValueError("in the step")
+
+    with pytest.raises(ValueError):
+        like_fit(failing)()
+    assert ctx.function_call_options is before
+
+    config = tf.compat.v1.ConfigProto()
+    config.ParseFromString(before.config_proto_serialized)
+    config.graph_options.rewrite_options.memory_optimization = rewriter.RewriterConfig.HEURISTICS
+    ctx.function_call_options = context.FunctionCallOptions(config_proto=config)
+    try:
+        seen.clear()
+        step(1)
+        assert seen == [rewriter.RewriterConfig.HEURISTICS]  # the user's own choice
+    finally:
+        ctx.function_call_options = before
+

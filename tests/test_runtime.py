@@ -488,4 +488,3 @@ def test_like_fit_turns_the_memory_optimizer_off_for_its_calls_only():
         assert seen == [rewriter.RewriterConfig.HEURISTICS]  # the user's own choice
     finally:
         ctx.function_call_options = before
-

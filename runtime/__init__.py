@@ -15,6 +15,7 @@ _EXPORTS = {
     "check_versions": "compat",
     "on_replicas": "record.distributed",
     "unscaled_loss": "record.distributed",
+    "compiled_step": "record.step",
     "loop_supports": "fallback",
     "with_diagnose": "fallback",
     "diagnosed": "fallback",

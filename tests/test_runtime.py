@@ -173,6 +173,9 @@ def test_outputs_every_kth_step_trains_the_same_and_finds_the_same_nan(tmp_path)
         )
         assert run.returncode == 0, run.stderr[-3000:]
         (traces[every],) = (tmp_path / f"runs-{every}").glob("*/trace-0.npz")  # the first fit's
+        (second,) = (tmp_path / f"runs-{every}").glob("*/trace-1.npz")  # it reuses the first fit's compiled step
+        with np.load(second) as data:
+            assert (data["values"][:, :, stats.COLUMN["count"]] >= 0).all()  # every row unmeasured was filled in
         document = json.loads(report.read_text())
         found[every] = [
             (f["symptom"], f["phase"], f["layer"], f["iteration"]) for f in document["findings"] if f["fit_index"] == 1
@@ -456,12 +459,12 @@ def _memory_optimization():
 
 
 def test_like_fit_turns_the_memory_optimizer_off_for_its_calls_only():
-    """The step's calls run without Grappler's memory-pressure rewrite of sums (record/compiled.py); the options of
+    """The step's calls run without Grappler's memory-pressure rewrite of sums (record/step.py, ``like_fit``); the options of
     every other call are left as they were, also after an error and when the user chose a setting of their own."""
     from tensorflow.core.protobuf import rewriter_config_pb2 as rewriter
     from tensorflow.python.eager import context
 
-    from dnn_instrument.runtime.record.compiled import like_fit
+    from dnn_instrument.runtime.record.step import like_fit
 
     ctx = context.context()
     before = ctx.function_call_options
@@ -488,3 +491,73 @@ def test_like_fit_turns_the_memory_optimizer_off_for_its_calls_only():
         assert seen == [rewriter.RewriterConfig.HEURISTICS]  # the user's own choice
     finally:
         ctx.function_call_options = before
+
+
+# A helper's `fit` (validation_split marks it as Keras's): the generated loop, called in this process.
+TRAIN_SOURCE = """import keras
+
+
+def train(model, x, y):
+    return model.fit(x, y, batch_size=16, epochs=2, validation_split=0.25, shuffle=False, verbose=0)
+"""
+
+
+def _fits(recompile_between, instrumented):
+    """One model trained by two fits (re-compiled between them or not), plain or instrumented: the model, the step
+    kept after its first fit and that step's trace count then (instrumented), and the second fit's History."""
+    from dnn_instrument.runtime.record import step
+    from dnn_instrument.transformer import instrument
+
+    source = instrument(TRAIN_SOURCE, "train.py").code if instrumented else TRAIN_SOURCE
+    namespace = {"__name__": "train", "__file__": "train.py"}
+    exec(compile(source, "train.py", "exec"), namespace)
+    train = namespace["train"]
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype("float32")
+    y = (x[:, :1] - x[:, 1:2] > 0).astype("float32")
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse", metrics=["mae"])
+    train(model, x, y)
+    kept = step.kept_for(model)
+    traces = kept.next_step.experimental_get_tracing_count() if kept else None
+    if recompile_between:
+        model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
+    history = train(model, x, y)
+    return model, kept, traces, history
+
+
+def test_a_second_fit_reuses_the_compiled_step_and_trains_as_fit(runs_dir):
+    """As Keras reuses ``model.train_function``, a second fit of the same compiled model runs the step the first
+    compiled, without tracing it again; it trains as ``fit`` does, and records under its own site and store."""
+    from dnn_instrument.runtime import session
+    from dnn_instrument.runtime.record import step
+
+    model, kept, traces, history = _fits(recompile_between=False, instrumented=True)
+    assert kept is not None and step.kept_for(model) is kept
+    assert kept.next_step.experimental_get_tracing_count() == traces  # no new trace in the second fit
+    plain, _, _, plain_history = _fits(recompile_between=False, instrumented=False)
+    for ours, theirs in zip(model.get_weights(), plain.get_weights()):
+        np.testing.assert_array_equal(ours, theirs)
+    assert history.history == plain_history.history
+    first, second = session._current.stores
+    assert first is not second and first.site == second.site == "train.py:5"
+    assert second.sites == first.sites and second.iterations == first.iterations == 6  # 48 samples, batches of 16
+    assert second.facts["target_shapes"] == first.facts["target_shapes"]
+    kept_models = len(step._kept)
+    del model, kept, history  # (the History knows its model)
+    import gc
+
+    gc.collect()
+    assert len(step._kept) == kept_models - 1  # kept weakly: the model takes its step with it
+
+
+def test_a_compile_between_fits_compiles_the_step_anew_and_trains_as_fit(runs_dir):
+    from dnn_instrument.runtime.record import step
+
+    model, kept, _, history = _fits(recompile_between=True, instrumented=True)
+    assert step.kept_for(model) is not kept  # a new compile: a new step, as Keras makes a new train_function
+    plain, _, _, plain_history = _fits(recompile_between=True, instrumented=False)
+    for ours, theirs in zip(model.get_weights(), plain.get_weights()):
+        np.testing.assert_array_equal(ours, theirs)
+    assert history.history == plain_history.history

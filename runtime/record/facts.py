@@ -183,6 +183,10 @@ def output_shapes(model):
         return []
 
 
+#: The facts ``note_targets`` writes while the train step is traced (a fit that reuses a compiled step inherits them).
+TRACED_FACTS = ("target_shapes", "output_shapes", "loss_broadcasts")
+
+
 def note_targets(facts, model, y):
     """What a batch's targets tell (at trace time): their shapes, the outputs', and whether the loss broadcasts
     one against the other."""

@@ -179,6 +179,14 @@ def own_training(model):
     ]
 
 
+def compiled_state(model):
+    """What a compiled train step of ``model`` is bound to, compared by identity: the loss tracker (each
+    ``compile`` makes a new one, and resets Keras's ``train_function``), the optimizer, ``run_eagerly``,
+    ``jit_compile`` and the strategy. While all are the same, Keras reuses its ``train_function``; so does the
+    loop (``step.py``)."""
+    return (model._loss_tracker, model.optimizer, model.run_eagerly, model.jit_compile, strategy_of(model))
+
+
 def strategy_attribute(model):
     """The ``tf.distribute`` strategy ``model`` was created under (None for the default one)."""
     return getattr(model, "_distribute_strategy", None)

@@ -98,12 +98,19 @@ class Probe:
                 "every step is measured in full\n"
             )
         self._every = every if self.store.distribution is None else 1
-        self._steps = tf.Variable(0, dtype=tf.int64, trainable=False) if self._every > 1 else None
+        self.steps = tf.Variable(0, dtype=tf.int64, trainable=False) if self._every > 1 else None
         self._last = None  # host side: the last full row of each site (``stats.fill_unmeasured``)
         self._begin_trace()
         self._since = time.perf_counter()  # host side: the end of the last step (costs.py), ...
         self._aside = 0.0  # ... and the seconds since then that flushing took (counted apart)
         self._stepped = False
+
+    def count_on(self, steps):
+        """Count this fit's steps from 0 on ``steps``: the counter of the probe whose trace a kept compiled step
+        runs (``step.py``), since the graph reads that one."""
+        if steps is not None and self.steps is not None:
+            self.steps = steps
+            steps.assign(0)
 
     # -- inside the compiled step (these run while TensorFlow traces it) --------------------------
 
@@ -134,8 +141,8 @@ class Probe:
     def data(self, x, y):
         """Record the batch the step trains on: its inputs and its targets."""
         note_targets(self.store.facts, self.model, y)
-        if self._steps is not None:  # whether this step measures the outputs in full (``OUTPUTS_EVERY``)
-            step = self._steps.assign_add(1) - 1
+        if self.steps is not None:  # whether this step measures the outputs in full (``OUTPUTS_EVERY``)
+            step = self.steps.assign_add(1) - 1
             self._full = (step < FULL_FIRST) | (step % self._every == 0)
         self._add("input", None, "", "x", x, numeric=True)
         self._add("target", None, "", "y", y, numeric=True)

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..files import write_atomically
 from ..vocabulary import COLUMN, STATISTICS, STATS
-from .facts import model_facts
+from .facts import TRACED_FACTS, model_facts
 
 HEAD = 1024
 MIDDLE = 2048
@@ -39,6 +39,7 @@ class TraceStore:
         self.facts = model_facts(model) if model is not None else {"layers": [], "losses": [], "optimizer": {}}
         self.layers = self.facts["layers"]
         self.sites = []
+        self._inherited = False  # sites taken from an earlier fit's trace (inherit_trace)
         self._blocks = []
         self._epochs, self._steps, self._rows_at, self._spans = [], [], [], []
         self.iterations = 0  # iterations recorded (rows may stand for several, see merge_rows)
@@ -54,10 +55,21 @@ class TraceStore:
         self._on_close = []
 
     def set_sites(self, sites):
-        """Name the rows of the statistics matrices; a retraced step must produce the same rows."""
-        if self.sites and sites != self.sites:
+        """Name the rows of the statistics matrices; a retraced step must produce the same rows (those inherited
+        from an earlier fit's trace give way to this fit's own)."""
+        if self.sites and sites != self.sites and not self._inherited:
             raise RuntimeError("the train step was retraced with different probe sites")
         self.sites = list(sites)
+        self._inherited = False
+
+    def inherit_trace(self, other):
+        """Take what the probes wrote into ``other`` while the train step was traced (the rows' sites, the
+        targets' shapes): this fit runs the step an earlier fit compiled (``step.py``), and may not trace it."""
+        self.sites = list(other.sites)
+        self._inherited = True
+        for key in TRACED_FACTS:
+            if key in other.facts:
+                self.facts[key] = other.facts[key]
 
     def append(self, epochs, steps, values, spans=None, iterations=None):
         values = np.asarray(values, np.float32)

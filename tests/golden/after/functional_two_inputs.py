@@ -1,5 +1,5 @@
 import dnn_instrument.runtime.origins  # dnn-instrument: instrumented copy of functional_two_inputs.py; regenerate, do not edit
-dnn_instrument.runtime.origins.watch(__file__, 'functional_two_inputs.py', inserted=[(1, 2), (15, 116)])  # original: sha256 127e16e7f00b36d6; dnn-instrument --strip restores it
+dnn_instrument.runtime.origins.watch(__file__, 'functional_two_inputs.py', inserted=[(1, 2), (15, 108)])  # original: sha256 127e16e7f00b36d6; dnn-instrument --strip restores it
 import tensorflow as tf
 
 left = tf.keras.Input(shape=(4,), name="left")
@@ -73,15 +73,7 @@ def instrumented_fit(site, model, x=None, y=None, batch_size=None, epochs=1, ver
         return model.compute_metrics(x, y, y_pred, sample_weight), probe.statistics()
 
     train_step = runtime.on_replicas(model, train_step, probe)  # under a tf.distribute strategy, as fit runs it
-
-    def next_step(iterator):  # the batch is read inside the compiled function, as in Keras
-        return train_step(iterator.get_next())
-
-    if not model.run_eagerly:  # compiled as Keras compiles its own step: no AutoGraph
-        train_step = tf.function(train_step, reduce_retracing=True, jit_compile=model.jit_compile,
-                                 autograph=False)
-        next_step = tf.function(next_step, reduce_retracing=True, autograph=False)
-        next_step = runtime.like_fit(next_step)  # no rewrite of sums that depends on the probes' memory
+    next_step = runtime.compiled_step(model, train_step, probe)  # compiled as Keras compiles its step; reused by the model's next fit
 
     try:
         model.stop_training = False

@@ -1,7 +1,7 @@
 # A notebook exported as one script: `model` is rebound cell after cell. Each fit trains the model bound
 # last before it; the late rebinding to a model with its own train_step decides only the fit after it.
 import dnn_instrument.runtime.origins  # dnn-instrument: instrumented copy of notebook_rebinding.py; regenerate, do not edit
-dnn_instrument.runtime.origins.watch(__file__, 'notebook_rebinding.py', inserted=[(3, 4), (14, 115)])  # original: sha256 0174d62c279827c6; dnn-instrument --strip restores it
+dnn_instrument.runtime.origins.watch(__file__, 'notebook_rebinding.py', inserted=[(3, 4), (14, 107)])  # original: sha256 0174d62c279827c6; dnn-instrument --strip restores it
 import keras
 import numpy as np
 import tensorflow as tf
@@ -72,15 +72,7 @@ def instrumented_fit(site, model, x=None, y=None, batch_size=None, epochs=1, ver
         return model.compute_metrics(x, y, y_pred, sample_weight), probe.statistics()
 
     train_step = runtime.on_replicas(model, train_step, probe)  # under a tf.distribute strategy, as fit runs it
-
-    def next_step(iterator):  # the batch is read inside the compiled function, as in Keras
-        return train_step(iterator.get_next())
-
-    if not model.run_eagerly:  # compiled as Keras compiles its own step: no AutoGraph
-        train_step = tf.function(train_step, reduce_retracing=True, jit_compile=model.jit_compile,
-                                 autograph=False)
-        next_step = tf.function(next_step, reduce_retracing=True, autograph=False)
-        next_step = runtime.like_fit(next_step)  # no rewrite of sums that depends on the probes' memory
+    next_step = runtime.compiled_step(model, train_step, probe)  # compiled as Keras compiles its step; reused by the model's next fit
 
     try:
         model.stop_training = False

@@ -1,5 +1,5 @@
 import dnn_instrument.runtime.origins  # dnn-instrument: instrumented copy of several_fits.py; regenerate, do not edit
-dnn_instrument.runtime.origins.watch(__file__, 'several_fits.py', inserted=[(1, 2), (12, 112)])  # original: sha256 c4b5b1eb21b6b437; dnn-instrument --strip restores it
+dnn_instrument.runtime.origins.watch(__file__, 'several_fits.py', inserted=[(1, 2), (12, 104)])  # original: sha256 c4b5b1eb21b6b437; dnn-instrument --strip restores it
 from keras.models import Sequential
 from keras.layers import Dense
 from sklearn.linear_model import LogisticRegression
@@ -70,15 +70,7 @@ def instrumented_fit(site, model, x=None, y=None, batch_size=None, epochs=1, ver
         return model.compute_metrics(x, y, y_pred, sample_weight), probe.statistics()
 
     train_step = runtime.on_replicas(model, train_step, probe)  # under a tf.distribute strategy, as fit runs it
-
-    def next_step(iterator):  # the batch is read inside the compiled function, as in Keras
-        return train_step(iterator.get_next())
-
-    if not model.run_eagerly:  # compiled as Keras compiles its own step: no AutoGraph
-        train_step = tf.function(train_step, reduce_retracing=True, jit_compile=model.jit_compile,
-                                 autograph=False)
-        next_step = tf.function(next_step, reduce_retracing=True, autograph=False)
-        next_step = runtime.like_fit(next_step)  # no rewrite of sums that depends on the probes' memory
+    next_step = runtime.compiled_step(model, train_step, probe)  # compiled as Keras compiles its step; reused by the model's next fit
 
     try:
         model.stop_training = False

@@ -63,8 +63,9 @@ def statistics(tensors, saturation=None, sampled=None, full=None):
 
     ``saturation`` gives, per tensor, the ``(low, high)`` saturated range, or None.
 
-    ``full`` (a boolean scalar tensor) and ``sampled`` (per tensor, a bool): the large tensors marked ``sampled`` get
-    their full row only when ``full`` holds; otherwise they are only checked for NaN/Inf (one sum each), and a
+    ``full`` (a boolean scalar tensor) and ``sampled`` (per tensor, a bool): the tensors marked ``sampled`` are reduced
+    apart, as large ones are (also when their shape is small and known: a batch of 8 images, where grouping would
+    copy them), and get their full row only when ``full`` holds; otherwise they are only checked for NaN/Inf (one sum each), and a
     finite one gets an ``UNMEASURED`` row (count -1) that the host replaces with its last full row
     (``fill_unmeasured``), while a faulty one still gets its careful row. None (the default): every row is full.
 
@@ -84,16 +85,14 @@ def statistics(tensors, saturation=None, sampled=None, full=None):
     n = len(tensors)
     saturation = saturation or [NO_SATURATION] * n
     groups, large = {}, []
+    sometimes = sampled if full is not None and sampled else [False] * n  # measured in full only when ``full``
     for i, t in enumerate(tensors):
-        if t.shape.is_fully_defined() and t.shape.num_elements() <= GROUPED_AT_MOST:
+        if t.shape.is_fully_defined() and t.shape.num_elements() <= GROUPED_AT_MOST and not sometimes[i]:
             groups.setdefault((tuple(t.shape), t.dtype), []).append(i)
         else:
             large.append(i)
     order, raws = [], []
-    if full is None or not sampled:
-        runs = _runs(large, False)
-    else:
-        runs = _runs([i for i in large if not sampled[i]], False) + _runs([i for i in large if sampled[i]], True)
+    runs = _runs([i for i in large if not sometimes[i]], False) + _runs([i for i in large if sometimes[i]], True)
     for run, sometimes in runs:
         blocks = [tf.reshape(tf.cast(tensors[i], tf.float32), [1, -1]) for i in run]
         bounds = [[saturation[i]] for i in run]

@@ -14,8 +14,6 @@ dead or constant layer (std ~ 0) from a live one.
 
 import importlib
 
-import numpy as np
-
 from ..vocabulary import COLUMN, STATS  # the columns of a statistics row, declared once
 
 
@@ -85,14 +83,14 @@ def statistics(tensors, saturation=None, sampled=None, full=None):
     n = len(tensors)
     saturation = saturation or [NO_SATURATION] * n
     groups, large = {}, []
-    sometimes = sampled if full is not None and sampled else [False] * n  # measured in full only when ``full``
+    sampled = sampled if full is not None and sampled else [False] * n  # measured in full only when ``full``
     for i, t in enumerate(tensors):
-        if t.shape.is_fully_defined() and t.shape.num_elements() <= GROUPED_AT_MOST and not sometimes[i]:
+        if t.shape.is_fully_defined() and t.shape.num_elements() <= GROUPED_AT_MOST and not sampled[i]:
             groups.setdefault((tuple(t.shape), t.dtype), []).append(i)
         else:
             large.append(i)
     order, raws = [], []
-    runs = _runs([i for i in large if not sometimes[i]], False) + _runs([i for i in large if sometimes[i]], True)
+    runs = _runs([i for i in large if not sampled[i]], False) + _runs([i for i in large if sampled[i]], True)
     for run, sometimes in runs:
         blocks = [tf.reshape(tf.cast(tensors[i], tf.float32), [1, -1]) for i in run]
         bounds = [[saturation[i]] for i in run]
@@ -217,7 +215,7 @@ def fill_unmeasured(block, last):
         unmeasured = step[:, count] == UNMEASURED
         if last is not None and unmeasured.any():
             step[unmeasured] = last[unmeasured]
-        last = step.copy() if last is None else np.where(unmeasured[:, None], last, step)
+        last = step.copy()  # filled in: its unmeasured rows are now the last measured ones
     return last
 
 

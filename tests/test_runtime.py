@@ -89,6 +89,46 @@ def test_large_tensors_in_several_conds_match_numpy(bad):
         np.testing.assert_allclose(row, reference(array, bound), rtol=2e-4, atol=2e-5)
 
 
+def test_activations_of_a_small_static_shape_are_reduced_apart_not_stacked():
+    """Layer outputs of a batch of 8 small images have a small static shape: they are reduced on their own (stacking
+    them by shape would copy each in every step), the weights beside them still by shape, and all rows match numpy."""
+    rng = np.random.default_rng(3)
+    arrays = [rng.normal(size=(8, 4, 4, 2)).astype(np.float32) for _ in range(4)]
+    activations = [True, True, False, False]  # two layer outputs, two weights of the same shape
+    f = tf.function(lambda *ts: stats.statistics(list(ts), None, activations), autograph=False)
+    concrete = f.get_concrete_function(*[tf.TensorSpec(a.shape) for a in arrays])
+    stacked = {t.name for op in concrete.graph.get_operations() if op.type == "Pack" for t in op.inputs}
+    inputs = [t.name for t in concrete.inputs]
+    assert inputs[2] in stacked and inputs[3] in stacked  # the weights, together
+    assert inputs[0] not in stacked and inputs[1] not in stacked  # the outputs, apart
+    for row, array in zip(f(*arrays).numpy(), arrays):
+        np.testing.assert_allclose(row, reference(array, None), rtol=2e-4, atol=2e-5)
+
+
+@pytest.mark.parametrize("bad", [None, 3])
+def test_narrow_activations_are_reduced_together_and_match_numpy(bad):
+    """Activations of a few values per example (Dense outputs, their gradients) are reduced together by row width,
+    whatever the number of rows each has at run time; a NaN switches its own group to the careful path."""
+    rng = np.random.default_rng(4)
+    shapes = [(5, 3), (7, 3), (5, 2, 2), (5, 3), (5, 300), (0, 3), (5,)]  # (5, 300): too wide, reduced on its own
+    arrays = [np.where(rng.uniform(size=s) < 0.3, 0.0, rng.normal(size=s)).astype(np.float32) for s in shapes]
+    if bad is not None:
+        arrays[bad][1, 2], arrays[bad][0, 0] = np.nan, np.inf
+    bounds = [None, (0.01, 0.99), (-0.99, 0.99), None, None, None, (0.01, 0.99)]
+    f = tf.function(
+        lambda *ts: stats.statistics(list(ts), bounds, [True] * len(ts)),
+        input_signature=[tf.TensorSpec((None,) + a.shape[1:]) for a in arrays],
+        autograph=False,
+    )
+    graph = f.get_concrete_function().graph
+    assert sum(op.type == "UnsortedSegmentSum" for op in graph.get_operations()) > 0
+    for row, array, bound in zip(f(*arrays).numpy(), arrays, bounds):
+        if array.size:
+            np.testing.assert_allclose(row, reference(array, bound), rtol=2e-4, atol=2e-5)
+        else:
+            assert row[stats.COLUMN["count"]] == 0 and row[stats.COLUMN["frac_nan"]] == 0
+
+
 def test_outputs_measured_only_on_full_steps_are_still_checked_for_nan():
     """With ``full`` false, the ``sampled`` large tensors get an UNMEASURED row (their last full row replaces it on
     the host), unless their run of ``LARGE_PER_COND`` holds a NaN/Inf: then their careful rows, as in a full step;

@@ -193,8 +193,8 @@ class Probe:
     @guarded("a dnn-instrument probe", default=lambda: tf.zeros([0, len(stats.STATS)]))
     def statistics(self):
         """All of this step's records as one ``[sites, len(STATS)]`` tensor; starts the next trace."""
-        sampled = [site["phase"] in ("forward", "backward") for site in self._sites]
-        matrix = stats.statistics(self._tensors, self._saturation, sampled, self._full)
+        activations = [site["phase"] in ("forward", "backward") for site in self._sites]
+        matrix = stats.statistics(self._tensors, self._saturation, activations, self._full)
         self.store.set_sites(self._sites)
         self._begin_trace()
         return matrix

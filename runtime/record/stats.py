@@ -40,9 +40,16 @@ SATURATION = {
 NO_SATURATION = None
 
 
-#: Tensors of at most this many elements (statically known) are reduced together, by shape; a larger one, or
-#: one whose size is known only at run time (a layer's output: the batch dimension), is reduced on its own.
+#: Tensors of at most this many elements (statically known) are reduced together, by shape; a larger one, one whose
+#: size is known only at run time, or an activation (``statistics``) is reduced on its own.
 GROUPED_AT_MOST = 1 << 16
+
+#: Activations whose rows (one per example: the batch may be known only at run time) hold at most this many values,
+#: a Dense layer's output or the gradient reaching it, are reduced together, by row width, ``NARROW_TOGETHER`` at a
+#: time (``_narrow``): each is so small that its own reductions would cost more in ops than in reading it (a stack of
+#: 80 Dense layers records 160 of them in every step).
+NARROW_AT_MOST = 256
+NARROW_TOGETHER = 16
 
 #: What each tensor is first reduced to, a row of sums and extremes (its ``STATS`` row is then computed for all
 #: tensors at once, ``_rows``): ``squares`` is the sum of (x / scale)^2, so that huge values do not overflow it.
@@ -56,40 +63,54 @@ _R = {name: i for i, name in enumerate(_RAW)}
 LARGE_PER_COND = 8
 
 
-def statistics(tensors, saturation=None, sampled=None, full=None):
+def statistics(tensors, saturation=None, activations=None, full=None):
     """Reduce each tensor of ``tensors`` to a row of ``STATS``; returns a ``[len(tensors), len(STATS)]`` tensor.
 
     ``saturation`` gives, per tensor, the ``(low, high)`` saturated range, or None.
 
-    ``full`` (a boolean scalar tensor) and ``sampled`` (per tensor, a bool): the tensors marked ``sampled`` are reduced
-    apart, as large ones are (also when their shape is small and known: a batch of 8 images, where grouping would
-    copy them), and get their full row only when ``full`` holds; otherwise they are only checked for NaN/Inf (one sum each), and a
-    finite one gets an ``UNMEASURED`` row (count -1) that the host replaces with its last full row
-    (``fill_unmeasured``), while a faulty one still gets its careful row. None (the default): every row is full.
+    ``activations`` (per tensor, a bool) marks a layer's output or the gradient reaching it: such a tensor is always
+    reduced on its own, as a large one is, also when its shape is small and known (a batch of 8 images), where
+    stacking it with others of its shape would copy it in every step. ``full`` (a boolean scalar tensor, or None:
+    every row is full): the marked tensors get their full row only when ``full`` holds; otherwise they are only
+    checked for NaN/Inf (one sum each), and a finite one gets an ``UNMEASURED`` row (count -1) that the host replaces
+    with its last full row (``fill_unmeasured``), while a faulty one still gets its careful row.
 
     Cost matters (this runs in every step, and its ops are traced and optimised with the step), so a tensor
     costs a handful of plain reductions, and everything after them is computed once for the whole step:
 
     - small tensors of one shape (weights, their gradients and updates) are stacked and reduced together, so
       the number of ops grows with the number of distinct shapes, not of tensors; one ``tf.cond`` serves them all;
-    - a large tensor (a layer's output, the gradient reaching it) is reduced alone, and shares its ``tf.cond``
-      with the next few only (``LARGE_PER_COND``), so that it can be freed soon after it is reduced: one choice for
-      the whole step would keep every activation gradient of the step alive until the last one exists (a MobileNet
-      grew ten times in memory);
+    - a large tensor (or an activation) is reduced alone, and shares its ``tf.cond`` with the next few only
+      (``LARGE_PER_COND``), so that it can be freed soon after it is reduced: one choice for the whole step would
+      keep every activation gradient of the step alive until the last one exists (a MobileNet grew ten times in
+      memory);
     - the careful path (``_careful``) is one compiled function that every ``tf.cond`` calls, traced once.
     """
     if not tensors:
         return tf.zeros([0, len(STATS)], tf.float32)
     n = len(tensors)
     saturation = saturation or [NO_SATURATION] * n
-    groups, large = {}, []
-    sampled = sampled if full is not None and sampled else [False] * n  # measured in full only when ``full``
+    activations = activations or [False] * n
+    sampled = activations if full is not None else [False] * n  # measured in full only when ``full``
+    groups, narrow, large = {}, {}, []
     for i, t in enumerate(tensors):
-        if t.shape.is_fully_defined() and t.shape.num_elements() <= GROUPED_AT_MOST and not sampled[i]:
+        width = _narrow_width(t) if activations[i] and not sampled[i] else None
+        if width is not None:
+            narrow.setdefault((width, t.dtype), []).append(i)
+        elif t.shape.is_fully_defined() and t.shape.num_elements() <= GROUPED_AT_MOST and not activations[i]:
             groups.setdefault((tuple(t.shape), t.dtype), []).append(i)
         else:
             large.append(i)
     order, raws = [], []
+    for (width, _), members in narrow.items():
+        for start in range(0, len(members), NARROW_TOGETHER):
+            run = members[start : start + NARROW_TOGETHER]
+            blocks = [tf.reshape(tf.cast(tensors[i], tf.float32), [-1, width]) for i in run]
+            bounds = [saturation[i] for i in run]
+            raws.append(
+                _checked([tf.reshape(b, [1, -1]) for b in blocks], [[b] for b in bounds], [_narrow(blocks, bounds)])
+            )
+            order += run
     runs = _runs([i for i in large if not sampled[i]], False) + _runs([i for i in large if sampled[i]], True)
     for run, sometimes in runs:
         blocks = [tf.reshape(tf.cast(tensors[i], tf.float32), [1, -1]) for i in run]
@@ -161,7 +182,51 @@ def _fast(block, bounds):
         "squares": tf.reduce_sum(tf.square(block), axis=1),
         "min": tf.reduce_min(block, axis=1),
         "max": tf.reduce_max(block, axis=1),
-        "zeros": _count(tf.equal(block, 0.0)),
+        "zeros": count - tf.reduce_sum(tf.abs(tf.sign(block)), axis=1),
+        "nans": tf.zeros_like(count),
+        "infs": tf.zeros_like(count),
+        "saturated": saturated,
+        "scale": tf.ones_like(count),
+    }
+    return tf.stack([columns[name] for name in _RAW], axis=1)
+
+
+def _narrow_width(tensor):
+    """The number of values in each row (example) of ``tensor`` when it is statically known and at most
+    ``NARROW_AT_MOST``, else None."""
+    shape = tensor.shape
+    if shape.rank is None or shape.rank < 1 or not shape[1:].is_fully_defined():
+        return None
+    width = shape[1:].num_elements()
+    return width if 0 < width <= NARROW_AT_MOST else None
+
+
+def _narrow(blocks, bounds):
+    """``_fast`` for tensors of one row width and any number of rows each (``blocks``: ``[rows, width]`` each): their
+    rows are concatenated into one block and reduced along each row, then the rows' partial results by tensor (sorted
+    segments, as small as the batch): a handful of ops for all of them instead of a handful each."""
+    k = len(blocks)
+    block = tf.concat(blocks, 0)
+    rows = tf.stack([tf.shape(b)[0] for b in blocks])
+    tensor = tf.repeat(tf.range(k), rows)  # the tensor each row belongs to
+    count = tf.cast(rows * block.shape[1], tf.float32)
+
+    def per_tensor(segments, partial):  # the rows' partial results, reduced by tensor
+        return segments(partial, tensor, k)
+
+    if all(b is None for b in bounds):
+        saturated = tf.zeros([k], tf.float32)
+    else:
+        low, high = (tf.gather(edge, tensor)[:, None] for edge in _bounds(bounds))
+        saturated = per_tensor(tf.math.unsorted_segment_sum, _count((block <= low) | (block >= high)))
+    columns = {
+        "count": count,
+        "finite": count,
+        "sum": per_tensor(tf.math.unsorted_segment_sum, tf.reduce_sum(block, axis=1)),
+        "squares": per_tensor(tf.math.unsorted_segment_sum, tf.reduce_sum(tf.square(block), axis=1)),
+        "min": per_tensor(tf.math.unsorted_segment_min, tf.reduce_min(block, axis=1)),
+        "max": per_tensor(tf.math.unsorted_segment_max, tf.reduce_max(block, axis=1)),
+        "zeros": count - per_tensor(tf.math.unsorted_segment_sum, tf.reduce_sum(tf.abs(tf.sign(block)), axis=1)),
         "nans": tf.zeros_like(count),
         "infs": tf.zeros_like(count),
         "saturated": saturated,
@@ -185,7 +250,7 @@ def _fast_row(block, bound):
         "squares": 2.0 * tf.nn.l2_loss(block),
         "min": tf.reduce_min(block),
         "max": tf.reduce_max(block),
-        "zeros": tf.reduce_sum(tf.cast(tf.equal(block, 0.0), tf.float32)),
+        "zeros": count - 2.0 * tf.nn.l2_loss(tf.sign(block)),  # 1 per value not 0: no boolean tensor, no cast
         "nans": 0.0,
         "infs": 0.0,
         "saturated": saturated,

@@ -98,10 +98,7 @@ class Diagnose(keras.callbacks.Callback):
         self._pending = []  # (epoch, batch, statistics) of the batches not yet handed to the store
         why = self._not_in_graph()
         if why is None:
-            try:
-                self._begin_in_graph()
-            except Exception as error:
-                failed("the Diagnose callback's compiled recording", error, "it records after each batch instead")
+            self._begin_in_graph()
         elif why:
             sys.stderr.write(f"dnn-instrument: {why}: the Diagnose callback records after each batch (slower)\n")
 
@@ -182,9 +179,10 @@ class Diagnose(keras.callbacks.Callback):
         self._written = tf.Variable(0, dtype=tf.int64, trainable=False)  # rows in the buffer
         self._steps = tf.Variable(0, dtype=tf.int64, trainable=False)  # steps of this fit
         self._unread, self._read = 0, 0  # host side: steps begun since the buffer was read; steps read this epoch
-        # traced once on its own first: a failure here leaves Keras's train function untouched (one inside it would
-        # leave Keras's metrics half built)
-        tf.function(self._record_rows, autograph=False).get_concrete_function(tf.TensorSpec([], tf.float32))
+        # traced here, on its own: a failure (recording is then off) leaves Keras's train function untouched (one
+        # while Keras traces it would leave Keras's metrics half built); the train function then calls this trace
+        self._record = tf.function(self._record_rows, autograph=False)
+        self._record.get_concrete_function(tf.TensorSpec([], tf.float32))
         self._in_graph = True
 
     def _recording_step(self, train_step):
@@ -192,7 +190,7 @@ class Diagnose(keras.callbacks.Callback):
             logs = train_step(data)
             self._has_loss = isinstance(logs, dict) and "loss" in logs  # (a GAN's reports d_loss and g_loss)
             with tf.control_dependencies([t for t in tf.nest.flatten(logs) if tf.is_tensor(t)]):
-                self._record_rows(tf.cast(logs["loss"], tf.float32) if self._has_loss else tf.constant(0.0))
+                self._record(tf.cast(logs["loss"], tf.float32) if self._has_loss else tf.constant(0.0))
             return logs
 
         return step
@@ -227,7 +225,9 @@ class Diagnose(keras.callbacks.Callback):
     def _install(self):
         """Wrap the model's train function for this fit (see the module's docstring); ``_restore`` undoes it."""
         model = self.model
-        self._restore()  # a fit of ours that ended without on_train_end
+        stale = getattr(model.train_function, "diagnose", None)  # a fit of ours that ended without on_train_end
+        if stale is not None:
+            stale._restore()
         self._kept = (model, model.__dict__.get("train_step", _NOT_SET), model.train_function)
         function = model.train_function
         if self._in_graph and not getattr(self, "disabled", False):
@@ -237,8 +237,8 @@ class Diagnose(keras.callbacks.Callback):
                 function = model.train_function
             except Exception as error:
                 self._restore()
-                self._in_graph = False
-                failed("the Diagnose callback's compiled recording", error, "it records after each batch instead")
+                failed("the Diagnose callback", error, "recording is off for the rest of this fit")
+                self.disabled = True
                 return self._install()
         history = getattr(model, "history", None)
 
@@ -258,6 +258,7 @@ class Diagnose(keras.callbacks.Callback):
                 self._after_batch(logs)
             return logs
 
+        train_function.diagnose = self
         model.train_function = train_function
 
     def _abandon(self):

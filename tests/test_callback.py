@@ -77,23 +77,25 @@ def test_the_model_is_keras_own_after_the_fit(runs_dir):
             if batch == 3:
                 raise KeyboardInterrupt
 
-    with pytest.raises(KeyboardInterrupt):
-        train([Diagnose("test:1"), Interrupt()], model=model, epochs=1)
-    assert "train_step" in vars(model)  # Keras calls no callback after an exception ...
-    _, history = train([], model=model, epochs=1)
-    assert "train_step" not in vars(model) and model.train_function is keras_function  # ... the next fit restores it
-    assert len(history["loss"]) == 1
+    for later in ([Diagnose("test:1")], []):  # the next fit, with or without the callback, gives the model back
+        with pytest.raises(KeyboardInterrupt):
+            train([Diagnose("test:1"), Interrupt()], model=model, epochs=1)
+        assert "train_step" in vars(model)  # Keras calls no callback after an exception
+        _, history = train(later, model=model, epochs=1)
+        assert "train_step" not in vars(model) and model.train_function is keras_function
+        assert len(history["loss"]) == 1
 
 
-def test_the_per_batch_path_where_the_compiled_one_does_not_run(monkeypatch, capsys, runs_dir):
-    """Under a step cap, and where TensorFlow cannot compile our rows into Keras's train step, the callback records
-    after each batch, and training is still plain fit's."""
+def test_the_per_batch_path_where_the_compiled_one_does_not_run(monkeypatch, runs_dir):
+    """Under a step cap (``dnn-instrument fix``) the callback records after each batch, the same rows."""
     per_batch(monkeypatch)
     capped = Diagnose("test:1")
     train([capped], epochs=1)
     assert not capped._in_graph and capped.store.iterations == 24
 
-    monkeypatch.delenv("DNN_INSTRUMENT_MAX_STEPS")
+
+def test_a_recording_that_cannot_be_compiled_leaves_training_alone(monkeypatch, capsys, runs_dir):
+    """Where TensorFlow cannot compile our rows, recording is off with one warning, and training is plain fit's."""
     monkeypatch.delenv("DNN_INSTRUMENT_STRICT", raising=False)  # a failure of ours is a warning, as for users
     monkeypatch.setattr(safety, "_warned", set())
 
@@ -101,12 +103,8 @@ def test_the_per_batch_path_where_the_compiled_one_does_not_run(monkeypatch, cap
         raise TypeError("cannot be compiled")
 
     monkeypatch.setattr(callback, "_faulty_in_graph", not_compilable)
-    fallen = Diagnose("test:1", sample=(X, Y))
-    model, history = train([fallen], epochs=1)
-    assert "it records after each batch instead" in capsys.readouterr().err
-    assert (
-        not fallen._in_graph and fallen.store.iterations == 24 and "forward" in {s["phase"] for s in fallen.store.sites}
-    )
+    model, history = train([Diagnose("test:1", sample=(X, Y))], epochs=1)
+    assert capsys.readouterr().err.count("failed (TypeError: cannot be compiled)") == 1
     plain_model, plain_history = train([], epochs=1)
     assert history == plain_history
     assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), plain_model.get_weights()))

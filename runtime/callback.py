@@ -23,12 +23,16 @@ writes them into a small buffer on the device (``FLUSH_EVERY`` steps). The host 
 rows to the trace and the online analysis when it is full (checked as the next batch begins:
 ``on_train_batch_begin`` costs Keras nothing), at each epoch's end and when training ends. So a NaN/Inf reaches
 the analysis (which may stop training) up to ``FLUSH_EVERY`` steps, at most an epoch, after it appears, as in the
-generated loop. When training ends, or the train function raises (Ctrl-C included), the model gets back
-Keras's ``train_step`` and the train function it had, so that a later ``fit`` is exactly Keras's.
+generated loop. The rows are taken right after Keras's step, inside it: a callback of the user's that changes the
+weights in its ``on_train_batch_end`` shows in the next step's rows. When training ends, or the train function
+raises (Ctrl-C included), the model gets back Keras's ``train_step`` and the train function it had, so that a later
+``fit`` is exactly Keras's; after an exception anywhere else (Keras then calls no callback), the next ``fit`` of
+the model gives them back as it starts.
 
-Where that cannot run, the callback records after each step on the host instead (a wrapper around the train
-function reads the loss and the weights; slower, same rows): under a ``tf.distribute`` strategy, with
-``run_eagerly``, ``steps_per_execution`` > 1, a Keras backend other than TensorFlow, and under a step cap.
+Where that cannot run, the callback records after each batch on the host instead (the train function, wrapped,
+then reads the loss and the weights: Keras's step is not changed, each batch waits for the device; the same rows):
+under a ``tf.distribute`` strategy, with ``run_eagerly``, ``steps_per_execution`` > 1 (one row per execution, as
+Keras's logs), a Keras backend other than TensorFlow, and under a step cap (it counts the steps on the host).
 
 The budget of ``dnn-instrument fix`` (``DNN_INSTRUMENT_MAX_EPOCHS`` / ``_MAX_STEPS``, as the generated loop
 honours it) holds here too: the callback sets ``model.stop_training`` at the cap and says so. A callback

@@ -32,7 +32,8 @@ the model gives them back as it starts.
 Where that cannot run, the callback records after each batch on the host instead (the train function, wrapped,
 then reads the loss and the weights: Keras's step is not changed, each batch waits for the device; the same rows):
 under a ``tf.distribute`` strategy, with ``run_eagerly``, ``steps_per_execution`` > 1 (one row per execution, as
-Keras's logs), a Keras backend other than TensorFlow, and under a step cap (it counts the steps on the host).
+Keras's logs), and under a step cap (it counts the steps on the host). With a Keras backend other than TensorFlow
+it records nothing (and says so).
 
 The budget of ``dnn-instrument fix`` (``DNN_INSTRUMENT_MAX_EPOCHS`` / ``_MAX_STEPS``, as the generated loop
 honours it) holds here too: the callback sets ``model.stop_training`` at the cap and says so. A callback
@@ -79,6 +80,13 @@ class Diagnose(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self._budget = Budget(self.params.get("epochs"))  # the budget holds even if recording fails
         self._in_graph = False
+        if keras.backend.backend() != "tensorflow":  # its train function is called otherwise: left alone
+            self.disabled = True
+            sys.stderr.write(
+                f"dnn-instrument: the Diagnose callback needs the TensorFlow backend of Keras, not "
+                f"{keras.backend.backend()!r}; it records nothing\n"
+            )
+            return
         self._record_begin()
         self._install()
 
@@ -115,8 +123,6 @@ class Diagnose(keras.callbacks.Callback):
             return ""  # the step cap counts steps on the host; speed does not matter under dnn-instrument fix
         if model.run_eagerly:
             return ""
-        if keras.backend.backend() != "tensorflow":
-            return f"Keras's {keras.backend.backend()} backend"
         if strategy_of(model) is not None:
             return f"tf.distribute's {type(strategy_of(model)).__name__}"
         if model.steps_per_execution != 1:
@@ -232,6 +238,7 @@ class Diagnose(keras.callbacks.Callback):
         stale = getattr(model.train_function, "diagnose", None)  # a fit of ours that ended without on_train_end
         if stale is not None:
             stale._restore()
+        model.make_train_function()  # Keras's (fit has made it already)
         self._kept = (model, model.__dict__.get("train_step", _NOT_SET), model.train_function)
         function = model.train_function
         if self._in_graph and not getattr(self, "disabled", False):

@@ -319,7 +319,7 @@ def test_source_map_translates_lines():
     assert source_map.location(21) == "train.py:8"
 
 
-@pytest.mark.parametrize("policy, iterations", [("fault", 1), ("never", 8)])
+@pytest.mark.parametrize("policy, iterations", [("fault", 4), ("never", 8)])
 def test_diagnose_callback_records_and_reports(policy, iterations, tmp_path, monkeypatch, runs_dir):
     from dnn_instrument.runtime import Diagnose
 
@@ -333,7 +333,9 @@ def test_diagnose_callback_records_and_reports(policy, iterations, tmp_path, mon
     model.fit(x, y, batch_size=4, epochs=2, verbose=0, callbacks=[Diagnose("test:1")])
     document = json.loads(report_path.read_text())
     jsonschema.validate(document, SCHEMA)
-    assert document["iterations"] == iterations  # "fault": training stops at the first NaN/Inf
+    # "fault": training stops where the analysis sees the first NaN/Inf: when the callback reads its rows, at the
+    # end of the first epoch (4 steps; or after FLUSH_EVERY steps)
+    assert document["iterations"] == iterations
     assert document["verdict"] == "buggy"
     finding = document["findings"][0]
     assert finding["symptom"] == "numerical_error" and finding["layer"] == "out"
@@ -352,8 +354,8 @@ def test_diagnose_side_pass_runs_on_a_schedule_and_at_a_fault(monkeypatch, runs_
     model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
     x, y = np.random.default_rng(0).normal(size=(2 * 36, 3)).astype("float32"), np.ones((2 * 36, 1), "float32")
 
-    class BreakAt(keras.callbacks.Callback):  # after batch 30's update, the first layer's kernel holds a NaN
-        def on_train_batch_end(self, batch, logs=None):
+    class BreakAt(keras.callbacks.Callback):  # from batch 30 (index 29) on, the first layer's kernel holds a NaN
+        def on_train_batch_begin(self, batch, logs=None):
             if batch == 29:
                 kernel = self.model.layers[0].kernel
                 kernel.assign(tf.tensor_scatter_nd_update(kernel, [[0, 0]], [float("nan")]))

@@ -1,0 +1,111 @@
+"""The ``Diagnose`` callback records inside Keras's train function (``runtime/callback.py``): training exactly as
+plain ``fit``, the same trace as its per-batch path, the model given back after the fit, and the per-batch path
+where the compiled one does not run."""
+
+import keras
+import numpy as np
+import pytest
+
+from dnn_instrument.runtime import callback, safety
+from dnn_instrument.runtime.callback import Diagnose
+from dnn_instrument.runtime.report import document as report
+
+RNG = np.random.default_rng(0)
+X, Y = RNG.normal(size=(96, 5)).astype("float32"), RNG.integers(0, 3, 96)
+
+
+def train(callbacks, learning_rate=0.01, epochs=2, model=None):
+    """A small model (dropout, batch normalization, a metric) trained from seed 0; its weights and History."""
+    keras.utils.set_random_seed(0)
+    if model is None:
+        model = keras.Sequential(
+            [
+                keras.Input((5,)),
+                keras.layers.Dense(8, activation="relu", name="hidden"),
+                keras.layers.Dropout(0.3, name="dropout"),
+                keras.layers.BatchNormalization(name="normalized"),
+                keras.layers.Dense(3, activation="softmax", name="out"),
+            ],
+            name="model",  # the same weight paths in every run
+        )
+        model.compile(keras.optimizers.SGD(learning_rate), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(X, Y, batch_size=4, epochs=epochs, verbose=0, callbacks=callbacks)
+    return model, history.history
+
+
+def per_batch(monkeypatch):
+    """The per-batch path: a step cap (``dnn-instrument fix``) far beyond this fit's steps."""
+    monkeypatch.setenv("DNN_INSTRUMENT_MAX_STEPS", "1000")
+
+
+@pytest.mark.parametrize("learning_rate", [0.01, 1e30])  # 1e30: the weights overflow in the first steps
+def test_compiled_recording_trains_as_fit_and_records_as_the_per_batch_path(learning_rate, monkeypatch, runs_dir):
+    monkeypatch.setenv("DNN_INSTRUMENT_STOP", "never")
+    monkeypatch.setattr(callback, "FLUSH_EVERY", 5)  # the buffer is read within epochs (24 steps each) too
+    plain_model, plain_history = train([], learning_rate)
+    compiled = Diagnose("test:1", sample=(X, Y))
+    model, history = train([compiled], learning_rate)
+    assert compiled._in_graph
+    assert history == plain_history or str(history) == str(plain_history)  # (NaN != NaN)
+    assert all(np.array_equal(a, b, equal_nan=True) for a, b in zip(model.get_weights(), plain_model.get_weights()))
+
+    per_batch(monkeypatch)
+    batched = Diagnose("test:1", sample=(X, Y))
+    train([batched], learning_rate)
+    assert not batched._in_graph
+    assert compiled.store.sites == batched.store.sites and compiled.store.iterations == batched.store.iterations == 48
+    assert np.array_equal(compiled.store.epochs, batched.store.epochs)
+    assert np.array_equal(compiled.store.steps, batched.store.steps)
+    np.testing.assert_array_equal(compiled.store.values, batched.store.values)  # NaN equal to NaN
+    findings = [report.build("train.py", [d.store])["findings"] for d in (compiled, batched)]
+    keys = ("symptom", "layer", "phase", "iteration")
+    assert [[f[k] for k in keys] for f in findings[0]] == [[f[k] for k in keys] for f in findings[1]]
+    if learning_rate > 1:
+        assert findings[0][0]["symptom"] == "numerical_error" and findings[0][0]["iteration"] < 4
+
+
+def test_the_model_is_keras_own_after_the_fit(runs_dir):
+    """After a fit with the callback (also one that an exception ended) the model has Keras's train_step and the
+    train function it had, so a later fit is exactly Keras's."""
+    model, _ = train([], epochs=1)
+    keras_function = model.train_function
+    train([Diagnose("test:1", sample=(X, Y))], model=model, epochs=1)
+    assert "train_step" not in vars(model) and model.train_function is keras_function
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            if batch == 3:
+                raise KeyboardInterrupt
+
+    for later in ([Diagnose("test:1")], []):  # the next fit, with or without the callback, gives the model back
+        with pytest.raises(KeyboardInterrupt):
+            train([Diagnose("test:1"), Interrupt()], model=model, epochs=1)
+        assert "train_step" in vars(model)  # Keras calls no callback after an exception
+        _, history = train(later, model=model, epochs=1)
+        assert "train_step" not in vars(model) and model.train_function is keras_function
+        assert len(history["loss"]) == 1
+
+
+def test_the_per_batch_path_where_the_compiled_one_does_not_run(monkeypatch, runs_dir):
+    """Under a step cap (``dnn-instrument fix``) the callback records after each batch, the same rows."""
+    per_batch(monkeypatch)
+    capped = Diagnose("test:1")
+    train([capped], epochs=1)
+    assert not capped._in_graph and capped.store.iterations == 24
+
+
+def test_a_recording_that_cannot_be_compiled_leaves_training_alone(monkeypatch, capsys, runs_dir):
+    """Where TensorFlow cannot compile our rows, recording is off with one warning, and training is plain fit's."""
+    monkeypatch.delenv("DNN_INSTRUMENT_STRICT", raising=False)  # a failure of ours is a warning, as for users
+    monkeypatch.setattr(safety, "_warned", set())
+
+    def not_compilable(rows):
+        raise TypeError("cannot be compiled")
+
+    monkeypatch.setattr(callback, "_faulty_in_graph", not_compilable)
+    model, history = train([Diagnose("test:1", sample=(X, Y))], epochs=1)
+    assert capsys.readouterr().err.count("failed (TypeError: cannot be compiled)") == 1
+    plain_model, plain_history = train([], epochs=1)
+    assert history == plain_history
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), plain_model.get_weights()))
+    assert "train_step" not in vars(model)

@@ -233,11 +233,11 @@ class Diagnose(keras.callbacks.Callback):
     # -- the train function of this fit --------------------------------------------------------------
 
     def _install(self):
-        """Wrap the model's train function for this fit (see the module's docstring); ``_restore`` undoes it."""
+        """Wrap the model's train function for this fit (see the module's docstring); ``give_model_back`` undoes it."""
         model = self.model
         stale = getattr(model.train_function, "diagnose", None)  # a fit of ours that ended without on_train_end
         if stale is not None:
-            stale._restore()
+            stale.give_model_back()
         model.make_train_function()  # Keras's (fit has made it already)
         self._kept = (model, model.__dict__.get("train_step", _NOT_SET), model.train_function)
         function = model.train_function
@@ -247,7 +247,7 @@ class Diagnose(keras.callbacks.Callback):
                 model.make_train_function(force=True)
                 function = model.train_function
             except Exception as error:
-                self._restore()
+                self.give_model_back()
                 failed("the Diagnose callback", error, "recording is off for the rest of this fit")
                 self.disabled = True
                 return self._install()
@@ -255,7 +255,7 @@ class Diagnose(keras.callbacks.Callback):
 
         def train_function(iterator):
             if getattr(model, "history", None) is not history:  # a later fit: this one ended by an exception
-                self._restore()
+                self.give_model_back()
                 model.make_train_function()
                 return model.train_function(iterator)
             try:
@@ -277,9 +277,9 @@ class Diagnose(keras.callbacks.Callback):
         try:
             self._flush()
         finally:
-            self._restore()
+            self.give_model_back()
 
-    def _restore(self):
+    def give_model_back(self):
         """Give the model back Keras's ``train_step`` and the train function it had before this fit."""
         if self._kept is None:
             return
@@ -367,7 +367,7 @@ class Diagnose(keras.callbacks.Callback):
         try:
             self._record_end()
         finally:
-            self._restore()
+            self.give_model_back()
 
     @guarded("the Diagnose callback")
     def _record_end(self):

@@ -89,22 +89,6 @@ def test_large_tensors_in_several_conds_match_numpy(bad):
         np.testing.assert_allclose(row, reference(array, bound), rtol=2e-4, atol=2e-5)
 
 
-def test_activations_of_a_small_static_shape_are_reduced_apart_not_stacked():
-    """Layer outputs of a batch of 8 small images have a small static shape: they are reduced on their own (stacking
-    them by shape would copy each in every step), the weights beside them still by shape, and all rows match numpy."""
-    rng = np.random.default_rng(3)
-    arrays = [rng.normal(size=(8, 4, 4, 2)).astype(np.float32) for _ in range(4)]
-    activations = [True, True, False, False]  # two layer outputs, two weights of the same shape
-    f = tf.function(lambda *ts: stats.statistics(list(ts), None, activations), autograph=False)
-    concrete = f.get_concrete_function(*[tf.TensorSpec(a.shape) for a in arrays])
-    stacked = {t.name for op in concrete.graph.get_operations() if op.type == "Pack" for t in op.inputs}
-    inputs = [t.name for t in concrete.inputs]
-    assert inputs[2] in stacked and inputs[3] in stacked  # the weights, together
-    assert inputs[0] not in stacked and inputs[1] not in stacked  # the outputs, apart
-    for row, array in zip(f(*arrays).numpy(), arrays):
-        np.testing.assert_allclose(row, reference(array, None), rtol=2e-4, atol=2e-5)
-
-
 @pytest.mark.parametrize("bad", [None, 3])
 def test_narrow_activations_are_reduced_together_and_match_numpy(bad):
     """Activations of a few values per example (Dense outputs, their gradients) are reduced together by row width,

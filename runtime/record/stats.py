@@ -40,8 +40,8 @@ SATURATION = {
 NO_SATURATION = None
 
 
-#: Tensors of at most this many elements (statically known) are reduced together, by shape; a larger one, one whose
-#: size is known only at run time, or an activation (``statistics``) is reduced on its own.
+#: Tensors of at most this many elements (statically known) are reduced together, by shape; a larger one, or one
+#: whose size is known only at run time (a layer's output: the batch dimension), is reduced on its own.
 GROUPED_AT_MOST = 1 << 16
 
 #: Activations whose rows (one per example: the batch may be known only at run time) hold at most this many values,
@@ -68,19 +68,20 @@ def statistics(tensors, saturation=None, activations=None, full=None):
 
     ``saturation`` gives, per tensor, the ``(low, high)`` saturated range, or None.
 
-    ``activations`` (per tensor, a bool) marks a layer's output or the gradient reaching it: such a tensor is always
-    reduced on its own, as a large one is, also when its shape is small and known (a batch of 8 images), where
-    stacking it with others of its shape would copy it in every step. ``full`` (a boolean scalar tensor, or None:
-    every row is full): the marked tensors get their full row only when ``full`` holds; otherwise they are only
-    checked for NaN/Inf (one sum each), and a finite one gets an ``UNMEASURED`` row (count -1) that the host replaces
-    with its last full row (``fill_unmeasured``), while a faulty one still gets its careful row.
+    ``activations`` (per tensor, a bool) marks a layer's output or the gradient reaching it: a narrow one (``_narrow``)
+    is reduced with the others of its row width. ``full`` (a boolean scalar tensor, or None: every row is full): the
+    marked tensors are then reduced on their own, as large ones are (also when their shape is small and known: a batch
+    of 8 images, where stacking would copy them), and get their full row only when ``full`` holds; otherwise they are
+    only checked for NaN/Inf (one sum each), and a finite one gets an ``UNMEASURED`` row (count -1) that the host
+    replaces with its last full row (``fill_unmeasured``), while a faulty one still gets its careful row.
 
     Cost matters (this runs in every step, and its ops are traced and optimised with the step), so a tensor
     costs a handful of plain reductions, and everything after them is computed once for the whole step:
 
     - small tensors of one shape (weights, their gradients and updates) are stacked and reduced together, so
       the number of ops grows with the number of distinct shapes, not of tensors; one ``tf.cond`` serves them all;
-    - a large tensor (or an activation) is reduced alone, and shares its ``tf.cond`` with the next few only
+    - narrow activations are reduced together by row width (``NARROW_AT_MOST``);
+    - a large tensor is reduced alone, and shares its ``tf.cond`` with the next few only
       (``LARGE_PER_COND``), so that it can be freed soon after it is reduced: one choice for the whole step would
       keep every activation gradient of the step alive until the last one exists (a MobileNet grew ten times in
       memory);
@@ -97,7 +98,7 @@ def statistics(tensors, saturation=None, activations=None, full=None):
         width = _narrow_width(t) if activations[i] and not sampled[i] else None
         if width is not None:
             narrow.setdefault((width, t.dtype), []).append(i)
-        elif t.shape.is_fully_defined() and t.shape.num_elements() <= GROUPED_AT_MOST and not activations[i]:
+        elif t.shape.is_fully_defined() and t.shape.num_elements() <= GROUPED_AT_MOST and not sampled[i]:
             groups.setdefault((tuple(t.shape), t.dtype), []).append(i)
         else:
             large.append(i)

@@ -204,8 +204,8 @@ def _narrow_width(tensor):
 
 def _narrow(blocks, bounds):
     """``_fast`` for tensors of one row width and any number of rows each (``blocks``: ``[rows, width]`` each): their
-    rows are concatenated into one block and reduced along each row, then the rows' partial results by tensor (sorted
-    segments, as small as the batch): a handful of ops for all of them instead of a handful each."""
+    rows are concatenated into one block and reduced along each row, then the rows' partial results by tensor (one
+    segment per tensor, as long as its batch): a handful of ops for all of them instead of a handful each."""
     k = len(blocks)
     block = tf.concat(blocks, 0)
     rows = tf.stack([tf.shape(b)[0] for b in blocks])

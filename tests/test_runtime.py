@@ -106,6 +106,12 @@ def test_narrow_activations_are_reduced_together_and_match_numpy(bad):
     )
     graph = f.get_concrete_function().graph
     assert sum(op.type == "UnsortedSegmentSum" for op in graph.get_operations()) > 0
+    few = tf.function(  # fewer than NARROW_AT_LEAST of one width: reduced apart, no segments
+        lambda *ts: stats.statistics(list(ts), None, [True] * len(ts)),
+        input_signature=[tf.TensorSpec((None, 3))] * (stats.NARROW_AT_LEAST - 1),
+        autograph=False,
+    ).get_concrete_function()
+    assert not any(op.type == "UnsortedSegmentSum" for op in few.graph.get_operations())
     for row, array, bound in zip(f(*arrays).numpy(), arrays, bounds):
         if array.size:
             np.testing.assert_allclose(row, reference(array, bound), rtol=2e-4, atol=2e-5)

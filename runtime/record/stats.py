@@ -47,9 +47,11 @@ GROUPED_AT_MOST = 1 << 16
 #: Activations whose rows (one per example: the batch may be known only at run time) hold at most this many values,
 #: a Dense layer's output or the gradient reaching it, are reduced together, by row width, ``NARROW_TOGETHER`` at a
 #: time (``_narrow``): each is so small that its own reductions would cost more in ops than in reading it (a stack of
-#: 80 Dense layers records 160 of them in every step).
+#: 80 Dense layers records 160 of them in every step). A row width shared by fewer than ``NARROW_AT_LEAST`` of them
+#: (a small MLP: each layer's output and its gradient) is not worth the ops that bring them together: reduced apart.
 NARROW_AT_MOST = 256
 NARROW_TOGETHER = 16
+NARROW_AT_LEAST = 4
 
 #: What each tensor is first reduced to, a row of sums and extremes (its ``STATS`` row is then computed for all
 #: tensors at once, ``_rows``): ``squares`` is the sum of (x / scale)^2, so that huge values do not overflow it.
@@ -102,6 +104,10 @@ def statistics(tensors, saturation=None, activations=None, full=None):
             groups.setdefault((tuple(t.shape), t.dtype), []).append(i)
         else:
             large.append(i)
+    for key, members in list(narrow.items()):
+        if len(members) < NARROW_AT_LEAST:  # too few to pay for the ops that bring them together
+            large += narrow.pop(key)
+    large.sort()
     order, raws = [], []
     for (width, _), members in narrow.items():
         for start in range(0, len(members), NARROW_TOGETHER):

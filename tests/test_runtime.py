@@ -128,7 +128,7 @@ def test_outputs_measured_only_on_full_steps_are_still_checked_for_nan():
     arrays[3][0, 1] = np.nan  # in the first run of sampled tensors, in a step that does not measure them
     sampled = [i not in (0, stats.LARGE_PER_COND + 1) for i in range(len(arrays))]
     faulty_run = [i for i in range(len(arrays)) if sampled[i]][: stats.LARGE_PER_COND]
-    f = tf.function(  # the last sampled one has a small static shape: it is not grouped with others of its shape
+    f = tf.function(  # the last sampled one has a small static shape: stacked alone, apart from the full ones
         lambda full, *ts: stats.statistics(list(ts), None, sampled, full),
         input_signature=[tf.TensorSpec([], tf.bool)]
         + [tf.TensorSpec([None if i < len(arrays) - 1 else 4, a.shape[1]]) for i, a in enumerate(arrays)],
@@ -145,6 +145,33 @@ def test_outputs_measured_only_on_full_steps_are_still_checked_for_nan():
     last = stats.fill_unmeasured(block, full.copy())
     np.testing.assert_allclose(block[1], full, rtol=2e-4, atol=2e-5)  # every unmeasured row is its last full one
     np.testing.assert_allclose(last, full, rtol=2e-4, atol=2e-5)
+
+
+@pytest.mark.parametrize("bad", [False, True])
+def test_small_outputs_measured_only_on_full_steps_are_stacked_by_shape_and_checked(bad):
+    """Sampled tensors of a small static shape (a batch of 8 images) are stacked by shape, as in full recording, in a
+    ``tf.cond`` of their own: one sum per tensor in a step that does not measure them, careful rows for them all when
+    one holds a NaN/Inf; a weight of the same shape, measured in every step, is not stacked with them."""
+    rng = np.random.default_rng(3)
+    shapes = [(4, 5), (4, 5), (4, 5), (4, 3, 2)]
+    arrays = [rng.normal(size=s).astype(np.float32) for s in shapes]
+    if bad:
+        arrays[1][2, 2] = np.inf
+    sampled = [True, True, False, True]
+    f = tf.function(
+        lambda full, *ts: stats.statistics(list(ts), None, sampled, full),
+        input_signature=[tf.TensorSpec([], tf.bool)] + [tf.TensorSpec(s) for s in shapes],
+        autograph=False,
+    )
+    packs = [op for op in f.get_concrete_function().graph.get_operations() if op.type == "Pack"]
+    assert any(len(op.inputs) == 2 and op.inputs[0].shape == (4, 5) for op in packs)  # the two sampled (4, 5)
+    full, checked = f(True, *arrays).numpy(), f(False, *arrays).numpy()
+    for i, array in enumerate(arrays):
+        np.testing.assert_allclose(full[i], reference(array, None), rtol=2e-4, atol=2e-5)
+        if sampled[i] and not bad:
+            assert checked[i][stats.COLUMN["count"]] == stats.UNMEASURED
+        else:
+            np.testing.assert_allclose(checked[i], full[i], rtol=2e-4, atol=2e-5)
 
 
 @pytest.mark.parametrize("value", ["0", "-2", "every 4", "2.5"])

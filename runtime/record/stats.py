@@ -76,8 +76,8 @@ def statistics(tensors, saturation=None, activations=None, full=None):
     stacked, apart from the tensors measured in every step); otherwise they are only checked for NaN/Inf (one sum
     each), and a finite one gets an ``UNMEASURED`` row (count -1) that the host replaces with its last full row
     (``fill_unmeasured``), while the tensors of a run or of stacks that hold a NaN/Inf get their careful rows. Stacked,
-    rather than in runs of their own, small ones took less memory (a residual convnet at batch 8: 860 against 997 MB
-    at its peak).
+    rather than in runs of their own, small ones take less memory (the residual convnet of the benchmarks at batch 8,
+    ``OUTPUTS_EVERY`` = 8, a short run: 850 against 997 MB at its peak).
 
     Cost matters (this runs in every step, and its ops are traced and optimised with the step), so a tensor
     costs a handful of plain reductions, and everything after them is computed once for the whole step:

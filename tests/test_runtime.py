@@ -279,6 +279,58 @@ def test_careful_path_computes_nothing_tensor_sized_from_shapes_alone():
     assert checked == len(conds)  # every careful path was looked into
 
 
+def test_conds_stay_functional_so_the_step_runs_without_switch_and_merge():
+    """The statistics' ``tf.cond``s stay ``If`` ops: lowered to ``Switch``/``Merge``, they would make TensorFlow run every
+    op of the step under its slower general propagator (``fit``'s step has none). Checked in the graph that ran, with
+    the rows still those of numpy, careful path included."""
+    from tensorflow.python.eager import context
+
+    rng = np.random.default_rng(5)
+    shapes = [(4, 3)] * stats.NARROW_AT_LEAST + [(4, 50), (3, 3), (3, 3)]  # narrow outputs, a large one, two weights
+    arrays = [rng.normal(size=s).astype(np.float32) for s in shapes]
+    arrays[1][2, 1] = np.nan
+    activations = [True] * (stats.NARROW_AT_LEAST + 1) + [False, False]
+    f = tf.function(
+        lambda *ts: stats.statistics(list(ts), None, activations),
+        input_signature=[
+            tf.TensorSpec((None,) + s[1:]) if a else tf.TensorSpec(s) for s, a in zip(shapes, activations)
+        ],
+        autograph=False,
+    )
+    ctx = context.context()
+    ctx.enable_run_metadata()
+    try:
+        rows = f(*arrays).numpy()
+        ran = [
+            node.op
+            for graph in ctx.export_run_metadata().function_graphs
+            for node in graph.post_optimization_graph.node
+        ]
+    finally:
+        ctx.disable_run_metadata()
+    assert ran.count("StatelessIf") + ran.count("If") >= 3  # narrow, large and stacked each behind their cond
+    assert "Switch" not in ran and "Merge" not in ran
+    for row, array in zip(rows, arrays):
+        np.testing.assert_allclose(row, reference(array), rtol=2e-4, atol=2e-5)
+
+
+def test_weight_updates_are_subtracted_once_per_shape_and_exactly():
+    """The optimizer's changes are computed for the small weights of one shape at once (one subtraction per shape, not
+    per weight), and each is exactly its weight's new value less its old one."""
+    from dnn_instrument.runtime.record.probe import _differences
+
+    rng = np.random.default_rng(6)
+    shapes = [(3, 3), (3,), (3, 3), (3, 3), (3,), (5, 2), (stats.GROUPED_AT_MOST + 1,)]  # the last too large to stack
+    after = [rng.normal(size=s).astype(np.float32) for s in shapes]
+    before = [a + rng.normal(size=a.shape).astype(np.float32) for a in after]
+    f = tf.function(lambda new, old: _differences(list(new), list(old)), autograph=False)
+    specs = [tf.TensorSpec(s) for s in shapes]
+    graph = f.get_concrete_function(specs, specs).graph
+    assert sum(op.type == "Sub" for op in graph.get_operations()) == 4  # (3, 3), (3,), (5, 2) alone, the large one
+    for got, new, old in zip(f(after, before), after, before):
+        np.testing.assert_array_equal(got.numpy(), new - old)
+
+
 def test_huge_values_do_not_overflow_the_norm():
     x = np.array([3e30, -4e30, np.nan], np.float32)
     row = stats.statistics([tf.constant(x)]).numpy()[0]

@@ -313,7 +313,7 @@ def _differences(after, before):
     differences = [None] * len(after)
     shapes = {}
     for i, (new, old) in enumerate(zip(after, before)):
-        if new.shape.is_fully_defined() and new.shape.num_elements() <= stats.GROUPED_AT_MOST:
+        if stats.stackable(new):
             shapes.setdefault((tuple(new.shape), new.dtype, old.dtype), []).append(i)
         else:
             differences[i] = new - old

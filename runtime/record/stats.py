@@ -103,7 +103,7 @@ def statistics(tensors, saturation=None, activations=None, full=None):
         width = _narrow_width(t) if activations[i] and not sampled[i] else None
         if width is not None:
             narrow.setdefault((width, t.dtype), []).append(i)
-        elif t.shape.is_fully_defined() and t.shape.num_elements() <= GROUPED_AT_MOST:
+        elif stackable(t):
             groups.setdefault((tuple(t.shape), t.dtype, sampled[i]), []).append(i)
         else:
             large.append(i)
@@ -154,6 +154,12 @@ def statistics(tensors, saturation=None, activations=None, full=None):
     return _rows(tf.gather(raw, inverse))
 
 
+def stackable(tensor):
+    """Whether ``tensor`` is small and of a static shape (``GROUPED_AT_MOST``): reduced, or subtracted
+    (``probe._differences``), stacked with the others of its shape."""
+    return tensor.shape.is_fully_defined() and tensor.shape.num_elements() <= GROUPED_AT_MOST
+
+
 def _sometimes(full, blocks, bounds, measured):
     """The raw rows of ``blocks``: ``measured()`` when ``full`` holds, else their rows from one sum each
     (``_sum_rows``: ``UNMEASURED``, unless a NaN/Inf sends them to the careful path)."""
@@ -182,13 +188,12 @@ def _cond(pred, true_fn, false_fn):
     against 8.3 ms lowered, 5.9 ms with ``fit`` (wall time; CPU time 10.0 against 10.8 and 7.1 ms)."""
     rows = tf.cond(pred, true_fn, false_fn)
     keep = None if tf.executing_eagerly() else _keep_functional()
-    op = rows.op if keep is not None else None
-    for _ in range(3):  # tf.cond returns an identity of the If op's output
-        if op is None or op.type in ("If", "StatelessIf"):
-            break
-        op = op.inputs[0].op if op.inputs else None
-    if op is not None and op.type in ("If", "StatelessIf"):
-        keep(op, False)
+    if keep is not None:
+        op = rows.op
+        while op.type == "Identity":  # tf.cond returns an identity of the If op's output
+            op = op.inputs[0].op
+        if op.type in ("If", "StatelessIf"):
+            keep(op, False)
     return rows
 
 

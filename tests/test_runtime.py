@@ -119,6 +119,30 @@ def test_narrow_activations_are_reduced_together_and_match_numpy(bad):
             assert row[stats.COLUMN["count"]] == 0 and row[stats.COLUMN["frac_nan"]] == 0
 
 
+@pytest.mark.parametrize("bad", [None, 1])
+def test_activations_of_a_static_batch_are_reduced_each_on_its_own_not_stacked(bad):
+    """Keras gives the batch a static size when it divides the data (256 images, batches of 8): a layer's output is
+    then small and of a static shape, yet it is reduced on its own, where it is computed, and not stacked with the
+    others of its shape; a weight of that shape, recorded in every step too, is still stacked."""
+    rng = np.random.default_rng(5)
+    arrays = [rng.normal(size=(8, 300)).astype(np.float32) for _ in range(4)]  # 300 values per example: not narrow
+    if bad is not None:
+        arrays[bad][1, 2], arrays[bad][0, 0] = np.nan, np.inf
+    activations = [True, True, True, False]
+    f = tf.function(
+        lambda *ts: stats.statistics(list(ts), None, activations),
+        input_signature=[tf.TensorSpec((8, 300))] * len(arrays),
+        autograph=False,
+    )
+    graph = f.get_concrete_function().graph
+    stacked = [t for op in graph.get_operations() if op.type == "Pack" for t in op.inputs]
+    outputs = [t for t, active in zip(graph.inputs, activations) if active]
+    assert not any(t is output for t in stacked for output in outputs)
+    assert any(t is graph.inputs[3] for t in stacked)
+    for row, array in zip(f(*arrays).numpy(), arrays):
+        np.testing.assert_allclose(row, reference(array), rtol=2e-4, atol=2e-5)
+
+
 def test_outputs_measured_only_on_full_steps_are_still_checked_for_nan():
     """With ``full`` false, the ``sampled`` large tensors get an UNMEASURED row (their last full row replaces it on
     the host), unless their run of ``LARGE_PER_COND`` holds a NaN/Inf: then their careful rows, as in a full step;

@@ -72,9 +72,12 @@ def test_statistics_inside_a_compiled_function_with_unknown_batch():
     np.testing.assert_allclose(got[1], reference(-a), rtol=1e-5)
 
 
+@pytest.mark.parametrize("static", [False, True])
 @pytest.mark.parametrize("bad", [None, 2, 9])
-def test_large_tensors_in_several_conds_match_numpy(bad):
-    """Large tensors share a tf.cond by runs of ``LARGE_PER_COND``: a NaN switches its own run to the careful path."""
+def test_large_tensors_in_several_conds_match_numpy(bad, static, monkeypatch):
+    """Large tensors share a tf.cond by runs of ``LARGE_PER_COND``: a NaN switches its own run to the careful path.
+    Their sizes are known at run time only, or static (too large to stack: then counted without an op)."""
+    monkeypatch.setattr(stats, "GROUPED_AT_MOST", 8)
     rng = np.random.default_rng(1)
     arrays = [rng.normal(size=(3, 5 + i)).astype(np.float32) for i in range(stats.LARGE_PER_COND + 3)]
     if bad is not None:
@@ -82,9 +85,11 @@ def test_large_tensors_in_several_conds_match_numpy(bad):
     bounds = [(0.01, 0.99) if i % 3 == 1 else None for i in range(len(arrays))]  # in each run, beside the NaN
     f = tf.function(
         lambda *ts: stats.statistics(list(ts), bounds),
-        input_signature=[tf.TensorSpec([None, a.shape[1]]) for a in arrays],
+        input_signature=[tf.TensorSpec([3 if static else None, a.shape[1]]) for a in arrays],
         autograph=False,
     )
+    packs = [op for op in f.get_concrete_function().graph.get_operations() if op.type == "Pack"]
+    assert not any(t.op.type == "Placeholder" for op in packs for t in op.inputs)  # none stacked
     for row, array, bound in zip(f(*arrays).numpy(), arrays, bounds):
         np.testing.assert_allclose(row, reference(array, bound), rtol=2e-4, atol=2e-5)
 
@@ -117,30 +122,6 @@ def test_narrow_activations_are_reduced_together_and_match_numpy(bad):
             np.testing.assert_allclose(row, reference(array, bound), rtol=2e-4, atol=2e-5)
         else:
             assert row[stats.COLUMN["count"]] == 0 and row[stats.COLUMN["frac_nan"]] == 0
-
-
-@pytest.mark.parametrize("bad", [None, 1])
-def test_activations_of_a_static_batch_are_reduced_each_on_its_own_not_stacked(bad):
-    """Keras gives the batch a static size when it divides the data (256 images, batches of 8): a layer's output is
-    then small and of a static shape, yet it is reduced on its own, where it is computed, and not stacked with the
-    others of its shape; a weight of that shape, recorded in every step too, is still stacked."""
-    rng = np.random.default_rng(5)
-    arrays = [rng.normal(size=(8, 300)).astype(np.float32) for _ in range(4)]  # 300 values per example: not narrow
-    if bad is not None:
-        arrays[bad][1, 2], arrays[bad][0, 0] = np.nan, np.inf
-    activations = [True, True, True, False]
-    f = tf.function(
-        lambda *ts: stats.statistics(list(ts), None, activations),
-        input_signature=[tf.TensorSpec((8, 300))] * len(arrays),
-        autograph=False,
-    )
-    graph = f.get_concrete_function().graph
-    stacked = [t for op in graph.get_operations() if op.type == "Pack" for t in op.inputs]
-    outputs = [t for t, active in zip(graph.inputs, activations) if active]
-    assert not any(t is output for t in stacked for output in outputs)
-    assert any(t is graph.inputs[3] for t in stacked)
-    for row, array in zip(f(*arrays).numpy(), arrays):
-        np.testing.assert_allclose(row, reference(array), rtol=2e-4, atol=2e-5)
 
 
 def test_outputs_measured_only_on_full_steps_are_still_checked_for_nan():

@@ -239,23 +239,37 @@ def _fast(block, bounds):
     """Every value finite: the raw row of each row of ``block`` from plain sums, minimum, maximum and counts."""
     width = block.shape[1] if block.shape[1] is not None else tf.shape(block)[1]
     count = tf.fill([len(bounds)], tf.cast(width, tf.float32))
-    if all(b is None for b in bounds):
-        saturated = tf.zeros([len(bounds)], tf.float32)
-    else:
+    saturated = None
+    if any(b is not None for b in bounds):
         low, high = _bounds(bounds)
         saturated = _count((block <= low[:, None]) | (block >= high[:, None]))
+    return _finite_rows(
+        count,
+        tf.reduce_sum(block, axis=1),
+        tf.reduce_sum(tf.square(block), axis=1),
+        tf.reduce_min(block, axis=1),
+        tf.reduce_max(block, axis=1),
+        tf.reduce_sum(tf.abs(tf.sign(block)), axis=1),
+        saturated,
+    )
+
+
+def _finite_rows(count, total, squares, minimum, maximum, nonzero, saturated=None):
+    """The raw rows of tensors whose values are all finite (``_fast``, ``_narrow``, ``_fast_run``), from their counts
+    and reductions (per tensor: ``nonzero`` values, ``saturated`` ones, none without a saturated range)."""
+    zero = tf.zeros_like(count)
     columns = {
         "count": count,
         "finite": count,
-        "sum": tf.reduce_sum(block, axis=1),
-        "squares": tf.reduce_sum(tf.square(block), axis=1),
-        "min": tf.reduce_min(block, axis=1),
-        "max": tf.reduce_max(block, axis=1),
-        "zeros": count - tf.reduce_sum(tf.abs(tf.sign(block)), axis=1),
-        "nans": tf.zeros_like(count),
-        "infs": tf.zeros_like(count),
-        "saturated": saturated,
-        "scale": tf.ones_like(count),
+        "sum": total,
+        "squares": squares,
+        "min": minimum,
+        "max": maximum,
+        "zeros": count - nonzero,
+        "nans": zero,
+        "infs": zero,
+        "saturated": zero if saturated is None else saturated,
+        "scale": zero + 1.0,
     }
     return tf.stack([columns[name] for name in _RAW], axis=1)
 
@@ -281,25 +295,19 @@ def _narrow(block, rows, tensor, bounds):
     def per_tensor(segments, partial):  # the rows' partial results, reduced by tensor
         return segments(partial, tensor, k)
 
-    if all(b is None for b in bounds):
-        saturated = tf.zeros([k], tf.float32)
-    else:
+    saturated = None
+    if any(b is not None for b in bounds):
         low, high = (tf.gather(edge, tensor)[:, None] for edge in _bounds(bounds))
         saturated = per_tensor(tf.math.unsorted_segment_sum, _count((block <= low) | (block >= high)))
-    columns = {
-        "count": count,
-        "finite": count,
-        "sum": per_tensor(tf.math.unsorted_segment_sum, tf.reduce_sum(block, axis=1)),
-        "squares": per_tensor(tf.math.unsorted_segment_sum, tf.reduce_sum(tf.square(block), axis=1)),
-        "min": per_tensor(tf.math.unsorted_segment_min, tf.reduce_min(block, axis=1)),
-        "max": per_tensor(tf.math.unsorted_segment_max, tf.reduce_max(block, axis=1)),
-        "zeros": count - per_tensor(tf.math.unsorted_segment_sum, tf.reduce_sum(tf.abs(tf.sign(block)), axis=1)),
-        "nans": tf.zeros_like(count),
-        "infs": tf.zeros_like(count),
-        "saturated": saturated,
-        "scale": tf.ones_like(count),
-    }
-    return tf.stack([columns[name] for name in _RAW], axis=1)
+    return _finite_rows(
+        count,
+        per_tensor(tf.math.unsorted_segment_sum, tf.reduce_sum(block, axis=1)),
+        per_tensor(tf.math.unsorted_segment_sum, tf.reduce_sum(tf.square(block), axis=1)),
+        per_tensor(tf.math.unsorted_segment_min, tf.reduce_min(block, axis=1)),
+        per_tensor(tf.math.unsorted_segment_max, tf.reduce_max(block, axis=1)),
+        per_tensor(tf.math.unsorted_segment_sum, tf.reduce_sum(tf.abs(tf.sign(block)), axis=1)),
+        saturated,
+    )
 
 
 def _fast_run(blocks, bounds):
@@ -314,25 +322,23 @@ def _fast_run(blocks, bounds):
         count = tf.cast(tf.stack([tf.size(b) for b in blocks]), tf.float32)
     else:
         count = tf.constant(sizes, tf.float32)
-    saturated = [
-        tf.reduce_sum(tf.cast((b <= bound[0]) | (b >= bound[1]), tf.float32)) if bound else 0.0
-        for b, bound in zip(blocks, bounds)
-    ]
-    zero = tf.zeros_like(count)
-    columns = {
-        "count": count,
-        "finite": count,
-        "sum": tf.stack([tf.reduce_sum(b) for b in blocks]),
-        "squares": 2.0 * tf.stack([tf.nn.l2_loss(b) for b in blocks]),
-        "min": tf.stack([tf.reduce_min(b) for b in blocks]),
-        "max": tf.stack([tf.reduce_max(b) for b in blocks]),
-        "zeros": count - 2.0 * tf.stack([tf.nn.l2_loss(tf.sign(b)) for b in blocks]),  # 1 per value not 0, no cast
-        "nans": zero,
-        "infs": zero,
-        "saturated": tf.stack(saturated) if any(bounds) else zero,
-        "scale": zero + 1.0,
-    }
-    return tf.stack([columns[name] for name in _RAW], axis=1)
+    saturated = None
+    if any(bounds):
+        saturated = tf.stack(
+            [
+                tf.reduce_sum(tf.cast((b <= bound[0]) | (b >= bound[1]), tf.float32)) if bound else 0.0
+                for b, bound in zip(blocks, bounds)
+            ]
+        )
+    return _finite_rows(
+        count,
+        tf.stack([tf.reduce_sum(b) for b in blocks]),
+        2.0 * tf.stack([tf.nn.l2_loss(b) for b in blocks]),
+        tf.stack([tf.reduce_min(b) for b in blocks]),
+        tf.stack([tf.reduce_max(b) for b in blocks]),
+        2.0 * tf.stack([tf.nn.l2_loss(tf.sign(b)) for b in blocks]),  # 1 per value not 0: no boolean tensor, no cast
+        saturated,
+    )
 
 
 #: The count of a row that was not measured in this step (see ``statistics``, ``full``).

@@ -22,6 +22,8 @@ import json
 import math
 import os
 import select
+import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -570,8 +572,11 @@ def _run_program(path, out, report):
 
 def serve():
     """Answer requests (one JSON line each: path, out, report) with one JSON line each, until EOF."""
+    import faulthandler
+
     replies = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # whatever the programs print goes to the log, not into the replies
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # a worker that does not answer: its stacks, to the log
     import keras  # noqa: F401 -- paid once, before the first request
     import numpy  # noqa: F401
     import tensorflow  # noqa: F401
@@ -612,9 +617,31 @@ class Worker:
         ready, _, _ = select.select([self.process.stdout], [], [], timeout)
         line = self.process.stdout.readline() if ready else ""
         if not line:
+            stacks = self.stacks()
             self.stop()
-            return {"ok": False, "error": f"{self.name} worker died or timed out ({timeout} s):\n{self.log_tail()}"}
+            return {
+                "ok": False,
+                "error": f"{self.name} worker died or timed out ({timeout} s):\n{self.log_tail()}{stacks}",
+            }
         return json.loads(line)
+
+    def stacks(self):
+        """Where a worker that does not answer is: its Python stacks (faulthandler, into its log) and, where gdb
+        is installed, its native ones; "" when it has died."""
+        if self.process is None or self.process.poll() is not None:
+            return ""
+        self.process.send_signal(signal.SIGUSR1)  # dumped at once, by a C handler, even while C code holds the GIL
+        if shutil.which("gdb") is None:
+            return ""
+        command = ["gdb", "-p", str(self.process.pid), "-batch", "-ex", "thread apply all bt 30"]
+        try:
+            native = subprocess.run(command, capture_output=True, text=True, timeout=120).stdout
+        except (OSError, subprocess.SubprocessError) as error:
+            native = f"gdb failed: {error}"
+        with open(os.path.join(self.folder, f"{self.name}.stacks"), "w") as f:
+            f.write(native)
+        main = native[native.find("\nThread 1 ") :].strip() if "\nThread 1 " in native else native[-3000:]
+        return f"\nits main thread, natively (all threads: {f.name}):\n{main[:6000]}"
 
     def submit(self, path, out, report=None):
         """Send a program; a stopped worker is started (its TensorFlow import overlaps with the other worker's)."""
@@ -636,7 +663,7 @@ class Worker:
                 return started
         return self._read(timeout)
 
-    def log_tail(self, size=3000):
+    def log_tail(self, size=6000):
         with open(self.log_path) as f:
             return f.read()[-size:]
 

@@ -22,7 +22,6 @@ import json
 import math
 import os
 import select
-import shutil
 import signal
 import subprocess
 import sys
@@ -593,8 +592,9 @@ def serve():
 class Worker:
     """A ``serve`` process: ``submit`` a program, then ``collect`` its result (so two workers can run at once)."""
 
-    def __init__(self, name, folder, env):
+    def __init__(self, name, folder, env, command=None):
         self.name, self.folder, self.env = name, folder, env
+        self.command = command or [sys.executable, os.path.abspath(__file__), "serve"]
         self.process = None
         self._starting = False
         self.log_path = os.path.join(folder, f"{name}.log")
@@ -603,45 +603,43 @@ class Worker:
     def start(self):
         log = open(self.log_path, "a")
         self.process = subprocess.Popen(
-            [sys.executable, os.path.abspath(__file__), "serve"],
+            self.command,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=log,
-            text=True,
+            bufsize=0,  # replies are read from the pipe itself (``_read``), never from a buffer in front of it
             env={**os.environ, **self.env},
             cwd=self.folder,
         )
+        self._unread = b""
         log.close()
 
     def _read(self, timeout):
-        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
-        line = self.process.stdout.readline() if ready else ""
-        if not line:
-            stacks = self.stacks()
-            self.stop()
-            return {
-                "ok": False,
-                "error": f"{self.name} worker died or timed out ({timeout} s):\n{self.log_tail()}{stacks}",
-            }
+        """The worker's next reply line, read straight from the pipe: bytes read past it are kept for the next call
+        (``select`` sees the pipe, not a buffer: a reply already read into one would be waited for in vain, as when
+        a quick program's reply arrives together with the worker's "ready")."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._unread:
+            left = deadline - time.monotonic()
+            ready = left > 0 and select.select([self.process.stdout], [], [], left)[0]
+            chunk = os.read(self.process.stdout.fileno(), 1 << 16) if ready else b""
+            if not chunk:
+                self._dump_stacks()
+                self.stop()
+                return {"ok": False, "error": f"{self.name} worker died or timed out ({timeout} s):\n{self.log_tail()}"}
+            self._unread += chunk
+        line, _, self._unread = self._unread.partition(b"\n")
         return json.loads(line)
 
-    def stacks(self):
-        """Where a worker that does not answer is: its Python stacks (faulthandler, into its log) and, where gdb
-        is installed, its native ones; "" when it has died."""
-        if self.process is None or self.process.poll() is not None:
-            return ""
-        self.process.send_signal(signal.SIGUSR1)  # dumped at once, by a C handler, even while C code holds the GIL
-        if shutil.which("gdb") is None:
-            return ""
-        command = ["gdb", "-p", str(self.process.pid), "-batch", "-ex", "thread apply all bt 30"]
-        try:
-            native = subprocess.run(command, capture_output=True, text=True, timeout=120).stdout
-        except (OSError, subprocess.SubprocessError) as error:
-            native = f"gdb failed: {error}"
-        with open(os.path.join(self.folder, f"{self.name}.stacks"), "w") as f:
-            f.write(native)
-        main = native[native.find("\nThread 1 ") :].strip() if "\nThread 1 " in native else native[-3000:]
-        return f"\nits main thread, natively (all threads: {f.name}):\n{main[:6000]}"
+    def _dump_stacks(self, wait=10):
+        """A worker that does not answer: its Python stacks into its log (``serve`` has faulthandler write them on
+        SIGUSR1), waited for until they are there (at most ``wait`` seconds); nothing for a worker that died."""
+        if self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + wait
+        while "(most recent call first)" not in self.log_tail() and time.monotonic() < deadline:
+            time.sleep(0.1)
 
     def submit(self, path, out, report=None):
         """Send a program; a stopped worker is started (its TensorFlow import overlaps with the other worker's)."""
@@ -649,10 +647,8 @@ class Worker:
             self.start()
             self._starting = True
         self.programs += 1
-        self.process.stdin.write(
-            json.dumps({"path": str(path), "out": str(out), "report": report and str(report)}) + "\n"
-        )
-        self.process.stdin.flush()
+        request = {"path": str(path), "out": str(out), "report": report and str(report)}
+        self.process.stdin.write((json.dumps(request) + "\n").encode())
 
     def collect(self, timeout=180):
         """The result of the program submitted last: {"ok": True, "seconds": ...} or {"ok": False, "error": ...}."""

@@ -19,6 +19,8 @@ is a rounding difference that is understood and is compared within TOL.
 import json
 import os
 import re
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -170,3 +172,22 @@ def test_a_worker_trains_as_a_fresh_process(first, second, workers, tmp_path_fac
         fresh = run_python(script, folder / f"fresh_{script.stem}", env=env, cwd=folder)
         assert fresh.returncode == 0, fresh.stderr[-3000:]
         assert_same_training(worker_prefix, folder / f"fresh_{script.stem}")
+
+
+def test_a_reply_that_arrives_with_ready_is_read(tmp_path):
+    """A quick program's reply can reach the pipe together with the worker's "ready" (a fresh worker, a busy
+    machine): ``collect`` must return it, not wait on the pipe for a line it has already read."""
+    both_sent = tmp_path / "both-sent"
+    fake = (
+        'import sys, pathlib; sys.stdout.write(\'{"ready": true}\\n{"ok": true, "seconds": 0}\\n\'); '
+        f"sys.stdout.flush(); pathlib.Path({str(both_sent)!r}).touch(); sys.stdin.read()"
+    )
+    worker = Worker("fake", str(tmp_path), {}, command=[sys.executable, "-c", fake])
+    try:
+        worker.submit("program.py", "out")
+        while not both_sent.exists():  # both lines are in the pipe before the first is read
+            assert worker.process.poll() is None, worker.log_tail()
+            time.sleep(0.05)
+        assert worker.collect(timeout=60) == {"ok": True, "seconds": 0}
+    finally:
+        worker.stop()

@@ -636,9 +636,10 @@ class Worker:
         SIGUSR1), waited for until they are there (at most ``wait`` seconds); nothing for a worker that died."""
         if self.process.poll() is not None:
             return
+        dumps = self.log_tail(None).count("(most recent call first)")  # the log goes on across restarts
         self.process.send_signal(signal.SIGUSR1)
         deadline = time.monotonic() + wait
-        while "(most recent call first)" not in self.log_tail() and time.monotonic() < deadline:
+        while self.log_tail(None).count("(most recent call first)") == dumps and time.monotonic() < deadline:
             time.sleep(0.1)
 
     def submit(self, path, out, report=None):
@@ -660,8 +661,10 @@ class Worker:
         return self._read(timeout)
 
     def log_tail(self, size=6000):
+        """The last ``size`` characters of the worker's log (None: all of it)."""
         with open(self.log_path) as f:
-            return f.read()[-size:]
+            text = f.read()
+        return text if size is None else text[-size:]
 
     def stop(self):
         if self.process is not None:

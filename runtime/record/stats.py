@@ -86,8 +86,9 @@ def statistics(tensors, saturation=None, activations=None, full=None):
     Cost matters (this runs in every step, and its ops are traced and optimised with the step), so a tensor
     costs a handful of plain reductions, and everything after them is computed once for the whole step:
 
-    - small tensors of one shape (weights, their gradients and updates) are stacked and reduced together, so
-      the number of ops grows with the number of distinct shapes, not of tensors; one ``tf.cond`` serves them all;
+    - small tensors of one shape (weights, their gradients and updates, and layer outputs whose size is static:
+      ``GROUPED_AT_MOST``) are stacked and reduced together, so the number of ops grows with the number of distinct
+      shapes, not of tensors; one ``tf.cond`` serves them all;
     - narrow activations are reduced together by row width (``NARROW_AT_MOST``);
     - a large tensor is reduced alone, and shares its ``tf.cond`` with the next few only
       (``LARGE_PER_COND``), so that it can be freed soon after it is reduced: one choice for the whole step would
@@ -324,11 +325,9 @@ def _fast_run(blocks, bounds):
         count = tf.constant(sizes, tf.float32)
     saturated = None
     if any(bounds):
-        saturated = tf.stack(
-            [
-                tf.reduce_sum(tf.cast((b <= bound[0]) | (b >= bound[1]), tf.float32)) if bound else 0.0
-                for b, bound in zip(blocks, bounds)
-            ]
+        saturated = tf.concat(
+            [_count((b <= bound[0]) | (b >= bound[1])) if bound else tf.zeros([1]) for b, bound in zip(blocks, bounds)],
+            0,
         )
     return _finite_rows(
         count,

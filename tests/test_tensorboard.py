@@ -4,11 +4,12 @@ import collections
 import json
 
 import numpy as np
+import pytest
 import tensorflow as tf
 from test_analysis import MLP, set_series, trace
 
 from dnn_instrument.runtime.record.stats import COLUMN
-from dnn_instrument.runtime.report import tensorboard
+from dnn_instrument.runtime.report import event_file, tensorboard
 
 
 def read(folder):
@@ -79,21 +80,31 @@ def test_histograms_of_huge_close_values_have_distinct_edges():
 
 def test_a_script_with_two_fits_writes_each_step_once(tmp_path):
     """Each fit's events are written once, at the report's iteration numbers, with its verdict as text (by the writer
-    the script leaves when it ends: waited for, it has removed its marker and left no temporary file)."""
+    the script leaves when it ends: waited for, it has removed its marker and left no temporary file, and it never
+    imported TensorFlow: a ``sitecustomize`` says, as each process ends, whether it had)."""
     from conftest import run_python
 
     from dnn_instrument.runtime.report import views, wait_for_views
     from dnn_instrument.transformer import instrument
 
+    hook, said = tmp_path / "hook", tmp_path / "imported.txt"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(
+        "import atexit, sys\n"
+        "atexit.register(lambda: open(%r, 'a').write(f'{sys.argv[0]} {\"tensorflow\" in sys.modules}\\n'))\n"
+        % str(said)
+    )
     script = tmp_path / "two_fits.py"
     script.write_text(instrument(TWO_FITS, "two_fits.py").code)
-    result = run_python(script, cwd=tmp_path, env={"DNN_INSTRUMENT_DIR": str(tmp_path / "runs")})
+    env = {"DNN_INSTRUMENT_DIR": str(tmp_path / "runs"), "PYTHONPATH": str(hook)}
+    result = run_python(script, cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     root = next((tmp_path / "runs").iterdir()) / "tensorboard"
     assert "tensorboard/ written in the background when the script ends" in result.stderr
     assert wait_for_views(root.parent) is None and views.state(root.parent) is None
     assert not (root.parent / views.MARKER).exists() and not (root.parent / views.LOG).exists()
     assert not list(root.parent.rglob("*.tmp"))
+    assert sorted(said.read_text().splitlines()) == ["-c False", f"{script} True"]  # the writer; the script
     report = json.loads((root.parent / "report.json").read_text())
     for fit, steps in (("fit-0", [0, 1]), ("fit-1", [0, 1])):
         assert len(list((root / fit).glob("events.out.*"))) == 1
@@ -106,3 +117,96 @@ def test_a_script_with_two_fits_writes_each_step_once(tmp_path):
     assert findings  # two steps per fit: too few updates, found at iteration 0
     values, _ = read(root / "fit-0")
     assert sorted(step for step, _ in values["diagnosis/findings"]) == sorted(f["iteration"] for f in findings)
+
+
+def test_events_are_the_bytes_tensorflow_writes():
+    """The messages built without TensorFlow serialize to the bytes of TensorFlow's own classes."""
+    from tensorflow.core.framework import summary_pb2, tensor_pb2, tensor_shape_pb2, types_pb2
+    from tensorflow.core.util import event_pb2
+
+    ours = event_file.messages()
+    dim = [tensor_shape_pb2.TensorShapeProto.Dim(size=30), tensor_shape_pb2.TensorShapeProto.Dim(size=3)]
+    theirs = event_pb2.Event(wall_time=1.5, step=7)
+    theirs.summary.value.extend(
+        [
+            summary_pb2.Summary.Value(
+                tag="diagnosis/dense/gradient_norm",
+                metadata=summary_pb2.SummaryMetadata(
+                    plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")
+                ),
+                tensor=tensor_pb2.TensorProto(
+                    dtype=types_pb2.DT_FLOAT, tensor_shape=tensor_shape_pb2.TensorShapeProto(), float_val=[0.25]
+                ),
+            ),
+            summary_pb2.Summary.Value(
+                tag="h",
+                tensor=tensor_pb2.TensorProto(
+                    dtype=types_pb2.DT_FLOAT,
+                    tensor_shape=tensor_shape_pb2.TensorShapeProto(dim=dim),
+                    tensor_content=np.arange(90, dtype=np.float32).tobytes(),
+                ),
+            ),
+            summary_pb2.Summary.Value(
+                tag="t", tensor=tensor_pb2.TensorProto(dtype=types_pb2.DT_STRING, string_val=["**OK**".encode()])
+            ),
+        ]
+    )
+    mine = ours["Event"](wall_time=1.5, step=7)
+    Value, Tensor, Shape, Dim = (
+        ours[n] for n in ("Summary.Value", "TensorProto", "TensorShapeProto", "TensorShapeProto.Dim")
+    )
+    mine.summary.value.extend(
+        [
+            Value(
+                tag="diagnosis/dense/gradient_norm",
+                metadata=ours["SummaryMetadata"](plugin_data=ours["SummaryMetadata.PluginData"](plugin_name="scalars")),
+                tensor=Tensor(dtype=event_file.DT_FLOAT, tensor_shape=Shape(), float_val=[0.25]),
+            ),
+            Value(
+                tag="h",
+                tensor=Tensor(
+                    dtype=event_file.DT_FLOAT,
+                    tensor_shape=Shape(dim=[Dim(size=30), Dim(size=3)]),
+                    tensor_content=np.arange(90, dtype=np.float32).tobytes(),
+                ),
+            ),
+            Value(tag="t", tensor=Tensor(dtype=event_file.DT_STRING, string_val=["**OK**".encode()])),
+        ]
+    )
+    assert mine.SerializeToString() == theirs.SerializeToString()
+    assert ours["Event"](file_version="brain.Event:2").SerializeToString() == (
+        event_pb2.Event(file_version="brain.Event:2").SerializeToString()
+    )
+
+
+def test_crc32c_of_records_of_any_length():
+    """The standard check value, and records of mixed lengths checksummed together as one at a time, bit by bit."""
+
+    def bitwise(data):
+        crc = 0xFFFFFFFF
+        for byte in data:
+            crc ^= byte
+            for _ in range(8):
+                crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
+        return crc ^ 0xFFFFFFFF
+
+    assert event_file.crc32c([b"123456789"]).tolist() == [0xE3069283]
+    rng = np.random.default_rng(0)
+    records = [rng.integers(0, 256, int(n), dtype=np.uint8).tobytes() for n in rng.integers(4, 400, 60)]
+    records += [bytes(8), b"\xff" * 4]
+    assert event_file.crc32c(records).tolist() == [bitwise(r) for r in records]
+
+
+def test_a_damaged_event_file_is_refused_by_tensorflows_reader(tmp_path):
+    """TensorFlow's reader checks every record's checksums, so the files it reads back in the tests above have
+    right ones."""
+    store = trace(MLP)
+    tensorboard.write(str(tmp_path), [store])
+    (path,) = (tmp_path / "tensorboard" / "fit-0").glob("events.out.tfevents.*")
+    assert sum(1 for _ in tf.compat.v1.train.summary_iterator(str(path))) == 1 + 40
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(tf.errors.DataLossError):
+        for _ in tf.compat.v1.train.summary_iterator(str(path)):
+            pass

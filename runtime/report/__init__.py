@@ -34,7 +34,7 @@ def _html(folder, document, stores, fits):
 
 
 def _tensorboard(folder, document, stores, fits):
-    from . import tensorboard  # TensorFlow's summary writer
+    from . import tensorboard  # the event files (without TensorFlow: the detached writer does not import it)
 
     for index in range(len(stores)) if fits is None else fits:
         tensorboard.write_fit(folder, index, stores[index], document)

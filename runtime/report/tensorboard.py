@@ -10,8 +10,9 @@ verdict and the fit's findings are there too, as text (``diagnosis/verdict`` at 
 ``diagnosis/findings`` at its iteration). Values come from the trace (``TraceView``, the same series the rules and the HTML figures read):
 the iterations before the first NaN/Inf, whose fraction has its own tag over the whole run.
 
-The events are written as protocol buffers, from Python (``_EventFile``), one event per trace row, to a temporary
-file renamed to its ``events.out.tfevents.*`` name once complete: a reader never sees half of one.
+The events are written as protocol buffers, from Python and without TensorFlow (``_EventFile``, ``event_file.py``),
+one event per trace row, to a temporary file renamed to its ``events.out.tfevents.*`` name once complete: a reader
+never sees half of one.
 """
 
 import os
@@ -19,10 +20,10 @@ import socket
 import time
 
 import numpy as np
-import tensorflow as tf
 
 from ..analysis import TraceView
 from ..vocabulary import COLUMN
+from . import event_file
 
 
 def series(store):
@@ -89,32 +90,26 @@ def write_fit(folder, number, store, document=None):
     groups = {stat: members for stat, members in groups.items() if members}
     steps = np.asarray(store.row_iterations, np.int64)  # the report's iteration numbers
     events = _EventFile(os.path.join(folder, "tensorboard", f"fit-{number}"))
-    try:
-        _write_events(events, names, groups, matrix, steps)
-        if document is not None:
-            _write_text(events, document, store.site)
-    except BaseException:
-        events.close(complete=False)
-        raise
+    _write_events(events, names, groups, matrix, steps)
+    if document is not None:
+        _write_text(events, document, store.site)
     events.close()
 
 
 class _EventFile:
-    """A TensorBoard event file: the ``Event`` protocol buffers TensorBoard reads, in TFRecord framing.
-
-    Written from Python, not with ``tf.summary`` ops: those are graph ops, one per tag, and tracing a loop over a
-    MobileNet's thousand tags took longer than its training; the protocol buffers cost microseconds each.
+    """A TensorBoard event file of one fit (``event_file.py``: TensorFlow's protocol buffers and record framing,
+    without TensorFlow). Written from Python, not with ``tf.summary`` ops: those are graph ops, one per tag, and
+    tracing a loop over a MobileNet's thousand tags took longer than its training. The events are kept until
+    ``close``, which writes them to a temporary file renamed to the events name: a reader never sees half a file.
     """
 
     def __init__(self, folder):
-        from tensorflow.core.util import event_pb2
-
-        self._event = event_pb2.Event
+        self._event = event_file.messages()["Event"]
         os.makedirs(folder, exist_ok=True)
         name = f"events.out.tfevents.{int(time.time())}.{socket.gethostname()}.{os.getpid()}.dnn-instrument.v2"
         self._path = os.path.join(folder, name)
         self._temporary = os.path.join(folder, f".dnn-instrument-{os.getpid()}.tmp")  # no "tfevents": not read
-        self._records = tf.io.TFRecordWriter(self._temporary)
+        self._records = []
         self._write(self._event(file_version="brain.Event:2"))
 
     def write(self, step, values):
@@ -125,37 +120,36 @@ class _EventFile:
 
     def _write(self, event):
         event.wall_time = time.time()
-        self._records.write(event.SerializeToString())
+        self._records.append(event.SerializeToString())
 
-    def close(self, complete=True):
-        """Close the file: under its events name when ``complete``, else removed."""
-        self._records.close()
-        if complete:
+    def close(self):
+        """Write the file, under its events name once complete."""
+        try:
+            event_file.write_records(self._temporary, self._records)
             os.replace(self._temporary, self._path)
-        elif os.path.exists(self._temporary):
-            os.unlink(self._temporary)
+        except BaseException:
+            if os.path.exists(self._temporary):
+                os.unlink(self._temporary)
+            raise
 
 
 def _write_events(events, names, groups, matrix, steps):
     """One event per trace row: each finite scalar, and per statistic the histogram of its layers' values (what
     ``tf.summary.scalar``/``histogram`` would write, without their name scopes in the tags)."""
-    from tensorflow.core.framework import summary_pb2, tensor_pb2, tensor_shape_pb2, types_pb2
-
-    scalar, histogram = _metadata("scalars"), _metadata("histograms")
-    scalar_shape = tensor_shape_pb2.TensorShapeProto()
-    histogram_shape = tensor_shape_pb2.TensorShapeProto(
-        dim=[
-            tensor_shape_pb2.TensorShapeProto.Dim(size=HISTOGRAM_BUCKETS),
-            tensor_shape_pb2.TensorShapeProto.Dim(size=3),
-        ]
+    proto = event_file.messages()
+    Value, Tensor, Shape, Dim = (
+        proto[name] for name in ("Summary.Value", "TensorProto", "TensorShapeProto", "TensorShapeProto.Dim")
     )
+    scalar, histogram = _metadata("scalars"), _metadata("histograms")
+    scalar_shape = Shape()
+    histogram_shape = Shape(dim=[Dim(size=HISTOGRAM_BUCKETS), Dim(size=3)])
     finite = np.isfinite(matrix)
     for row, step in enumerate(steps):
         values = [
-            summary_pb2.Summary.Value(
+            Value(
                 tag=names[column],
                 metadata=scalar,
-                tensor=tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT, tensor_shape=scalar_shape, float_val=[value]),
+                tensor=Tensor(dtype=event_file.DT_FLOAT, tensor_shape=scalar_shape, float_val=[value]),
             )
             for column, value in zip(np.flatnonzero(finite[row]).tolist(), matrix[row][finite[row]].tolist())
         ]
@@ -165,12 +159,10 @@ def _write_events(events, names, groups, matrix, steps):
             if picked.size:
                 content = _histogram(picked).astype(np.float32).tobytes()
                 values.append(
-                    summary_pb2.Summary.Value(
+                    Value(
                         tag=f"diagnosis/by_layer/{stat}",
                         metadata=histogram,
-                        tensor=tensor_pb2.TensorProto(
-                            dtype=types_pb2.DT_FLOAT, tensor_shape=histogram_shape, tensor_content=content
-                        ),
+                        tensor=Tensor(dtype=event_file.DT_FLOAT, tensor_shape=histogram_shape, tensor_content=content),
                     )
                 )
         events.write(step, values)
@@ -192,12 +184,11 @@ def _write_text(events, document, site):
 
 def _text_value(tag, text):
     """What ``tf.summary.text`` writes (it needs the tensorboard package; this does not)."""
-    from tensorflow.core.framework import summary_pb2, tensor_pb2, tensor_shape_pb2, types_pb2
-
-    tensor = tensor_pb2.TensorProto(
-        dtype=types_pb2.DT_STRING, tensor_shape=tensor_shape_pb2.TensorShapeProto(), string_val=[text.encode()]
+    proto = event_file.messages()
+    tensor = proto["TensorProto"](
+        dtype=event_file.DT_STRING, tensor_shape=proto["TensorShapeProto"](), string_val=[text.encode()]
     )
-    return summary_pb2.Summary.Value(tag=tag, metadata=_metadata("text"), tensor=tensor)
+    return proto["Summary.Value"](tag=tag, metadata=_metadata("text"), tensor=tensor)
 
 
 def _finding_text(finding):
@@ -211,9 +202,8 @@ def _finding_text(finding):
 
 
 def _metadata(plugin):
-    from tensorflow.core.framework import summary_pb2
-
-    return summary_pb2.SummaryMetadata(plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name=plugin))
+    proto = event_file.messages()
+    return proto["SummaryMetadata"](plugin_data=proto["SummaryMetadata.PluginData"](plugin_name=plugin))
 
 
 def _histogram(values, buckets=HISTOGRAM_BUCKETS):

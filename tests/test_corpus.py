@@ -78,40 +78,63 @@ HEALTHY_SAMPLE = [
 ]
 
 
-def prove(case_ids, tmp_path):
-    """Every script of the cases, one after the other in one process (``corpus_harness.py``); each must
-    show what its label says."""
+def run_in_one_process(case_ids, folder):
+    """Every script of the cases, one after the other in one process (``corpus_harness.py``): ``{(case_id,
+    variant): its record, or None where the harness wrote none}`` and the harness's stderr."""
     scripts = [
         (case_id, variant, FIXTURES / "corpus" / case_id / f"{variant}.py")
         for case_id in case_ids
         for variant in variants(CASES[case_id])
     ]
-    records = [tmp_path / f"{case_id}-{variant}.json" for case_id, variant, _ in scripts]
+    paths = [folder / f"{case_id}-{variant}.json" for case_id, variant, _ in scripts]
     result = run_python(
-        ROOT / "tests" / "corpus_harness.py", *[a for (_, _, s), r in zip(scripts, records) for a in (s, r)]
+        ROOT / "tests" / "corpus_harness.py", *[a for (_, _, s), p in zip(scripts, paths) for a in (s, p)]
     )
-    for (case_id, variant, _), record_path in zip(scripts, records):
-        assert record_path.exists(), result.stderr[-3000:]
-        record = json.loads(record_path.read_text())
-        failures = failed_checks(record, CASES[case_id][f"expect_{variant}"])
-        assert not failures, f"{case_id}/{variant}: {failures}"
-        if variant == "buggy" and CASES[case_id]["faulty_layers"]:
-            layers = record["fits"][-1]["layers"]
-            assert set(CASES[case_id]["faulty_layers"]) <= set(layers), (CASES[case_id]["faulty_layers"], layers)
+    records = {
+        (case_id, variant): json.loads(path.read_text()) if path.exists() else None
+        for (case_id, variant, _), path in zip(scripts, paths)
+    }
+    return records, result.stderr
+
+
+def assert_labels_hold(case_ids, records, stderr):
+    """Each script of the cases shows what its label says."""
+    for case_id in case_ids:
+        for variant in variants(CASES[case_id]):
+            record = records[case_id, variant]
+            assert record is not None, stderr[-3000:]
+            failures = failed_checks(record, CASES[case_id][f"expect_{variant}"])
+            assert not failures, f"{case_id}/{variant}: {failures}"
+            if variant == "buggy" and CASES[case_id]["faulty_layers"]:
+                layers = record["fits"][-1]["layers"]
+                assert set(CASES[case_id]["faulty_layers"]) <= set(layers), (CASES[case_id]["faulty_layers"], layers)
+
+
+LABEL_SAMPLE = ONE_PER_CAUSE + ["c01_sgd_lr_kills_relu_activation_layers"]
+# TensorFlow starts in seconds: the sample runs in two processes, not one per case; each half is one xdist group,
+# run once on the worker that gets it
+HALVES = {case_id: f"corpus-labels-{i % 2}" for i, case_id in enumerate(LABEL_SAMPLE)}
+_halves = {}
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("case_id", ONE_PER_CAUSE + ["c01_sgd_lr_kills_relu_activation_layers"])
-def test_label_is_real(case_id, tmp_path):
-    """The buggy script and its fixed twin, one after the other in one process."""
-    prove([case_id], tmp_path)
+@pytest.mark.parametrize(
+    "case_id", [pytest.param(case_id, marks=pytest.mark.xdist_group(HALVES[case_id])) for case_id in LABEL_SAMPLE]
+)
+def test_label_is_real(case_id, tmp_path_factory):
+    """The buggy script and its fixed twin (in one process with half of the sample)."""
+    half = HALVES[case_id]
+    if half not in _halves:
+        cases = [c for c in LABEL_SAMPLE if HALVES[c] == half]
+        _halves[half] = run_in_one_process(cases, tmp_path_factory.mktemp(half))
+    assert_labels_hold([case_id], *_halves[half])
 
 
 @pytest.mark.slow
 def test_healthy_programs_train(tmp_path):
     """Healthy programs with a smell (accuracy on a regression, standalone Activation layers with RMSprop's
     default, a GAN whose logs have no ``loss``) train as their labels say."""
-    prove(HEALTHY_SAMPLE, tmp_path)
+    assert_labels_hold(HEALTHY_SAMPLE, *run_in_one_process(HEALTHY_SAMPLE, tmp_path))
 
 
 def _record(history, weights_finite=True):

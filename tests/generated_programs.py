@@ -11,7 +11,7 @@ features, small images, token sequences), the head and its loss, ``compile``'s o
 metrics, and ``fit``'s arguments and data (numpy arrays or a ``tf.data.Dataset``).
 
 Starting TensorFlow costs seconds, so the programs are run by long-lived *workers*
-(``python tests/generated_programs.py serve``): each request ``exec``s one program file in a fresh
+(``python tests/generated_programs.py serve``; ``... run PATH REPORT ...`` runs given programs in turn): each request ``exec``s one program file in a fresh
 namespace with its own ``__file__``, ``__name__ == "__main__"`` and ``sys.argv``, after
 ``keras.backend.clear_session()``; the program's own ``set_random_seed(0)`` then resets every random
 state it depends on. ``test_generated_programs.py`` checks that a worker trains a program exactly as
@@ -673,5 +673,17 @@ class Worker:
             self.process = None
 
 
+def run_in_turn(arguments):
+    """``run PATH REPORT [PATH REPORT ...]``: each program in turn in this process, as ``serve`` runs it, writing its
+    report to REPORT; a program that fails is said on stderr (its report is then missing) and the next one runs."""
+    pairs = list(zip(arguments[::2], arguments[1::2]))
+    for path, report in pairs:
+        reply = _run_program(path, "", report)
+        if not reply["ok"]:
+            sys.stderr.write(f"{path} failed:\n{reply['error']}\n")
+
+
 if __name__ == "__main__" and sys.argv[1:] == ["serve"]:
     serve()
+elif __name__ == "__main__" and sys.argv[1:2] == ["run"]:
+    run_in_turn(sys.argv[2:])

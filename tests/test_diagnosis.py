@@ -4,7 +4,8 @@ A sample of the corpus covering each family of rules (the whole corpus is scored
 buggy script must come out ``buggy`` with the labelled layer and cause first, its fixed twin ``ok``. The same
 sample goes through the second mechanism, the ``Diagnose`` callback (``--callback``), which shares the
 analyser but sees only the loss, the weights, their updates and the model's configuration: ``CALLBACK_SEES``
-states what it catches (the README's table of mechanisms).
+states what it catches (the README's table of mechanisms). The buggy scripts run each in a process of its own,
+as a user runs them, views included; the fixed twins and the callback's runs in turn in two processes.
 """
 
 import json
@@ -46,28 +47,20 @@ CALLBACK_SEES = {
 }
 
 
-def diagnose(script, tmp_path, callback_only=False, views=False):
-    """The report of ``script`` instrumented and run; ``views``: also check that report.html and the TensorBoard
-    events were written (else only report.json is, to keep the suite short)."""
+def diagnose(script, tmp_path):
+    """The report of ``script`` instrumented and run in a process of its own, as a user runs it; report.html and the
+    TensorBoard events are checked too (written after the script ended)."""
     instrumented = tmp_path / script.name
-    instrumented.write_text(instrument(script.read_text(), str(script), callback_only=callback_only).code)
+    instrumented.write_text(instrument(script.read_text(), str(script)).code)
     report = tmp_path / "report.json"
-    result = run_python(
-        instrumented,
-        cwd=tmp_path,
-        env={
-            "DNN_INSTRUMENT_REPORT": str(report),
-            "DNN_INSTRUMENT_DIR": str(tmp_path / "runs"),
-            "DNN_INSTRUMENT_VIEWS": "html,tensorboard" if views else "none",
-        },
-    )
+    env = {"DNN_INSTRUMENT_REPORT": str(report), "DNN_INSTRUMENT_DIR": str(tmp_path / "runs")}
+    result = run_python(instrumented, cwd=tmp_path, env={**env, "DNN_INSTRUMENT_VIEWS": "html,tensorboard"})
     assert report.exists(), result.stderr[-3000:]
     document = json.loads(report.read_text())
     jsonschema.validate(document, SCHEMA)
-    if views:
-        folder = next((tmp_path / "runs").iterdir())  # the run folder holds every view of the run
-        assert wait_for_views(folder) is None  # written after the script ended
-        assert (folder / "report.html").exists() and list((folder / "tensorboard" / "fit-0").glob("events.out.*"))
+    folder = next((tmp_path / "runs").iterdir())  # the run folder holds every view of the run
+    assert wait_for_views(folder) is None  # written after the script ended
+    assert (folder / "report.html").exists() and list((folder / "tensorboard" / "fit-0").glob("events.out.*"))
     return document, result
 
 
@@ -75,7 +68,7 @@ def diagnose(script, tmp_path, callback_only=False, views=False):
 @pytest.mark.parametrize("case_id", SAMPLE)
 def test_buggy_script_is_diagnosed(case_id, tmp_path):
     case = LABELS[case_id]
-    document, result = diagnose(FIXTURES / "corpus" / case_id / "buggy.py", tmp_path, views=True)
+    document, result = diagnose(FIXTURES / "corpus" / case_id / "buggy.py", tmp_path)
     assert document["verdict"] == "buggy"
     first = document["findings"][0]
     assert first["cause"] == case["cause"], first
@@ -85,18 +78,58 @@ def test_buggy_script_is_diagnosed(case_id, tmp_path):
     assert "verdict: BUGGY" in result.stderr and first["fix"] in result.stderr
 
 
+# The fixed twins and the callback's runs: instrumented programs run in turn in two processes (TensorFlow starts
+# twice, not 24 times), each cleared of the one before as a worker of the generated-programs test is
+# (``generated_programs.run_in_turn``); each half is one xdist group, run once on the worker that gets it.
+IN_TURN = [(case_id, "fixed", False) for case_id in SAMPLE] + [
+    (case_id, variant, True) for case_id in SAMPLE for variant in ("buggy", "fixed")
+]
+HALVES = {run: f"diagnosis-{i % 2}" for i, run in enumerate(IN_TURN)}
+_halves = {}
+
+
+def diagnosed_in_turn(run, tmp_path_factory):
+    """The report of ``run`` (case, variant, callback only), from the process that ran its half of ``IN_TURN``."""
+    half = HALVES[run]
+    if half not in _halves:
+        folder = tmp_path_factory.mktemp(half)
+        reports, arguments = {}, []
+        for case_id, variant, callback_only in (r for r in IN_TURN if HALVES[r] == half):
+            script = FIXTURES / "corpus" / case_id / f"{variant}.py"
+            place = folder / f"{case_id}-{variant}-{'callback' if callback_only else 'loop'}"
+            place.mkdir()
+            instrumented = place / script.name
+            instrumented.write_text(instrument(script.read_text(), str(script), callback_only=callback_only).code)
+            reports[case_id, variant, callback_only] = place / "report.json"
+            arguments += [instrumented, reports[case_id, variant, callback_only]]
+        env = {"DNN_INSTRUMENT_DIR": str(folder / "runs"), "DNN_INSTRUMENT_VIEWS": "none"}
+        result = run_python(
+            ROOT / "tests" / "generated_programs.py", "run", *arguments, cwd=folder, env=env, timeout=900
+        )
+        _halves[half] = reports, result.stderr
+    reports, stderr = _halves[half]
+    assert reports[run].exists(), stderr[-3000:]
+    document = json.loads(reports[run].read_text())
+    jsonschema.validate(document, SCHEMA)
+    return document
+
+
+def in_turn(runs, fields):
+    """The ``pytest.param`` of each run (its first ``fields`` values), in its half's xdist group."""
+    return [pytest.param(*run[:fields], marks=pytest.mark.xdist_group(HALVES[run])) for run in runs]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("case_id", SAMPLE)
-def test_fixed_twin_is_ok(case_id, tmp_path):
-    document, _ = diagnose(FIXTURES / "corpus" / case_id / "fixed.py", tmp_path)
+@pytest.mark.parametrize("case_id", in_turn([(c, "fixed", False) for c in SAMPLE], 1))
+def test_fixed_twin_is_ok(case_id, tmp_path_factory):
+    document = diagnosed_in_turn((case_id, "fixed", False), tmp_path_factory)
     assert document["verdict"] == "ok", document["findings"]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("variant", ["buggy", "fixed"])
-@pytest.mark.parametrize("case_id", SAMPLE)
-def test_callback_mechanism_shares_the_analyser(case_id, variant, tmp_path):
-    document, _ = diagnose(FIXTURES / "corpus" / case_id / f"{variant}.py", tmp_path, callback_only=True)
+@pytest.mark.parametrize("case_id, variant", in_turn([(c, v, True) for c in SAMPLE for v in ("buggy", "fixed")], 2))
+def test_callback_mechanism_shares_the_analyser(case_id, variant, tmp_path_factory):
+    document = diagnosed_in_turn((case_id, variant, True), tmp_path_factory)
     expected = CALLBACK_SEES[case_id] if variant == "buggy" else None
     assert document["verdict"] == ("ok" if expected is None else "buggy"), document["findings"]
     if expected is not None:

@@ -11,7 +11,7 @@ features, small images, token sequences), the head and its loss, ``compile``'s o
 metrics, and ``fit``'s arguments and data (numpy arrays or a ``tf.data.Dataset``).
 
 Starting TensorFlow costs seconds, so the programs are run by long-lived *workers*
-(``python tests/generated_programs.py serve``; ``... run PATH REPORT ...`` runs given programs in turn): each request ``exec``s one program file in a fresh
+(``python tests/generated_programs.py serve``; ``run_in_turn`` runs a list of programs in one process): each request ``exec``s one program file in a fresh
 namespace with its own ``__file__``, ``__name__ == "__main__"`` and ``sys.argv``, after
 ``keras.backend.clear_session()``; the program's own ``set_random_seed(0)`` then resets every random
 state it depends on. ``test_generated_programs.py`` checks that a worker trains a program exactly as
@@ -540,7 +540,10 @@ def programs(draw):
 # -- workers: many programs, one TensorFlow start --------------------------------------------------
 
 
-def _run_program(path, out, report):
+def _run_program(path, out, report, env=None, cwd=None, path_entries=()):
+    """Run the program file ``path`` as ``__main__`` with ``sys.argv == [path, out]`` (``out`` omitted when empty),
+    after clearing Keras's session and dnn-instrument's run; ``env``, ``cwd`` and ``path_entries`` (as PYTHONPATH)
+    hold for this program only. Returns the reply: ok, its times, or the error."""
     import gc
 
     import keras
@@ -549,11 +552,16 @@ def _run_program(path, out, report):
     session = sys.modules.get("dnn_instrument.runtime.session")
     if session is not None:
         session._current = None  # a new script: a new run folder
+    saved_environ, saved_cwd, saved_path = dict(os.environ), os.getcwd(), list(sys.path)
+    os.environ.update(env or {})
     if report:
         os.environ["DNN_INSTRUMENT_REPORT"] = report
     else:
         os.environ.pop("DNN_INSTRUMENT_REPORT", None)
-    sys.argv = [path, out]
+    if cwd:
+        os.chdir(cwd)
+    sys.path[:0] = [str(entry) for entry in path_entries]
+    sys.argv = [path, out] if out else [path]
     namespace = {"__name__": "__main__", "__file__": path, "__builtins__": __builtins__}
     started, cpu = time.perf_counter(), time.process_time()
     try:
@@ -567,6 +575,10 @@ def _run_program(path, out, report):
         namespace.clear()
         keras.backend.clear_session()
         gc.collect()
+        os.environ.clear()
+        os.environ.update(saved_environ)
+        os.chdir(saved_cwd)
+        sys.path[:] = saved_path
 
 
 def serve():
@@ -673,17 +685,55 @@ class Worker:
             self.process = None
 
 
-def run_in_turn(arguments):
-    """``run PATH REPORT [PATH REPORT ...]``: each program in turn in this process, as ``serve`` runs it, writing its
-    report to REPORT; a program that fails is said on stderr (its report is then missing) and the next one runs."""
-    pairs = list(zip(arguments[::2], arguments[1::2]))
-    for path, report in pairs:
-        reply = _run_program(path, "", report)
-        if not reply["ok"]:
-            sys.stderr.write(f"{path} failed:\n{reply['error']}\n")
+def run_in_turn(requests, replies=None):
+    """Run programs in turn in a fresh ``python generated_programs.py run`` process, each as a worker runs it:
+    ``requests`` are dicts of ``_run_program``'s arguments (``path``, and ``out``, ``report``, ``env``, ``cwd``,
+    ``path_entries`` as needed). Returns the replies, one per request (``{"ok": False, "error": ...}`` for those
+    the process did not reach), and the process's stderr."""
+    from tempfile import TemporaryDirectory
+
+    with TemporaryDirectory() as folder:
+        spec, answers = os.path.join(folder, "requests.json"), os.path.join(folder, "replies.jsonl")
+        with open(spec, "w") as f:
+            json.dump(
+                [{k: (str(v) if k in ("path", "report", "cwd") else v) for k, v in r.items()} for r in requests], f
+            )
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
+        process = subprocess.run(
+            [sys.executable, os.path.abspath(__file__), "run", spec, answers],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=1200,
+        )
+        lines = open(answers).read().splitlines() if os.path.exists(answers) else []
+    replies = [json.loads(line) for line in lines]
+    missing = {"ok": False, "error": f"not run: the process ended first (exit status {process.returncode})"}
+    return replies + [missing] * (len(requests) - len(replies)), process.stderr
+
+
+def _run_requests(spec, answers):
+    """``run REQUESTS.json REPLIES.jsonl``: each request in turn; one reply line each, written as it ends."""
+    with open(spec) as f:
+        requests = json.load(f)
+    with open(answers, "w", buffering=1) as replies:
+        for request in requests:
+            replies.write(
+                json.dumps(
+                    _run_program(
+                        request["path"],
+                        request.get("out", ""),
+                        request.get("report"),
+                        request.get("env"),
+                        request.get("cwd"),
+                        request.get("path_entries", ()),
+                    )
+                )
+                + "\n"
+            )
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["serve"]:
     serve()
 elif __name__ == "__main__" and sys.argv[1:2] == ["run"]:
-    run_in_turn(sys.argv[2:])
+    _run_requests(*sys.argv[2:])

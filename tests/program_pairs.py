@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from conftest import PROGRAMS, run_python
+from generated_programs import run_in_turn
 
 from dnn_instrument.transformer import instrument
 
@@ -44,15 +45,17 @@ class Comparison:
         )
 
 
-def run_both(source_path, folder, timeout=300):
-    """Instrument ``source_path`` into ``folder`` and run both versions there (same seed, CPU)."""
+def run_both(source_path, folder, timeout=300, original=None):
+    """Instrument ``source_path`` into ``folder`` and run both versions there (same seed, CPU); ``original``: the
+    result of the program as written when it has already run (``run_as_written_in_turn``)."""
     source = source_path.read_text()
     result = instrument(source, str(source_path))
     instrumented = folder / source_path.name
     instrumented.write_text(result.code)
     report = folder / "report.json"
     env = {"PYTHONPATH": str(PROGRAMS)}
-    original = run_python(source_path, env={**env, "EQ_OUT": str(folder / "a")}, cwd=folder, timeout=timeout)
+    if original is None:
+        original = run_python(source_path, env={**env, "EQ_OUT": str(folder / "a")}, cwd=folder, timeout=timeout)
     rewritten = run_python(
         instrumented,
         env={
@@ -66,6 +69,34 @@ def run_both(source_path, folder, timeout=300):
         timeout=timeout,
     )
     return Pair(result, original, rewritten, report)
+
+
+@dataclass
+class Ran:
+    """What ``run_both`` reads of a program's run: its exit status and stderr."""
+
+    returncode: int
+    stderr: str
+
+
+# A program that sets what holds for the whole process (logical devices for a tf.distribute strategy, a global
+# dtype policy) cannot share one with others: it runs in a process of its own.
+PROCESS_WIDE = re.compile(r"tf\.distribute|mixed_precision|set_logical_device_configuration")
+
+
+def shares_a_process(source_path):
+    return not PROCESS_WIDE.search(source_path.read_text())
+
+
+def run_as_written_in_turn(source_paths, folders):
+    """Each program as written, in turn in one process (``generated_programs.run_in_turn``: Keras cleared in
+    between, the program's own seed), saving under ``FOLDER/a`` as ``run_both`` does: a ``Ran`` per program."""
+    requests = [
+        {"path": path, "cwd": folder, "env": {"EQ_OUT": str(folder / "a")}, "path_entries": [str(PROGRAMS)]}
+        for path, folder in zip(source_paths, folders)
+    ]
+    replies, stderr = run_in_turn(requests)
+    return [Ran(0, "") if reply["ok"] else Ran(1, reply["error"] + "\n" + stderr[-3000:]) for reply in replies]
 
 
 def assert_said(pair, source):

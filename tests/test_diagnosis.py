@@ -13,6 +13,7 @@ import json
 import jsonschema
 import pytest
 from conftest import FIXTURES, ROOT, run_python
+from generated_programs import run_in_turn
 
 from dnn_instrument.runtime.report import wait_for_views
 from dnn_instrument.transformer import instrument
@@ -93,23 +94,20 @@ def diagnosed_in_turn(run, tmp_path_factory):
     half = HALVES[run]
     if half not in _halves:
         folder = tmp_path_factory.mktemp(half)
-        reports, arguments = {}, []
-        for case_id, variant, callback_only in (r for r in IN_TURN if HALVES[r] == half):
+        env = {"DNN_INSTRUMENT_DIR": str(folder / "runs"), "DNN_INSTRUMENT_VIEWS": "none"}
+        runs, requests = [r for r in IN_TURN if HALVES[r] == half], []
+        for case_id, variant, callback_only in runs:
             script = FIXTURES / "corpus" / case_id / f"{variant}.py"
             place = folder / f"{case_id}-{variant}-{'callback' if callback_only else 'loop'}"
             place.mkdir()
             instrumented = place / script.name
             instrumented.write_text(instrument(script.read_text(), str(script), callback_only=callback_only).code)
-            reports[case_id, variant, callback_only] = place / "report.json"
-            arguments += [instrumented, reports[case_id, variant, callback_only]]
-        env = {"DNN_INSTRUMENT_DIR": str(folder / "runs"), "DNN_INSTRUMENT_VIEWS": "none"}
-        result = run_python(
-            ROOT / "tests" / "generated_programs.py", "run", *arguments, cwd=folder, env=env, timeout=900
-        )
-        _halves[half] = reports, result.stderr
-    reports, stderr = _halves[half]
-    assert reports[run].exists(), stderr[-3000:]
-    document = json.loads(reports[run].read_text())
+            requests.append({"path": instrumented, "report": place / "report.json", "env": env, "cwd": place})
+        replies, stderr = run_in_turn(requests)
+        _halves[half] = {r: (request["report"], reply, stderr) for r, request, reply in zip(runs, requests, replies)}
+    report, reply, stderr = _halves[half][run]
+    assert reply["ok"] and report.exists(), reply.get("error") or stderr[-3000:]
+    document = json.loads(report.read_text())
     jsonschema.validate(document, SCHEMA)
     return document
 

@@ -1,7 +1,7 @@
 """The rewritten program trains exactly as the original: same final weights, same History.
 
 Each program in ``tests/programs/eq_*.py`` is an ordinary Keras script. The test runs it as written
-and instrumented (two processes, same seed, CPU; ``program_pairs``) and compares every weight
+and instrumented (same seed, CPU; ``program_pairs``) and compares every weight
 (max |diff| <= 1e-5) and every History value (<= 1e-4), and checks that the instrumented run recorded
 every iteration. A program's ``# says: TEXT`` lines are messages the rewrite or the instrumented run must
 give (a fallback names its reason); ``# mechanism: loop|callback`` says what must have recorded every fit,
@@ -14,22 +14,42 @@ import re
 
 import pytest
 from conftest import PROGRAMS
-from program_pairs import assert_said, assert_same_training, run_both
+from program_pairs import assert_said, assert_same_training, run_as_written_in_turn, run_both, shares_a_process
 
 CASES = sorted(p.stem for p in PROGRAMS.glob("eq_*.py"))
+# The programs as written run in turn in two processes, each half one xdist group (TensorFlow starts twice, not
+# once per program), but for those that set process-wide state (``program_pairs.shares_a_process``); the
+# instrumented programs run each in a process of their own, as a user runs them.
+SHARED = [case for case in CASES if shares_a_process(PROGRAMS / f"{case}.py")]
+HALVES = {case: f"equivalence-{i % 2}" for i, case in enumerate(SHARED)}
+_as_written = {}
+
+
+def as_written(case, tmp_path_factory):
+    """The run of the program as written and the folder it saved in, for a case of ``SHARED`` (its half, once)."""
+    half = HALVES[case]
+    if half not in _as_written:
+        cases = [c for c in SHARED if HALVES[c] == half]
+        folders = [tmp_path_factory.mktemp(c) for c in cases]
+        ran = run_as_written_in_turn([PROGRAMS / f"{c}.py" for c in cases], folders)
+        _as_written[half] = dict(zip(cases, zip(ran, folders)))
+    return _as_written[half][case]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("case", CASES)
-def test_instrumented_program_trains_like_fit(case, tmp_path):
+@pytest.mark.parametrize(
+    "case", [pytest.param(c, marks=pytest.mark.xdist_group(HALVES[c])) if c in HALVES else c for c in CASES]
+)
+def test_instrumented_program_trains_like_fit(case, tmp_path, tmp_path_factory):
     source_path = PROGRAMS / f"{case}.py"
     source = source_path.read_text()
-    pair = run_both(source_path, tmp_path)
+    original, folder = as_written(case, tmp_path_factory) if case in HALVES else (None, tmp_path)
+    pair = run_both(source_path, folder, original=original)
     assert pair.result.changed, pair.result.messages
     assert pair.original.returncode == 0, pair.original.stderr[-3000:]
     assert pair.rewritten.returncode == 0, pair.rewritten.stderr[-3000:]
     assert_said(pair, source)
-    comparisons = assert_same_training(tmp_path)
+    comparisons = assert_same_training(folder)
     if re.search(r"^# bit-identical$", source, re.MULTILINE):  # not within a tolerance: every bit
         assert all(c.max_weight_diff == 0 for c in comparisons), [(c.name, c.max_weight_diff) for c in comparisons]
 

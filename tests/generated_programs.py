@@ -11,10 +11,10 @@ features, small images, token sequences), the head and its loss, ``compile``'s o
 metrics, and ``fit``'s arguments and data (numpy arrays or a ``tf.data.Dataset``).
 
 Starting TensorFlow costs seconds, so the programs are run by long-lived *workers*
-(``python tests/generated_programs.py serve``; ``run_in_turn`` runs a list of programs in one process): each request ``exec``s one program file in a fresh
-namespace with its own ``__file__``, ``__name__ == "__main__"`` and ``sys.argv``, after
-``keras.backend.clear_session()``; the program's own ``set_random_seed(0)`` then resets every random
-state it depends on. ``test_generated_programs.py`` checks that a worker trains a program exactly as
+(``python tests/generated_programs.py serve``; ``run_in_turn`` runs a given list of programs, other tests' too, in
+one process the same way): each request ``exec``s one program file in a fresh namespace with its own
+``__file__``, ``__name__ == "__main__"`` and ``sys.argv``, after ``keras.backend.clear_session()``; the
+program's own ``set_random_seed(0)`` then resets every random state it depends on. ``test_generated_programs.py`` checks that a worker trains a program exactly as
 a fresh process does.
 """
 
@@ -540,7 +540,7 @@ def programs(draw):
 # -- workers: many programs, one TensorFlow start --------------------------------------------------
 
 
-def _run_program(path, out, report, env=None, cwd=None, path_entries=()):
+def _run_program(path, out="", report=None, env=None, cwd=None, path_entries=()):
     """Run the program file ``path`` as ``__main__`` with ``sys.argv == [path, out]`` (``out`` omitted when empty),
     after clearing Keras's session and dnn-instrument's run; ``env``, ``cwd`` and ``path_entries`` (as PYTHONPATH)
     hold for this program only. Returns the reply: ok, its times, or the error."""
@@ -685,27 +685,20 @@ class Worker:
             self.process = None
 
 
-def run_in_turn(requests, replies=None):
+def run_in_turn(requests):
     """Run programs in turn in a fresh ``python generated_programs.py run`` process, each as a worker runs it:
     ``requests`` are dicts of ``_run_program``'s arguments (``path``, and ``out``, ``report``, ``env``, ``cwd``,
     ``path_entries`` as needed). Returns the replies, one per request (``{"ok": False, "error": ...}`` for those
     the process did not reach), and the process's stderr."""
     from tempfile import TemporaryDirectory
 
+    from conftest import run_python
+
     with TemporaryDirectory() as folder:
         spec, answers = os.path.join(folder, "requests.json"), os.path.join(folder, "replies.jsonl")
         with open(spec, "w") as f:
-            json.dump(
-                [{k: (str(v) if k in ("path", "report", "cwd") else v) for k, v in r.items()} for r in requests], f
-            )
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
-        process = subprocess.run(
-            [sys.executable, os.path.abspath(__file__), "run", spec, answers],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=1200,
-        )
+            json.dump([{k: v if k in ("env", "path_entries") else str(v) for k, v in r.items()} for r in requests], f)
+        process = run_python(os.path.abspath(__file__), "run", spec, answers, timeout=1200)
         lines = open(answers).read().splitlines() if os.path.exists(answers) else []
     replies = [json.loads(line) for line in lines]
     missing = {"ok": False, "error": f"not run: the process ended first (exit status {process.returncode})"}
@@ -718,19 +711,7 @@ def _run_requests(spec, answers):
         requests = json.load(f)
     with open(answers, "w", buffering=1) as replies:
         for request in requests:
-            replies.write(
-                json.dumps(
-                    _run_program(
-                        request["path"],
-                        request.get("out", ""),
-                        request.get("report"),
-                        request.get("env"),
-                        request.get("cwd"),
-                        request.get("path_entries", ()),
-                    )
-                )
-                + "\n"
-            )
+            replies.write(json.dumps(_run_program(**request)) + "\n")
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["serve"]:

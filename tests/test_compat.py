@@ -38,9 +38,8 @@ OURS = {
 BOUNDARY = {ROOT / "runtime" / "record" / "graph.py", ROOT / "runtime" / "record" / "fitting.py"}
 #: libcst's code generation internals, used by transformer/positions.py alone (checked by tests/test_positions.py).
 LIBCST_INTERNALS = {ROOT / "transformer" / "positions.py": {"_codegen", "_update_position", "_computed"}}
-#: Private names that are not Keras's: our own marker, Python's, IPython's (cells.py), and TensorFlow's, set on a
-#: tf.function of ours (tensorboard.py).
-NOT_KERAS = {"_dnn_instrument", "_getframe", "_exit", "_current", "_omit_frequent_tracing_warning", "_filename_map"}
+#: Private names that are not Keras's: our own marker, Python's, and IPython's (cells.py).
+NOT_KERAS = {"_dnn_instrument", "_getframe", "_exit", "_current", "_filename_map"}
 #: Read with a fallback where a supported Keras lacks it (graph.operation_for: Keras 3.10 has no such method).
 OPTIONAL = {"_get_operation_for_node"}
 #: Modules that name ``keras.src`` without touching it: compat.py checks the internals, keras_names.py recognises

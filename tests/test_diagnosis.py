@@ -12,7 +12,7 @@ import json
 
 import jsonschema
 import pytest
-from conftest import FIXTURES, ROOT, run_python
+from conftest import FIXTURES, ROOT, VIEWS_ON, run_python
 from generated_programs import run_in_turn
 
 from dnn_instrument.runtime.report import wait_for_views
@@ -55,7 +55,7 @@ def diagnose(script, tmp_path):
     instrumented.write_text(instrument(script.read_text(), str(script)).code)
     report = tmp_path / "report.json"
     env = {"DNN_INSTRUMENT_REPORT": str(report), "DNN_INSTRUMENT_DIR": str(tmp_path / "runs")}
-    result = run_python(instrumented, cwd=tmp_path, env={**env, "DNN_INSTRUMENT_VIEWS": "html,tensorboard"})
+    result = run_python(instrumented, cwd=tmp_path, env={**env, **VIEWS_ON})
     assert report.exists(), result.stderr[-3000:]
     document = json.loads(report.read_text())
     jsonschema.validate(document, SCHEMA)
@@ -94,7 +94,7 @@ def diagnosed_in_turn(run, tmp_path_factory):
     half = HALVES[run]
     if half not in _halves:
         folder = tmp_path_factory.mktemp(half)
-        env = {"DNN_INSTRUMENT_DIR": str(folder / "runs"), "DNN_INSTRUMENT_VIEWS": "none"}
+        env = {"DNN_INSTRUMENT_DIR": str(folder / "runs")}
         runs, requests = [r for r in IN_TURN if HALVES[r] == half], []
         for case_id, variant, callback_only in runs:
             script = FIXTURES / "corpus" / case_id / f"{variant}.py"

@@ -19,7 +19,7 @@ from pathlib import Path
 import jsonschema
 import numpy as np
 import pytest
-from conftest import PROGRAMS, ROOT, run_python
+from conftest import PROGRAMS, ROOT, VIEWS_ON, run_python
 
 from dnn_instrument.runtime.report import wait_for_views
 from dnn_instrument.transformer import instrument
@@ -189,7 +189,7 @@ def test_nan_under_mirrored_strategy_is_diagnosed_with_its_replica(tmp_path):
     result = run_python(
         instrumented,
         cwd=tmp_path,
-        env={"DNN_INSTRUMENT_REPORT": str(report), "DNN_INSTRUMENT_DIR": str(tmp_path / "runs")},
+        env={**VIEWS_ON, "DNN_INSTRUMENT_REPORT": str(report), "DNN_INSTRUMENT_DIR": str(tmp_path / "runs")},
     )
     assert report.exists(), result.stderr[-3000:]
     document = json.loads(report.read_text())

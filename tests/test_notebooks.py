@@ -8,7 +8,7 @@ import shutil
 import nbclient
 import nbformat
 import pytest
-from conftest import FIXTURES, run_cli
+from conftest import FIXTURES, VIEWS_ON, run_cli
 from nbformat.v4 import new_code_cell, new_notebook
 
 NOTEBOOK = FIXTURES / "notebooks" / "regression_nan.ipynb"
@@ -23,7 +23,7 @@ def _instrumented(tmp_path):
 
 def _execute(notebook, cwd, runs, allow_errors=False):
     """Run every cell of ``notebook`` in a fresh kernel, in ``cwd``, run folders under ``runs``."""
-    env = {**os.environ, "DNN_INSTRUMENT_DIR": str(runs), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = {**os.environ, **VIEWS_ON, "DNN_INSTRUMENT_DIR": str(runs), "TF_CPP_MIN_LOG_LEVEL": "3"}
     saved = dict(os.environ)
     os.environ.update(env)  # the kernel inherits the environment of this process
     try:

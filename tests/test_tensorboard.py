@@ -82,7 +82,7 @@ def test_a_script_with_two_fits_writes_each_step_once(tmp_path):
     """Each fit's events are written once, at the report's iteration numbers, with its verdict as text (by the writer
     the script leaves when it ends: waited for, it has removed its marker and left no temporary file, and it never
     imported TensorFlow: a ``sitecustomize`` says, as each process ends, whether it had)."""
-    from conftest import run_python
+    from conftest import VIEWS_ON, run_python
 
     from dnn_instrument.runtime.report import views, wait_for_views
     from dnn_instrument.transformer import instrument
@@ -96,7 +96,7 @@ def test_a_script_with_two_fits_writes_each_step_once(tmp_path):
     )
     script = tmp_path / "two_fits.py"
     script.write_text(instrument(TWO_FITS, "two_fits.py").code)
-    env = {"DNN_INSTRUMENT_DIR": str(tmp_path / "runs"), "PYTHONPATH": str(hook)}
+    env = {**VIEWS_ON, "DNN_INSTRUMENT_DIR": str(tmp_path / "runs"), "PYTHONPATH": str(hook)}
     result = run_python(script, cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     root = next((tmp_path / "runs").iterdir()) / "tensorboard"

@@ -4,7 +4,7 @@ for on its lock (never on a clock); its failure changes no exit status and is sa
 import os
 import sys
 
-from conftest import run_cli, run_python
+from conftest import VIEWS_ON, run_cli, run_python
 
 from dnn_instrument.runtime.report import views, wait_for_views
 from dnn_instrument.transformer import instrument
@@ -22,7 +22,8 @@ model.fit(x, x.sum(1), epochs=1, batch_size=16, verbose=0)
 def _run(tmp_path, after="", env=None):
     script = tmp_path / "one_fit.py"
     script.write_text(instrument(ONE_FIT, "one_fit.py").code + after + "\n")  # ``after``: once the fit has ended
-    result = run_python(script, cwd=tmp_path, env={"DNN_INSTRUMENT_DIR": str(tmp_path / "runs"), **(env or {})})
+    env = {**VIEWS_ON, "DNN_INSTRUMENT_DIR": str(tmp_path / "runs"), **(env or {})}
+    result = run_python(script, cwd=tmp_path, env=env)
     runs = list((tmp_path / "runs").iterdir()) if (tmp_path / "runs").exists() else []
     return result, runs
 

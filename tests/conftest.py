@@ -45,6 +45,22 @@ def run_cli(*args, cwd=None, stdin=None, env=None):
     )
 
 
+def halves(items, name):
+    """``{item: "NAME-0" or "NAME-1"}``, alternately: two xdist groups that share the work of ``items``, each run on
+    the worker that gets it (TensorFlow starts in seconds: programs that can share a process run in turn in one)."""
+    return {item: f"{name}-{i % 2}" for i, item in enumerate(items)}
+
+
+_shared = {}
+
+
+def once_per_group(group, make):
+    """``make()``, called by the first test of the xdist ``group`` in this process and shared with the others."""
+    if group not in _shared:
+        _shared[group] = make()
+    return _shared[group]
+
+
 @pytest.fixture
 def runs_dir(tmp_path, monkeypatch):
     """A fresh run (session) writing under tmp_path, as a new script run would."""

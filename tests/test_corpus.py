@@ -11,7 +11,7 @@ import json
 import sys
 
 import pytest
-from conftest import FIXTURES, ROOT, run_python
+from conftest import FIXTURES, ROOT, halves, once_per_group, run_python
 from corpus_checks import failed_checks
 
 sys.path.insert(0, str(ROOT / "bench"))
@@ -111,10 +111,7 @@ def assert_labels_hold(case_ids, records, stderr):
 
 
 LABEL_SAMPLE = ONE_PER_CAUSE + ["c01_sgd_lr_kills_relu_activation_layers"]
-# TensorFlow starts in seconds: the sample runs in two processes, not one per case; each half is one xdist group,
-# run once on the worker that gets it
-HALVES = {case_id: f"corpus-labels-{i % 2}" for i, case_id in enumerate(LABEL_SAMPLE)}
-_halves = {}
+HALVES = halves(LABEL_SAMPLE, "corpus-labels")  # two processes for the sample, not one per case
 
 
 @pytest.mark.slow
@@ -124,10 +121,10 @@ _halves = {}
 def test_label_is_real(case_id, tmp_path_factory):
     """The buggy script and its fixed twin (in one process with half of the sample)."""
     half = HALVES[case_id]
-    if half not in _halves:
-        cases = [c for c in LABEL_SAMPLE if HALVES[c] == half]
-        _halves[half] = run_in_one_process(cases, tmp_path_factory.mktemp(half))
-    assert_labels_hold([case_id], *_halves[half])
+    cases = [c for c in LABEL_SAMPLE if HALVES[c] == half]
+    assert_labels_hold(
+        [case_id], *once_per_group(half, lambda: run_in_one_process(cases, tmp_path_factory.mktemp(half)))
+    )
 
 
 @pytest.mark.slow

@@ -12,7 +12,7 @@ import json
 
 import jsonschema
 import pytest
-from conftest import FIXTURES, ROOT, VIEWS_ON, run_python
+from conftest import FIXTURES, ROOT, VIEWS_ON, halves, once_per_group, run_python
 from generated_programs import run_in_turn
 
 from dnn_instrument.runtime.report import wait_for_views
@@ -79,33 +79,33 @@ def test_buggy_script_is_diagnosed(case_id, tmp_path):
     assert "verdict: BUGGY" in result.stderr and first["fix"] in result.stderr
 
 
-# The fixed twins and the callback's runs: instrumented programs run in turn in two processes (TensorFlow starts
-# twice, not 24 times), each cleared of the one before as a worker of the generated-programs test is
-# (``generated_programs.run_in_turn``); each half is one xdist group, run once on the worker that gets it.
+# The fixed twins and the callback's runs: instrumented programs run in turn in two processes (not 24), each
+# cleared of the one before as a worker of the generated-programs test is (``generated_programs.run_in_turn``).
 IN_TURN = [(case_id, "fixed", False) for case_id in SAMPLE] + [
     (case_id, variant, True) for case_id in SAMPLE for variant in ("buggy", "fixed")
 ]
-HALVES = {run: f"diagnosis-{i % 2}" for i, run in enumerate(IN_TURN)}
-_halves = {}
+HALVES = halves(IN_TURN, "diagnosis")
+
+
+def _run_half(half, folder):
+    """``{run: (its report's path, its reply, the process's stderr)}`` for the runs of ``half``."""
+    env = {"DNN_INSTRUMENT_DIR": str(folder / "runs")}
+    runs, requests = [r for r in IN_TURN if HALVES[r] == half], []
+    for case_id, variant, callback_only in runs:
+        script = FIXTURES / "corpus" / case_id / f"{variant}.py"
+        place = folder / f"{case_id}-{variant}-{'callback' if callback_only else 'loop'}"
+        place.mkdir()
+        instrumented = place / script.name
+        instrumented.write_text(instrument(script.read_text(), str(script), callback_only=callback_only).code)
+        requests.append({"path": instrumented, "report": place / "report.json", "env": env, "cwd": place})
+    replies, stderr = run_in_turn(requests)
+    return {r: (request["report"], reply, stderr) for r, request, reply in zip(runs, requests, replies)}
 
 
 def diagnosed_in_turn(run, tmp_path_factory):
     """The report of ``run`` (case, variant, callback only), from the process that ran its half of ``IN_TURN``."""
     half = HALVES[run]
-    if half not in _halves:
-        folder = tmp_path_factory.mktemp(half)
-        env = {"DNN_INSTRUMENT_DIR": str(folder / "runs")}
-        runs, requests = [r for r in IN_TURN if HALVES[r] == half], []
-        for case_id, variant, callback_only in runs:
-            script = FIXTURES / "corpus" / case_id / f"{variant}.py"
-            place = folder / f"{case_id}-{variant}-{'callback' if callback_only else 'loop'}"
-            place.mkdir()
-            instrumented = place / script.name
-            instrumented.write_text(instrument(script.read_text(), str(script), callback_only=callback_only).code)
-            requests.append({"path": instrumented, "report": place / "report.json", "env": env, "cwd": place})
-        replies, stderr = run_in_turn(requests)
-        _halves[half] = {r: (request["report"], reply, stderr) for r, request, reply in zip(runs, requests, replies)}
-    report, reply, stderr = _halves[half][run]
+    report, reply, stderr = once_per_group(half, lambda: _run_half(half, tmp_path_factory.mktemp(half)))[run]
     assert reply["ok"] and report.exists(), reply.get("error") or stderr[-3000:]
     document = json.loads(report.read_text())
     jsonschema.validate(document, SCHEMA)

@@ -13,27 +13,25 @@ import json
 import re
 
 import pytest
-from conftest import PROGRAMS
+from conftest import PROGRAMS, halves, once_per_group
 from program_pairs import assert_said, assert_same_training, run_as_written_in_turn, run_both, shares_a_process
 
 CASES = sorted(p.stem for p in PROGRAMS.glob("eq_*.py"))
-# The programs as written run in turn in two processes, each half one xdist group (TensorFlow starts twice, not
-# once per program), but for those that set process-wide state (``program_pairs.shares_a_process``); the
-# instrumented programs run each in a process of their own, as a user runs them.
+# The programs as written run in turn in two processes, but for those that set process-wide state
+# (``program_pairs.shares_a_process``); the instrumented programs each in a process of their own, as a user runs them.
 SHARED = [case for case in CASES if shares_a_process(PROGRAMS / f"{case}.py")]
-HALVES = {case: f"equivalence-{i % 2}" for i, case in enumerate(SHARED)}
-_as_written = {}
+HALVES = halves(SHARED, "equivalence")
 
 
 def as_written(case, tmp_path_factory):
-    """The run of the program as written and the folder it saved in, for a case of ``SHARED`` (its half, once)."""
-    half = HALVES[case]
-    if half not in _as_written:
-        cases = [c for c in SHARED if HALVES[c] == half]
+    """The run of the program as written and the folder it saved in, for a case of ``SHARED``."""
+
+    def run_half():
+        cases = [c for c in SHARED if HALVES[c] == HALVES[case]]
         folders = [tmp_path_factory.mktemp(c) for c in cases]
-        ran = run_as_written_in_turn([PROGRAMS / f"{c}.py" for c in cases], folders)
-        _as_written[half] = dict(zip(cases, zip(ran, folders)))
-    return _as_written[half][case]
+        return dict(zip(cases, zip(run_as_written_in_turn([PROGRAMS / f"{c}.py" for c in cases], folders), folders)))
+
+    return once_per_group(HALVES[case], run_half)[case]
 
 
 @pytest.mark.slow

@@ -179,8 +179,9 @@ def test_events_are_the_bytes_tensorflow_writes():
     )
 
 
-def test_crc32c_of_records_of_any_length():
-    """The standard check value, and records of mixed lengths checksummed together as one at a time, bit by bit."""
+def test_crc32c_of_records_of_any_length(monkeypatch):
+    """The standard check value, and records of mixed lengths checksummed together as one at a time, bit by bit
+    (in one block, and in blocks of 256 bytes, where some records are longer than a block)."""
 
     def bitwise(data):
         crc = 0xFFFFFFFF
@@ -194,7 +195,10 @@ def test_crc32c_of_records_of_any_length():
     rng = np.random.default_rng(0)
     records = [rng.integers(0, 256, int(n), dtype=np.uint8).tobytes() for n in rng.integers(4, 400, 60)]
     records += [bytes(8), b"\xff" * 4]
-    assert event_file.crc32c(records).tolist() == [bitwise(r) for r in records]
+    expected = [bitwise(r) for r in records]
+    assert event_file.crc32c(records).tolist() == expected
+    monkeypatch.setattr(event_file, "_CRC_BATCH_BYTES", 256)
+    assert event_file.crc32c(records).tolist() == expected
 
 
 def test_a_damaged_event_file_is_refused_by_tensorflows_reader(tmp_path):

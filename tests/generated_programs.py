@@ -14,8 +14,8 @@ Starting TensorFlow costs seconds, so the programs are run by long-lived *worker
 (``python tests/generated_programs.py serve``; ``run_in_turn`` runs a given list of programs, other tests' too, in
 one process the same way): each request ``exec``s one program file in a fresh namespace with its own
 ``__file__``, ``__name__ == "__main__"`` and ``sys.argv``, after ``keras.backend.clear_session()``; the
-program's own ``set_random_seed(0)`` then resets every random state it depends on. ``test_generated_programs.py`` checks that a worker trains a program exactly as
-a fresh process does.
+program's own ``set_random_seed(0)`` then resets every random state it depends on.
+``test_generated_programs.py`` checks that a worker trains a program exactly as a fresh process does.
 """
 
 import json
@@ -699,8 +699,10 @@ def run_in_turn(requests):
         with open(spec, "w") as f:
             json.dump([{k: v if k in ("env", "path_entries") else str(v) for k, v in r.items()} for r in requests], f)
         process = run_python(os.path.abspath(__file__), "run", spec, answers, timeout=1200)
-        lines = open(answers).read().splitlines() if os.path.exists(answers) else []
-    replies = [json.loads(line) for line in lines]
+        replies = []
+        if os.path.exists(answers):
+            with open(answers) as f:
+                replies = [json.loads(line) for line in f]
     missing = {"ok": False, "error": f"not run: the process ended first (exit status {process.returncode})"}
     return replies + [missing] * (len(requests) - len(replies)), process.stderr
 

@@ -120,26 +120,28 @@ def test_a_script_with_two_fits_writes_each_step_once(tmp_path):
 
 
 def test_events_are_the_bytes_tensorflow_writes():
-    """The messages built without TensorFlow serialize to the bytes of TensorFlow's own classes."""
+    """The messages ``tensorboard.py`` builds without TensorFlow (a scalar, a histogram, a text) serialize to the
+    bytes of TensorFlow's own classes."""
     from tensorflow.core.framework import summary_pb2, tensor_pb2, tensor_shape_pb2, types_pb2
     from tensorflow.core.util import event_pb2
 
-    ours = event_file.messages()
+    def plugin(name):
+        return summary_pb2.SummaryMetadata(plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name=name))
+
     dim = [tensor_shape_pb2.TensorShapeProto.Dim(size=30), tensor_shape_pb2.TensorShapeProto.Dim(size=3)]
     theirs = event_pb2.Event(wall_time=1.5, step=7)
     theirs.summary.value.extend(
         [
             summary_pb2.Summary.Value(
                 tag="diagnosis/dense/gradient_norm",
-                metadata=summary_pb2.SummaryMetadata(
-                    plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")
-                ),
+                metadata=plugin("scalars"),
                 tensor=tensor_pb2.TensorProto(
                     dtype=types_pb2.DT_FLOAT, tensor_shape=tensor_shape_pb2.TensorShapeProto(), float_val=[0.25]
                 ),
             ),
             summary_pb2.Summary.Value(
                 tag="h",
+                metadata=plugin("histograms"),
                 tensor=tensor_pb2.TensorProto(
                     dtype=types_pb2.DT_FLOAT,
                     tensor_shape=tensor_shape_pb2.TensorShapeProto(dim=dim),
@@ -147,30 +149,38 @@ def test_events_are_the_bytes_tensorflow_writes():
                 ),
             ),
             summary_pb2.Summary.Value(
-                tag="t", tensor=tensor_pb2.TensorProto(dtype=types_pb2.DT_STRING, string_val=["**OK**".encode()])
+                tag="t",
+                metadata=plugin("text"),
+                tensor=tensor_pb2.TensorProto(
+                    dtype=types_pb2.DT_STRING,
+                    tensor_shape=tensor_shape_pb2.TensorShapeProto(),
+                    string_val=["**OK**".encode()],
+                ),
             ),
         ]
     )
-    mine = ours["Event"](wall_time=1.5, step=7)
+    ours = event_file.messages()
     Value, Tensor, Shape, Dim = (
         ours[n] for n in ("Summary.Value", "TensorProto", "TensorShapeProto", "TensorShapeProto.Dim")
     )
+    mine = ours["Event"](wall_time=1.5, step=7)
     mine.summary.value.extend(
         [
             Value(
                 tag="diagnosis/dense/gradient_norm",
-                metadata=ours["SummaryMetadata"](plugin_data=ours["SummaryMetadata.PluginData"](plugin_name="scalars")),
+                metadata=tensorboard._metadata("scalars"),
                 tensor=Tensor(dtype=event_file.DT_FLOAT, tensor_shape=Shape(), float_val=[0.25]),
             ),
             Value(
                 tag="h",
+                metadata=tensorboard._metadata("histograms"),
                 tensor=Tensor(
                     dtype=event_file.DT_FLOAT,
                     tensor_shape=Shape(dim=[Dim(size=30), Dim(size=3)]),
                     tensor_content=np.arange(90, dtype=np.float32).tobytes(),
                 ),
             ),
-            Value(tag="t", tensor=Tensor(dtype=event_file.DT_STRING, string_val=["**OK**".encode()])),
+            tensorboard._text_value("t", "**OK**"),
         ]
     )
     assert mine.SerializeToString() == theirs.SerializeToString()

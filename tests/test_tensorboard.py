@@ -73,9 +73,41 @@ def test_histograms_of_huge_close_values_have_distinct_edges():
     """Values of 1e20 (a run on its way to overflow) that differ by less than a bucket's worth of float precision."""
     close = (np.array([1e20, 1e20]), np.array([1e20, 1e20 + 1e5, 1e20 + 2e5]), np.array([-3.0, -3.0]))
     for values in (*close, np.array([1e20, 1e20], np.float32), np.array([1e20, 1.00001e20], np.float32)):
-        histogram = tensorboard._histogram(values)
-        assert histogram.shape == (tensorboard.HISTOGRAM_BUCKETS, 3) and histogram[:, 2].sum() == len(values)
-        assert np.all(histogram[:, 1] > histogram[:, 0])
+        present, histograms = tensorboard._histograms(values[None])
+        histogram = histograms[0]
+        assert present[0] and histogram.shape == (tensorboard.HISTOGRAM_BUCKETS, 3)
+        assert histogram[:, 2].sum() == len(values) and np.all(histogram[:, 1] > histogram[:, 0])
+
+
+def test_histograms_of_all_rows_at_once_are_numpys_row_by_row():
+    """Each row's histogram is ``np.histogram``'s of its finite values over their range (the widened range of one
+    repeated value included), to the last bit of every edge and count: values on the edges, NaN and Inf left out,
+    a row with nothing finite (no histogram), rows of one value, float32 values."""
+    rng = np.random.default_rng(0)
+    edges = np.linspace(-0.37, 1.91, tensorboard.HISTOGRAM_BUCKETS + 1)
+    size = 3 * len(edges)
+    rows = [
+        rng.normal(size=size),
+        rng.integers(0, 7, size=size).astype(float),  # many values on the edges of 30 buckets over [0, 6]
+        # every edge and the floats just below and above it, where the scaled bucket index rounds across the edge
+        np.concatenate([edges, np.nextafter(edges, -np.inf), np.nextafter(edges, np.inf)]),
+        np.full(size, 0.5),
+        np.full(size, np.nan),
+        np.where(rng.random(size) < 0.3, np.inf, rng.lognormal(size=size)),
+        np.where(rng.random(size) < 0.3, np.nan, rng.normal(size=size) * 1e20),
+        rng.normal(size=size).astype(np.float32).astype(float),
+    ]
+    block = np.stack(rows)
+    present, histograms = tensorboard._histograms(block)
+    for row, values, got in zip(block, present, histograms):
+        kept = row[np.isfinite(row)]
+        assert values == bool(kept.size)
+        if kept.size:
+            low, high = kept.min(), kept.max()
+            if high - low <= max(abs(low), abs(high)) * 1e-9:
+                high = low + max(1.0, abs(low) * 1e-6)
+            counts, edges = np.histogram(kept, bins=tensorboard.HISTOGRAM_BUCKETS, range=(low, high))
+            assert np.array_equal(got, np.stack([edges[:-1], edges[1:], counts], axis=1))
 
 
 def test_a_script_with_two_fits_writes_each_step_once(tmp_path):

@@ -144,6 +144,7 @@ def _write_events(events, names, groups, matrix, steps):
     scalar_shape = Shape()
     histogram_shape = Shape(dim=[Dim(size=HISTOGRAM_BUCKETS), Dim(size=3)])
     finite = np.isfinite(matrix)
+    histograms = {stat: _histograms(matrix[:, members]) for stat, members in groups.items()}
     for row, step in enumerate(steps):
         values = [
             Value(
@@ -153,11 +154,9 @@ def _write_events(events, names, groups, matrix, steps):
             )
             for column, value in zip(np.flatnonzero(finite[row]).tolist(), matrix[row][finite[row]].tolist())
         ]
-        for stat, members in groups.items():
-            picked = matrix[row, members]
-            picked = picked[np.isfinite(picked)]
-            if picked.size:
-                content = _histogram(picked).astype(np.float32).tobytes()
+        for stat, (present, counts) in histograms.items():
+            if present[row]:
+                content = counts[row].astype(np.float32).tobytes()
                 values.append(
                     Value(
                         tag=f"diagnosis/by_layer/{stat}",
@@ -206,14 +205,29 @@ def _metadata(plugin):
     return proto["SummaryMetadata"](plugin_data=proto["SummaryMetadata.PluginData"](plugin_name=plugin))
 
 
-def _histogram(values, buckets=HISTOGRAM_BUCKETS):
-    """TensorBoard's histogram tensor: ``[buckets, 3]`` rows of (left edge, right edge, count)."""
-    values = np.asarray(values, np.float64)  # numpy places the edges in the values' type: float32's are too coarse
-    low, high = float(values.min()), float(values.max())
-    if high - low <= max(abs(low), abs(high)) * 1e-9:  # one value, or too close for distinct edges (1e20 + 1 == 1e20)
-        high = low + max(1.0, abs(low) * 1e-6)
-    counts, edges = np.histogram(values, bins=buckets, range=(low, high))
-    return np.stack([edges[:-1], edges[1:], counts], axis=1)
+def _histograms(block, buckets=HISTOGRAM_BUCKETS):
+    """TensorBoard's histogram tensor of the finite values of each row of ``block``, all rows at once: whether the row
+    has any, and ``[rows, buckets, 3]`` of (left edge, right edge, count). Each row's edges and counts are exactly
+    ``np.histogram``'s over the row's range (its rule for a value on an edge included: ``tests/test_tensorboard.py``)."""
+    values = np.asarray(block, np.float64)  # numpy places the edges in the values' type: float32's are too coarse
+    finite = np.isfinite(values)
+    present = finite.any(axis=1)
+    low = np.where(finite, values, np.inf).min(axis=1, initial=np.inf)
+    high = np.where(finite, values, -np.inf).max(axis=1, initial=-np.inf)
+    low, high = np.where(present, low, 0.0), np.where(present, high, 0.0)
+    # one value, or too close for distinct edges (1e20 + 1 == 1e20)
+    close = high - low <= np.maximum(np.abs(low), np.abs(high)) * 1e-9
+    high = np.where(close, low + np.maximum(1.0, np.abs(low) * 1e-6), high)
+    edges = np.linspace(low, high, buckets + 1, axis=1)  # [rows, buckets + 1], as np.histogram's for each row
+    # np.histogram's bucket of each value: scaled, then moved by one where rounding put it across an edge
+    rows = np.broadcast_to(np.arange(len(values))[:, None], values.shape)
+    rows, kept = rows[finite], values[finite]
+    index = ((kept - low[rows]) / (high - low)[rows] * buckets).astype(np.intp)
+    index[index == buckets] -= 1
+    index[kept < edges[rows, index]] -= 1
+    index[(kept >= edges[rows, index + 1]) & (index != buckets - 1)] += 1
+    counts = np.bincount(rows * buckets + index, minlength=len(values) * buckets).reshape(len(values), buckets)
+    return present, np.stack([edges[:, :-1], edges[:, 1:], counts], axis=2)
 
 
 def _tag(name):

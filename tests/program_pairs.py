@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 import numpy as np
-from conftest import PROGRAMS, run_python
+from conftest import PROGRAMS, once_per_group, run_python
 from generated_programs import run_in_turn
 
 from dnn_instrument.transformer import instrument
@@ -97,6 +97,18 @@ def run_as_written_in_turn(source_paths, folders):
     ]
     replies, stderr = run_in_turn(requests)
     return [Ran(0, "") if reply["ok"] else Ran(1, reply["error"] + "\n" + stderr[-3000:]) for reply in replies]
+
+
+def as_written(case, halves, tmp_path_factory):
+    """The run of program ``case`` as written and the folder it saved in: the programs of its half
+    (``halves``: ``conftest.halves``) run in turn in one process, the first time one of them is asked for."""
+
+    def run_half():
+        cases = [c for c in halves if halves[c] == halves[case]]
+        folders = [tmp_path_factory.mktemp(c) for c in cases]
+        return dict(zip(cases, zip(run_as_written_in_turn([PROGRAMS / f"{c}.py" for c in cases], folders), folders)))
+
+    return once_per_group(halves[case], run_half)[case]
 
 
 def assert_said(pair, source):

@@ -13,25 +13,14 @@ import json
 import re
 
 import pytest
-from conftest import PROGRAMS, halves, once_per_group
-from program_pairs import assert_said, assert_same_training, run_as_written_in_turn, run_both, shares_a_process
+from conftest import PROGRAMS, halves
+from program_pairs import as_written, assert_said, assert_same_training, run_both, shares_a_process
 
 CASES = sorted(p.stem for p in PROGRAMS.glob("eq_*.py"))
 # The programs as written run in turn in two processes, but for those that set process-wide state
 # (``program_pairs.shares_a_process``); the instrumented programs each in a process of their own, as a user runs them.
 SHARED = [case for case in CASES if shares_a_process(PROGRAMS / f"{case}.py")]
 HALVES = halves(SHARED, "equivalence")
-
-
-def as_written(case, tmp_path_factory):
-    """The run of the program as written and the folder it saved in, for a case of ``SHARED``."""
-
-    def run_half():
-        cases = [c for c in SHARED if HALVES[c] == HALVES[case]]
-        folders = [tmp_path_factory.mktemp(c) for c in cases]
-        return dict(zip(cases, zip(run_as_written_in_turn([PROGRAMS / f"{c}.py" for c in cases], folders), folders)))
-
-    return once_per_group(HALVES[case], run_half)[case]
 
 
 @pytest.mark.slow
@@ -41,7 +30,7 @@ def as_written(case, tmp_path_factory):
 def test_instrumented_program_trains_like_fit(case, tmp_path, tmp_path_factory):
     source_path = PROGRAMS / f"{case}.py"
     source = source_path.read_text()
-    original, folder = as_written(case, tmp_path_factory) if case in HALVES else (None, tmp_path)
+    original, folder = as_written(case, HALVES, tmp_path_factory) if case in HALVES else (None, tmp_path)
     pair = run_both(source_path, folder, original=original)
     assert pair.result.changed, pair.result.messages
     assert pair.original.returncode == 0, pair.original.stderr[-3000:]

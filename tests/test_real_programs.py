@@ -18,8 +18,8 @@ import os
 import re
 
 import pytest
-from conftest import PROGRAMS
-from program_pairs import assert_said, assert_same_training, run_both
+from conftest import PROGRAMS, halves
+from program_pairs import as_written, assert_said, assert_same_training, run_both, shares_a_process
 
 # program: (fit calls rewritten, fit calls given the callback)
 EXPECTED = {
@@ -50,6 +50,8 @@ IN_SUITE = {
     "real_gan",  # a train_step of its own that logs no loss
 }
 RUN = CASES if os.environ.get("DNN_INSTRUMENT_ALL_PROGRAMS") else sorted(IN_SUITE)
+# as in test_equivalence: the programs as written in turn in two processes, the instrumented ones in their own
+HALVES = halves([case for case in RUN if shares_a_process(PROGRAMS / f"{case}.py")], "real_programs")
 
 
 def test_every_real_program_has_its_expectations():
@@ -58,11 +60,14 @@ def test_every_real_program_has_its_expectations():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("case", RUN)
-def test_real_program_trains_like_fit(case, tmp_path):
+@pytest.mark.parametrize(
+    "case", [pytest.param(c, marks=pytest.mark.xdist_group(HALVES[c])) if c in HALVES else c for c in RUN]
+)
+def test_real_program_trains_like_fit(case, tmp_path, tmp_path_factory):
     source_path = PROGRAMS / f"{case}.py"
     source = source_path.read_text()
-    pair = run_both(source_path, tmp_path)
+    original, folder = as_written(case, HALVES, tmp_path_factory) if case in HALVES else (None, tmp_path)
+    pair = run_both(source_path, folder, original=original)
     messages = [message.text for message in pair.result.messages]
     assert (pair.result.rewritten, pair.result.with_callback) == EXPECTED[case], messages
     says = re.findall(r"^# says: (.+)$", source, re.MULTILINE)
@@ -71,4 +76,4 @@ def test_real_program_trains_like_fit(case, tmp_path):
     assert pair.original.returncode == 0, pair.original.stderr[-3000:]
     assert pair.rewritten.returncode == 0, pair.rewritten.stderr[-3000:]
     assert_said(pair, source)
-    assert_same_training(tmp_path)
+    assert_same_training(folder)

@@ -99,15 +99,15 @@ def test_histograms_of_all_rows_at_once_are_numpys_row_by_row():
     ]
     block = np.stack(rows)
     present, histograms = tensorboard._histograms(block)
-    for row, values, got in zip(block, present, histograms):
+    for row, has_values, got in zip(block, present, histograms):
         kept = row[np.isfinite(row)]
-        assert values == bool(kept.size)
+        assert has_values == bool(kept.size)
         if kept.size:
             low, high = kept.min(), kept.max()
             if high - low <= max(abs(low), abs(high)) * 1e-9:
                 high = low + max(1.0, abs(low) * 1e-6)
-            counts, edges = np.histogram(kept, bins=tensorboard.HISTOGRAM_BUCKETS, range=(low, high))
-            assert np.array_equal(got, np.stack([edges[:-1], edges[1:], counts], axis=1))
+            counts, bins = np.histogram(kept, bins=tensorboard.HISTOGRAM_BUCKETS, range=(low, high))
+            assert np.array_equal(got, np.stack([bins[:-1], bins[1:], counts], axis=1))
 
 
 def test_a_script_with_two_fits_writes_each_step_once(tmp_path):

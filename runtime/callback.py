@@ -211,7 +211,7 @@ class Diagnose(keras.callbacks.Callback):
         steps = self._steps.assign_add(1)
         if self._side is not None:
             run = (steps <= SIDE_FIRST) | (steps % SIDE_EVERY == 0) | _faulty_in_graph(rows)
-            side = tf.cond(run, lambda: self._side(*self.sample), self._last_side.read_value)
+            side = stats.functional_cond(run, lambda: self._side(*self.sample), self._last_side.read_value)
             self._last_side.assign(side)
             rows = tf.concat([side, rows], 0)
         row = (self._written.assign_add(1) - 1) % FLUSH_EVERY  # the host reads it before it wraps

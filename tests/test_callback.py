@@ -64,6 +64,30 @@ def test_compiled_recording_trains_as_fit_and_records_as_the_per_batch_path(lear
         assert findings[0][0]["symptom"] == "numerical_error" and findings[0][0]["iteration"] < 4
 
 
+def test_the_recording_train_function_runs_without_switch_and_merge(runs_dir):
+    """The choice of running the side pass in a step stays an ``If`` op, as the statistics' conds do
+    (``stats.functional_cond``): lowered to ``Switch``/``Merge``, it would make TensorFlow run every op of Keras's
+    train function, the training's too, under its slower general propagator (``fit``'s step has none). Checked in
+    the graphs that ran."""
+    from tensorflow.python.eager import context
+
+    ctx = context.context()
+    ctx.enable_run_metadata()
+    try:
+        recording = Diagnose("test:1", sample=(X, Y))
+        train([recording], epochs=1)
+        ran = [
+            node.op
+            for graph in ctx.export_run_metadata().function_graphs
+            for node in graph.post_optimization_graph.node
+        ]
+    finally:
+        ctx.disable_run_metadata()
+    assert recording._in_graph and recording.store.iterations == 24
+    assert "If" in ran or "StatelessIf" in ran
+    assert "Switch" not in ran and "Merge" not in ran
+
+
 def test_the_model_is_keras_own_after_the_fit(runs_dir):
     """After a fit with the callback (also one that an exception ended) the model has Keras's train_step and the
     train function it had, so a later fit is exactly Keras's."""

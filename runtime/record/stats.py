@@ -165,7 +165,7 @@ def stackable(tensor):
 def _sometimes(full, blocks, bounds, measured):
     """The raw rows of ``blocks``: ``measured()`` when ``full`` holds, else their rows from one sum each
     (``_sum_rows``: ``UNMEASURED``, unless a NaN/Inf sends them to the careful path)."""
-    return _cond(
+    return functional_cond(
         full,
         measured,
         lambda: _checked(tf.concat([_sum_rows(block) for block in blocks], 0), _carefully(blocks, bounds)),
@@ -179,15 +179,18 @@ def _runs(indices, sometimes):
 
 def _checked(fast, careful):
     """Raw rows: ``fast`` (rows from plain reductions) when every value is finite, else ``careful()`` (``_carefully``)."""
-    return _cond(tf.reduce_all(tf.math.is_finite(fast[:, _R["squares"]])), lambda: fast, careful)
+    return functional_cond(tf.reduce_all(tf.math.is_finite(fast[:, _R["squares"]])), lambda: fast, careful)
 
 
-def _cond(pred, true_fn, false_fn):
+def functional_cond(pred, true_fn, false_fn):
     """``tf.cond``, kept as one ``If`` op that calls the branch taken as a function, where TensorFlow would lower it to
     ``Switch`` and ``Merge`` ops in the step's graph: a graph with any such op runs every one of its ops under the
     executor's general propagator (frames, dead tensors), one without under a simpler and faster one, as ``fit``'s
     step does. A stack of 80 Dense layers, per step, in one process, 30 alternating fits of 100 steps each: 7.5 ms
-    against 8.3 ms lowered, 5.9 ms with ``fit`` (wall time; CPU time 10.0 against 10.8 and 7.1 ms)."""
+    against 8.3 ms lowered, 5.9 ms with ``fit`` (wall time; CPU time 10.0 against 10.8 and 7.1 ms). The ``Diagnose``
+    callback's cond in Keras's train function (whether this step runs its side pass) is kept so too: the MLP of the
+    benchmarks, one process, 2 x 12 alternating fits of 285 steps, 2.50 ms per step against 2.63-2.75 ms lowered,
+    2.12-2.16 ms with ``fit``."""
     rows = tf.cond(pred, true_fn, false_fn)
     keep = None if tf.executing_eagerly() else _keep_functional()
     if keep is not None:

@@ -31,6 +31,21 @@ def run_python(script, *args, env=None, cwd=None, timeout=300, stdin=None, preex
     )
 
 
+def ops_that_ran(run):
+    """``run()``'s result, and the types of the ops that ran in the compiled functions it called, after Grappler (the
+    branches of the conds taken included): where a ``Switch`` or ``Merge`` would show that a cond was lowered."""
+    from tensorflow.python.eager import context
+
+    ctx = context.context()
+    ctx.enable_run_metadata()
+    try:
+        result = run()
+        graphs = ctx.export_run_metadata().function_graphs
+        return result, [node.op for graph in graphs for node in graph.post_optimization_graph.node]
+    finally:
+        ctx.disable_run_metadata()
+
+
 def run_cli(*args, cwd=None, stdin=None, env=None):
     """Run ``python -m dnn_instrument ARGS``."""
     full_env = {**os.environ, **(env or {})}

@@ -5,6 +5,7 @@ where the compiled one does not run."""
 import keras
 import numpy as np
 import pytest
+from conftest import ops_that_ran
 
 from dnn_instrument.runtime import callback, safety
 from dnn_instrument.runtime.callback import Diagnose
@@ -69,20 +70,8 @@ def test_the_recording_train_function_runs_without_switch_and_merge(runs_dir):
     (``stats.functional_cond``): lowered to ``Switch``/``Merge``, it would make TensorFlow run every op of Keras's
     train function, the training's too, under its slower general propagator (``fit``'s step has none). Checked in
     the graphs that ran."""
-    from tensorflow.python.eager import context
-
-    ctx = context.context()
-    ctx.enable_run_metadata()
-    try:
-        recording = Diagnose("test:1", sample=(X, Y))
-        train([recording], epochs=1)
-        ran = [
-            node.op
-            for graph in ctx.export_run_metadata().function_graphs
-            for node in graph.post_optimization_graph.node
-        ]
-    finally:
-        ctx.disable_run_metadata()
+    recording = Diagnose("test:1", sample=(X, Y))
+    _, ran = ops_that_ran(lambda: train([recording], epochs=1))
     assert recording._in_graph and recording.store.iterations == 24
     assert "If" in ran or "StatelessIf" in ran
     assert "Switch" not in ran and "Merge" not in ran

@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import ops_that_ran
 
 from dnn_instrument.runtime.origins import SourceMap
 from dnn_instrument.runtime.record import stats
@@ -288,8 +289,6 @@ def test_conds_stay_functional_so_the_step_runs_without_switch_and_merge():
     """The statistics' ``tf.cond``s stay ``If`` ops: lowered to ``Switch``/``Merge``, they would make TensorFlow run every
     op of the step under its slower general propagator (``fit``'s step has none). Checked in the graph that ran, with
     the rows still those of numpy, careful path included."""
-    from tensorflow.python.eager import context
-
     rng = np.random.default_rng(5)
     shapes = [(4, 3)] * stats.NARROW_AT_LEAST + [(4, 50), (3, 3), (3, 3)]  # narrow outputs, a large one, two weights
     arrays = [rng.normal(size=s).astype(np.float32) for s in shapes]
@@ -302,17 +301,7 @@ def test_conds_stay_functional_so_the_step_runs_without_switch_and_merge():
         ],
         autograph=False,
     )
-    ctx = context.context()
-    ctx.enable_run_metadata()
-    try:
-        rows = f(*arrays).numpy()
-        ran = [
-            node.op
-            for graph in ctx.export_run_metadata().function_graphs
-            for node in graph.post_optimization_graph.node
-        ]
-    finally:
-        ctx.disable_run_metadata()
+    rows, ran = ops_that_ran(lambda: f(*arrays).numpy())
     assert ran.count("StatelessIf") + ran.count("If") >= 3  # narrow, large and stacked each behind their cond
     assert "Switch" not in ran and "Merge" not in ran
     for row, array in zip(rows, arrays):

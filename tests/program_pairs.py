@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 import numpy as np
+import pytest
 from conftest import PROGRAMS, once_per_group, run_python
 from generated_programs import run_in_turn
 
@@ -99,9 +100,17 @@ def run_as_written_in_turn(source_paths, folders):
     return [Ran(0, "") if reply["ok"] else Ran(1, reply["error"] + "\n" + stderr[-3000:]) for reply in replies]
 
 
-def as_written(case, halves, tmp_path_factory):
+def in_halves(cases, halves):
+    """``cases`` as test parameters, each of ``halves`` (``conftest.halves``) on the worker of its half."""
+    return [pytest.param(c, marks=pytest.mark.xdist_group(halves[c])) if c in halves else c for c in cases]
+
+
+def as_written(case, halves, tmp_path_factory, tmp_path):
     """The run of program ``case`` as written and the folder it saved in: the programs of its half
-    (``halves``: ``conftest.halves``) run in turn in one process, the first time one of them is asked for."""
+    (``halves``: ``conftest.halves``) run in turn in one process, the first time one of them is asked for. A case
+    outside ``halves`` (it must run alone): ``(None, tmp_path)``, and ``run_both`` runs it there."""
+    if case not in halves:
+        return None, tmp_path
 
     def run_half():
         cases = [c for c in halves if halves[c] == halves[case]]

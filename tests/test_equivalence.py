@@ -14,7 +14,7 @@ import re
 
 import pytest
 from conftest import PROGRAMS, halves
-from program_pairs import as_written, assert_said, assert_same_training, run_both, shares_a_process
+from program_pairs import as_written, assert_said, assert_same_training, in_halves, run_both, shares_a_process
 
 CASES = sorted(p.stem for p in PROGRAMS.glob("eq_*.py"))
 # The programs as written run in turn in two processes, but for those that set process-wide state
@@ -24,13 +24,11 @@ HALVES = halves(SHARED, "equivalence")
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "case", [pytest.param(c, marks=pytest.mark.xdist_group(HALVES[c])) if c in HALVES else c for c in CASES]
-)
+@pytest.mark.parametrize("case", in_halves(CASES, HALVES))
 def test_instrumented_program_trains_like_fit(case, tmp_path, tmp_path_factory):
     source_path = PROGRAMS / f"{case}.py"
     source = source_path.read_text()
-    original, folder = as_written(case, HALVES, tmp_path_factory) if case in HALVES else (None, tmp_path)
+    original, folder = as_written(case, HALVES, tmp_path_factory, tmp_path)
     pair = run_both(source_path, folder, original=original)
     assert pair.result.changed, pair.result.messages
     assert pair.original.returncode == 0, pair.original.stderr[-3000:]

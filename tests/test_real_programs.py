@@ -19,7 +19,7 @@ import re
 
 import pytest
 from conftest import PROGRAMS, halves
-from program_pairs import as_written, assert_said, assert_same_training, run_both, shares_a_process
+from program_pairs import as_written, assert_said, assert_same_training, in_halves, run_both, shares_a_process
 
 # program: (fit calls rewritten, fit calls given the callback)
 EXPECTED = {
@@ -60,13 +60,11 @@ def test_every_real_program_has_its_expectations():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "case", [pytest.param(c, marks=pytest.mark.xdist_group(HALVES[c])) if c in HALVES else c for c in RUN]
-)
+@pytest.mark.parametrize("case", in_halves(RUN, HALVES))
 def test_real_program_trains_like_fit(case, tmp_path, tmp_path_factory):
     source_path = PROGRAMS / f"{case}.py"
     source = source_path.read_text()
-    original, folder = as_written(case, HALVES, tmp_path_factory) if case in HALVES else (None, tmp_path)
+    original, folder = as_written(case, HALVES, tmp_path_factory, tmp_path)
     pair = run_both(source_path, folder, original=original)
     messages = [message.text for message in pair.result.messages]
     assert (pair.result.rewritten, pair.result.with_callback) == EXPECTED[case], messages

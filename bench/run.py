@@ -20,11 +20,14 @@
 8. Real architectures and scaling (``bench/real_model_program.py``, ``bench/scaling_program.py``; alone: ``make bench
    BENCH=models``): MobileNetV2 (96x96) and ResNet50 (32x32), ``weights=None``, and Dense stacks of 5, 20 and 80
    layers, as written and instrumented alternately: time, steady per-step time and peak-RSS ratios, same weights.
+   Every row with a steady per-step time also measures it in one process (``bench/paired.py``: ``PAIRED_ROUNDS``
+   short runs each way, alternately), which the machine's noise moves far less than a median of a few processes.
 9. Whole scripts (``bench/scripts/``; alone: ``make bench BENCH=scripts``, 5 alternating runs by default): an MLP,
    a small convnet, an LSTM, a 20-layer residual convnet (32x32x3), a script of several ``fit`` calls, and the MLP
    with the ``Diagnose`` callback (``--callback``), each timed as a whole process (start-up and exit included)
    plain and instrumented (``DNN_INSTRUMENT_STOP=never``); and the first four for 2,000 steps, per-step time after
-   the first epoch. Ratios of time, steady step time and peak RSS against their bars, same weights.
+   the first epoch (and in one process, as in 8). Ratios of time, steady step time and peak RSS against their bars,
+   same weights.
 
 Results are printed and written to ``bench/results/bench-<timestamp>.json`` (``models-`` / ``scripts-<timestamp>.json``
 for those alone) and, for the corpus, ``bench/results/corpus-<timestamp>.csv``, so that changes can be compared over time.
@@ -80,7 +83,7 @@ def measured(script, env, timeout=1800):
     return values
 
 
-def side_by_side(name, settings, repeats, callback_only=False):
+def side_by_side(name, settings, repeats, callback_only=False, paired_steps=None):
     """``bench/NAME.py`` as written and instrumented, alternately, ``repeats`` times per setting (a dict of env).
 
     Per setting: the medians of both sides' fit seconds, whole-process seconds, steady step seconds and peak RSS,
@@ -91,6 +94,9 @@ def side_by_side(name, settings, repeats, callback_only=False):
     trains on whatever it finds (``DNN_INSTRUMENT_STOP=never``: the weights stay comparable) and writes its cost
     breakdown (``runtime/costs.py``): the medians per phase are the row's ``costs``, with ``after exit``: the wait,
     measured here, for the report views each run leaves to a detached writer (before the next run starts).
+
+    A steady setting (one with ``BENCH_STEPS``) also gets ``paired``: its steady step both ways in one process
+    (``bench/paired.py``, ``PAIRED_ROUNDS`` alternating runs each, of ``paired_steps`` steps or the setting's own).
     """
     from dnn_instrument.transformer import instrument
 
@@ -123,6 +129,9 @@ def side_by_side(name, settings, repeats, callback_only=False):
                     for phase in {p for c in costs for p in c}
                 },
             }
+            if "BENCH_STEPS" in env:
+                steps = {"BENCH_STEPS": str(paired_steps)} if paired_steps else {}
+                row["paired"] = in_one_process(program, instrumented, {**env, "DNN_INSTRUMENT_STOP": "never", **steps})
             for key in ("FIT_SECONDS", "WALL_SECONDS", "FIRST_STEP_SECONDS", "STEP_SECONDS", "PEAK_RSS_KB"):
                 if key in plain[0]:
                     row[key.lower() + "_ratio"] = statistics.median(r[key] for r in probed) / statistics.median(
@@ -137,9 +146,27 @@ def side_by_side(name, settings, repeats, callback_only=False):
     return rows
 
 
+PAIRED_ROUNDS = 8
+
+
+def in_one_process(program, instrumented, env):
+    """``bench/paired.py``: the steady step of ``program`` and of its ``instrumented`` copy in one process."""
+    result = subprocess.run(
+        [sys.executable, str(HERE / "paired.py"), str(program), str(instrumented), "--rounds", str(PAIRED_ROUNDS)],
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **env},
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
+    if result.returncode:
+        raise RuntimeError(f"bench/paired.py failed on {program}:\n{result.stderr[-2000:]}")
+    return json.loads(next(line for line in result.stdout.splitlines() if line.startswith("PAIRED "))[7:])
+
+
 def side_by_side_table(rows):
     lines = [
-        f"  {'settings':<40} {'fit s':>7} {'instr. s':>8} {'time':>6} {'step':>6} {'peak MB':>8} {'instr. MB':>9} {'memory':>7} {'weights':>8}"
+        f"  {'settings':<40} {'fit s':>7} {'instr. s':>8} {'time':>6} {'step':>6} {'step 1p':>7} {'peak MB':>8} "
+        f"{'instr. MB':>9} {'memory':>7} {'weights':>8}"
     ]
     for row in rows:
         plain_seconds = statistics.median(r["FIT_SECONDS"] for r in row["plain"])
@@ -151,9 +178,14 @@ def side_by_side_table(rows):
         settings = " ".join(f"{k[6:].lower()}={v}" for k, v in row["settings"].items())
         lines.append(
             f"  {settings:<40} {plain_seconds:>7.1f} {probed_seconds:>8.1f} {row['fit_seconds_ratio']:>5.2f}x {step:>6} "
-            f"{plain_mb:>8.0f} {probed_mb:>9.0f} {row['peak_rss_kb_ratio']:>6.2f}x {same:>8}"
+            f"{one_process(row):>7} {plain_mb:>8.0f} {probed_mb:>9.0f} {row['peak_rss_kb_ratio']:>6.2f}x {same:>8}"
         )
     return "\n".join(lines)
+
+
+def one_process(row):
+    """The steady step's ratio measured in one process (``in_one_process``), as a table cell."""
+    return f"{row['paired']['step_seconds_ratio']:.2f}x" if row and "paired" in row else "-"
 
 
 def costs_table(rows, labels=None):
@@ -214,6 +246,7 @@ STEADY_SCRIPTS = ("mlp", "convnet", "lstm", "residual")  # and their steady-stat
 KNOB = {"residual": {"DNN_INSTRUMENT_OUTPUTS_EVERY": "8"}}
 KNOB_VARIABLES = {name for knob in KNOB.values() for name in knob}
 SCRIPT_STEPS = 2000
+PAIRED_SCRIPT_STEPS = 600  # per run of the one-process measurement (``PAIRED_ROUNDS`` runs each way)
 SCRIPT_BARS = {"wall_seconds_ratio": 1.10, "step_seconds_ratio": 1.05, "peak_rss_kb_ratio": 1.15}
 
 
@@ -234,7 +267,9 @@ def whole_scripts(repeats):
         label = script + (" (callback)" if callback else "")
         print(f"  {label}...", end=" ", file=sys.stderr, flush=True)
         start = time.perf_counter()
-        whole, *steady = side_by_side(f"scripts/{script}", settings, repeats, callback_only=callback)
+        whole, *steady = side_by_side(
+            f"scripts/{script}", settings, repeats, callback_only=callback, paired_steps=PAIRED_SCRIPT_STEPS
+        )
         print(f"{time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
         rows.append({"script": label, "whole": whole, "steady": steady[0] if steady else None})
         if knob:
@@ -250,8 +285,8 @@ def whole_scripts_table(rows):
         return "-" if row is None else {True: "same", False: "DIFFER"}[row["same_weights"]]
 
     lines = [
-        f"  {'script':<18} {'plain s':>7} {'instr. s':>8} {'time':>6} {'step':>6} {'memory':>7} {'weights':>8} "
-        f"{'steady w.':>9}  bar"
+        f"  {'script':<18} {'plain s':>7} {'instr. s':>8} {'time':>6} {'step':>6} {'step 1p':>7} {'memory':>7} "
+        f"{'weights':>8} {'steady w.':>9}  bar"
     ]
     for row in rows:
         whole, steady = row["whole"], row["steady"]
@@ -263,6 +298,7 @@ def whole_scripts_table(rows):
             for name, part, key in (
                 ("time", whole, "wall_seconds_ratio"),
                 ("step", steady, "step_seconds_ratio"),
+                ("step in one process", steady and steady.get("paired"), "step_seconds_ratio"),
                 ("memory", whole, "peak_rss_kb_ratio"),
                 ("steady memory", steady, "peak_rss_kb_ratio"),
             )
@@ -270,7 +306,7 @@ def whole_scripts_table(rows):
         ]
         lines.append(
             f"  {row['script']:<18} {plain:>7.1f} {probed:>8.1f} {whole['wall_seconds_ratio']:>5.2f}x {step:>6} "
-            f"{whole['peak_rss_kb_ratio']:>6.2f}x {same(whole):>8} {same(steady):>9}  "
+            f"{one_process(steady):>7} {whole['peak_rss_kb_ratio']:>6.2f}x {same(whole):>8} {same(steady):>9}  "
             + ("over: " + ", ".join(missed) if missed else "ok")
         )
     for row in rows:
@@ -285,8 +321,9 @@ def whole_scripts_table(rows):
             knob, steady = row["knob"], row["steady"]
             setting = " ".join(f"{k}={v}" for k, v in knob["settings"].items())
             lines.append(
-                f"  {row['script']} with {setting} (off by default): step {knob['steady']['step_seconds_ratio']:.2f}x "
-                f"(against {steady['step_seconds_ratio']:.2f}x in full), memory {knob['steady']['peak_rss_kb_ratio']:.2f}x, "
+                f"  {row['script']} with {setting} (off by default): step {knob['steady']['step_seconds_ratio']:.2f}x, "
+                f"{one_process(knob['steady'])} in one process (against {steady['step_seconds_ratio']:.2f}x, "
+                f"{one_process(steady)} in full), memory {knob['steady']['peak_rss_kb_ratio']:.2f}x, "
                 f"weights {same(knob['steady'])}"
             )
     bars = SCRIPT_BARS

@@ -22,6 +22,19 @@ import statistics
 import sys
 
 
+def printed_values(text):
+    """The ``KEY value`` lines of a benchmark program's stderr (``FIT_SECONDS 1.23``...) as a dict of floats."""
+    values = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(" ")
+        if key.isupper() and key.replace("_", "").isalpha():
+            try:
+                values[key] = float(value)
+            except ValueError:
+                pass
+    return values
+
+
 def step_seconds(script):
     """Run ``script`` as ``__main__`` in this process; the ``STEP_SECONDS`` it prints on stderr."""
     captured = io.StringIO()
@@ -32,11 +45,10 @@ def step_seconds(script):
             runpy.run_path(script, run_name="__main__")
     finally:
         sys.argv = argv
-    for line in captured.getvalue().splitlines():
-        key, _, value = line.partition(" ")
-        if key == "STEP_SECONDS":
-            return float(value)
-    raise RuntimeError(f"{script} printed no STEP_SECONDS:\n{captured.getvalue()[-2000:]}")
+    values = printed_values(captured.getvalue())
+    if "STEP_SECONDS" not in values:
+        raise RuntimeError(f"{script} printed no STEP_SECONDS:\n{captured.getvalue()[-2000:]}")
+    return values["STEP_SECONDS"]
 
 
 def paired(program, instrumented, rounds):

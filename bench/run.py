@@ -49,7 +49,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
-from writers import wait_for_writers  # noqa: E402 (bench/, above)
+from paired import printed_values  # noqa: E402 (bench/, above)
+from writers import wait_for_writers  # noqa: E402
 
 
 def run_timed(script, env):
@@ -71,13 +72,7 @@ def measured(script, env, timeout=1800):
     )
     values = {"WALL_SECONDS": time.perf_counter() - start}
     values["AFTER_EXIT_SECONDS"] = wait_for_writers(env["DNN_INSTRUMENT_DIR"]) if "DNN_INSTRUMENT_DIR" in env else 0.0
-    for line in result.stderr.splitlines():
-        key, _, value = line.partition(" ")
-        if key.isupper() and key.replace("_", "").isalpha():
-            try:
-                values[key] = float(value)
-            except ValueError:
-                pass
+    values.update(printed_values(result.stderr))
     if "FIT_SECONDS" not in values:
         raise RuntimeError(f"{script} failed:\n{result.stderr[-2000:]}")
     return values

@@ -9,7 +9,8 @@ Why: on a 2-core machine the same script's steady step moves by a third from one
 three to five whole processes each way (``bench/run.py``, ``side_by_side``: what a user's ``python train.py`` pays)
 cannot tell 1.05x from 1.00x. Here no process start, import or exit is between two runs, each run is short (so more
 of them fit), and the order alternates (plain first in even rounds): both sides see the same conditions, and the
-ratio is what instrumenting adds to the steady step.
+ratio is what instrumenting adds to the steady step. That halves the spread, no more (README, "How far one run can
+be trusted"): a run still lands fast or slow with the load of the moment.
 """
 
 import argparse
@@ -71,7 +72,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("program")
     parser.add_argument("instrumented")
-    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--rounds", type=int, default=8)
     arguments = parser.parse_args()
     result = paired(arguments.program, arguments.instrumented, arguments.rounds)
     print("PAIRED", json.dumps(result), flush=True)  # a line of its own: the scripts and the runtime print too

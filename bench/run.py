@@ -21,7 +21,7 @@
    BENCH=models``): MobileNetV2 (96x96) and ResNet50 (32x32), ``weights=None``, and Dense stacks of 5, 20 and 80
    layers, as written and instrumented alternately: time, steady per-step time and peak-RSS ratios, same weights.
    Every row with a steady per-step time also measures it in one process (``bench/paired.py``: ``PAIRED_ROUNDS``
-   short runs each way, alternately), which the machine's noise moves far less than a median of a few processes.
+   short runs each way, alternately), whose spread on this machine is about half that of a median of a few processes.
 9. Whole scripts (``bench/scripts/``; alone: ``make bench BENCH=scripts``, 5 alternating runs by default): an MLP,
    a small convnet, an LSTM, a 20-layer residual convnet (32x32x3), a script of several ``fit`` calls, and the MLP
    with the ``Diagnose`` callback (``--callback``), each timed as a whole process (start-up and exit included)

@@ -22,6 +22,8 @@ import runpy
 import statistics
 import sys
 
+ROUNDS = 8  # runs of each script (``bench/run.py``'s ``PAIRED_ROUNDS``)
+
 
 def printed_values(text):
     """The ``KEY value`` lines of a benchmark program's stderr (``FIT_SECONDS 1.23``...) as a dict of floats."""
@@ -72,7 +74,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("program")
     parser.add_argument("instrumented")
-    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=ROUNDS)
     arguments = parser.parse_args()
     result = paired(arguments.program, arguments.instrumented, arguments.rounds)
     print("PAIRED", json.dumps(result), flush=True)  # a line of its own: the scripts and the runtime print too

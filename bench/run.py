@@ -49,7 +49,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
-from paired import printed_values  # noqa: E402 (bench/, above)
+from paired import ROUNDS as PAIRED_ROUNDS  # noqa: E402 (bench/, above)
+from paired import printed_values  # noqa: E402
 from writers import wait_for_writers  # noqa: E402
 
 
@@ -139,9 +140,6 @@ def side_by_side(name, settings, repeats, callback_only=False, paired_steps=None
                 )
             rows.append(row)
     return rows
-
-
-PAIRED_ROUNDS = 8
 
 
 def in_one_process(program, instrumented, env):

@@ -23,8 +23,10 @@ writes them into a small buffer on the device (``FLUSH_EVERY`` steps). The host 
 rows to the trace and the online analysis when it is full (checked as the next batch begins:
 ``on_train_batch_begin`` costs Keras nothing), at each epoch's end and when training ends. So a NaN/Inf reaches
 the analysis (which may stop training) up to ``FLUSH_EVERY`` steps, at most an epoch, after it appears, as in the
-generated loop. The rows are taken right after Keras's step, inside it: a callback of the user's that changes the
-weights in its ``on_train_batch_end`` shows in the next step's rows. When training ends, or the train function
+generated loop. The rows are taken right after Keras's step, inside it, and an update is the change Keras's step made
+(the weights are read as the step begins, as the loop's probe reads them: no copy of them is kept between steps): a
+callback of the user's that changes the weights in its ``on_train_batch_end`` shows in the next step's weight rows,
+not in its update. When training ends, or the train function
 raises (Ctrl-C included), the model gets back Keras's ``train_step`` and the train function it had, so that a later
 ``fit`` is exactly Keras's; after an exception anywhere else (Keras then calls no callback), the next ``fit`` of
 the model gives them back as it starts.
@@ -52,7 +54,7 @@ import tensorflow as tf
 from . import session
 from .analysis.online import Monitor
 from .record import stats
-from .record.probe import FLUSH_EVERY, FULL_FIRST, period
+from .record.probe import FLUSH_EVERY, FULL_FIRST, differences, period
 from .record.trace import TraceStore
 from .safety import failed, guarded
 from .vocabulary import COLUMN, STATS
@@ -104,15 +106,16 @@ class Diagnose(keras.callbacks.Callback):
                 index, layer = owners.get(id(w), (None, ""))
                 self._sites.append({"phase": phase, "layer_index": index, "layer": layer, "tensor": w.path})
         self._side = self._side_step() if self.sample is not None else None
-        self._before = [tf.Variable(w, trainable=False) for w in self._weights]  # the weights at the last step
-        self._statistics = tf.function(self._batch_statistics, autograph=False)  # one compiled call per batch
         self._epoch, self._batch, self._batches, self._side_rows = 0, 0, 0, None
         self._pending = []  # (epoch, batch, statistics) of the batches not yet handed to the store
         why = self._not_in_graph()
         if why is None:
             self._begin_in_graph()
-        elif why:
+            return
+        if why:
             sys.stderr.write(f"dnn-instrument: {why}: the Diagnose callback records after each batch (slower)\n")
+        self._before = [tf.Variable(w, trainable=False) for w in self._weights]  # the weights at the last batch
+        self._statistics = tf.function(self._batch_statistics, autograph=False)  # one compiled call per batch
 
     def _not_in_graph(self):
         """Why the rows cannot be recorded inside Keras's train function: a message, "" (no need to say), or None."""
@@ -129,13 +132,15 @@ class Diagnose(keras.callbacks.Callback):
             return f"steps_per_execution={model.steps_per_execution}"
         return None
 
-    def _batch_statistics(self, loss, with_loss=None):
-        """One batch's rows of the loss, weights and updates."""
+    def _batch_statistics(self, loss, before=None, with_loss=None):
+        """One batch's rows of the loss, weights and updates: ``before``, the weights before the step, or None (after
+        each batch on the host: the weights after the last batch, kept in ``_before``)."""
         now = [tf.convert_to_tensor(w) for w in self._weights]
-        updates = [n - b for n, b in zip(now, self._before)]
-        with tf.control_dependencies(updates):
-            for before, weight in zip(self._before, now):
-                before.assign(weight)
+        updates = differences(now, self._before if before is None else before)
+        if before is None:
+            with tf.control_dependencies(updates):
+                for kept, weight in zip(self._before, now):
+                    kept.assign(weight)
         with_loss = self._sites[0]["phase"] == "loss" if with_loss is None else with_loss
         return stats.statistics(([loss] if with_loss else []) + now + updates)
 
@@ -183,48 +188,52 @@ class Diagnose(keras.callbacks.Callback):
         if self._side is not None:
             self._side.get_concrete_function(*self.sample)  # traced now: its sites give the rows' count
             side_sites = len(self._side_store.sites)
-            self._last_side = tf.Variable(tf.zeros([side_sites, len(STATS)]), trainable=False)
         self._loss_row, self._has_loss = side_sites, None  # whether the step reports a loss: seen when traced
         self._buffer = tf.Variable(tf.zeros([FLUSH_EVERY, side_sites + len(self._sites), len(STATS)]), trainable=False)
-        self._written = tf.Variable(0, dtype=tf.int64, trainable=False)  # rows in the buffer
-        self._steps = tf.Variable(0, dtype=tf.int64, trainable=False)  # steps of this fit
+        self._steps = tf.Variable(0, dtype=tf.int64, trainable=False)  # steps of this fit: step n's rows are at n - 1
         self._unread, self._read = 0, 0  # host side: steps begun since the buffer was read; steps read this epoch
+        self._taken, self._last = 0, None  # host side: steps read this fit; the last step's rows, filled in
         # traced here, on its own: a failure (recording is then off) leaves Keras's train function untouched (one
         # while Keras traces it would leave Keras's metrics half built); the train function then calls this trace
         self._record = tf.function(self._record_rows, autograph=False)
-        self._record.get_concrete_function(tf.TensorSpec([], tf.float32))
+        weights = [tf.TensorSpec(w.shape, w.dtype) for w in self._weights]
+        self._record.get_concrete_function(tf.TensorSpec([], tf.float32), weights)
         self._in_graph = True
 
     def _recording_step(self, train_step):
         def step(data):
+            before = [tf.convert_to_tensor(w) for w in self._weights]  # read before Keras's step changes them
             logs = train_step(data)
             self._has_loss = isinstance(logs, dict) and "loss" in logs  # (a GAN's reports d_loss and g_loss)
             with tf.control_dependencies([t for t in tf.nest.flatten(logs) if tf.is_tensor(t)]):
-                self._record(tf.cast(logs["loss"], tf.float32) if self._has_loss else tf.constant(0.0))
+                self._record(tf.cast(logs["loss"], tf.float32) if self._has_loss else tf.constant(0.0), before)
             return logs
 
         return step
 
-    def _record_rows(self, loss):
-        """Inside the train function, after Keras's step: this step's rows, into the buffer."""
-        rows = self._batch_statistics(loss, with_loss=True)
+    def _record_rows(self, loss, before):
+        """Inside the train function, after Keras's step: this step's rows, into the buffer (``before``: the weights
+        before the step). A step without the side pass gives its sites ``UNMEASURED`` rows, which the host replaces
+        with the last side pass's (``stats.fill_unmeasured``)."""
+        rows = self._batch_statistics(loss, before, with_loss=True)
         steps = self._steps.assign_add(1)
         if self._side is not None:
             run = (steps <= SIDE_FIRST) | (steps % SIDE_EVERY == 0) | _faulty_in_graph(rows)
-            side = stats.functional_cond(run, lambda: self._side(*self.sample), self._last_side.read_value)
-            self._last_side.assign(side)
+            unmeasured = tf.fill([self._loss_row, len(STATS)], stats.UNMEASURED)  # the side sites come first
+            side = stats.functional_cond(run, lambda: self._side(*self.sample), lambda: unmeasured)
             rows = tf.concat([side, rows], 0)
-        row = (self._written.assign_add(1) - 1) % FLUSH_EVERY  # the host reads it before it wraps
-        self._buffer.scatter_nd_update([[row]], rows[None])
+        self._buffer.scatter_nd_update([[(steps - 1) % FLUSH_EVERY]], rows[None])  # the host reads it before it wraps
 
     def _read_buffer(self):
         """Hand the buffer's rows to the store and the online analysis, in the per-batch path's order."""
-        count = int(self._written.numpy())
-        self._unread = 0
+        steps = int(self._steps.numpy())
+        count, self._unread = steps - self._taken, 0
         if not count:
             return
-        block = self._buffer.numpy()[:count]
-        self._written.assign(0)
+        block = self._buffer.numpy()[np.arange(self._taken, steps) % FLUSH_EVERY]
+        self._taken = steps
+        if self._side is not None:
+            self._last = stats.fill_unmeasured(block, self._last)
         if not self._has_loss:
             block = np.delete(block, self._loss_row, axis=1)
         self._hand([self._epoch] * count, list(range(self._read, self._read + count)), block)

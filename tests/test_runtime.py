@@ -311,13 +311,13 @@ def test_conds_stay_functional_so_the_step_runs_without_switch_and_merge():
 def test_weight_updates_are_subtracted_once_per_shape_and_exactly():
     """The optimizer's changes are computed for the small weights of one shape at once (one subtraction per shape, not
     per weight), and each is exactly its weight's new value less its old one."""
-    from dnn_instrument.runtime.record.probe import _differences
+    from dnn_instrument.runtime.record.probe import differences
 
     rng = np.random.default_rng(6)
     shapes = [(3, 3), (3,), (3, 3), (3, 3), (3,), (5, 2), (stats.GROUPED_AT_MOST + 1,)]  # the last too large to stack
     after = [rng.normal(size=s).astype(np.float32) for s in shapes]
     before = [a + rng.normal(size=a.shape).astype(np.float32) for a in after]
-    f = tf.function(lambda new, old: _differences(list(new), list(old)), autograph=False)
+    f = tf.function(lambda new, old: differences(list(new), list(old)), autograph=False)
     specs = [tf.TensorSpec(s) for s in shapes]
     graph = f.get_concrete_function(specs, specs).graph
     assert sum(op.type == "Sub" for op in graph.get_operations()) == 4  # (3, 3), (3,), (5, 2) alone, the large one

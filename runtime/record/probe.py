@@ -175,8 +175,8 @@ class Probe:
         """Record each weight's gradient, its new value and the change the optimizer made."""
         changed = list(zip(weights, gradients, before))
         after = [tf.convert_to_tensor(weight) for weight, _, _ in changed]  # each weight read once
-        differences = _differences(after, [old for _, _, old in changed])
-        for (weight, gradient, _), new, change in zip(changed, after, differences):
+        changes = differences(after, [old for _, _, old in changed])
+        for (weight, gradient, _), new, change in zip(changed, after, changes):
             index, layer = self._owner.get(id(weight), (None, ""))
             self._add("gradient", index, layer, weight.path, _unscaled(gradient, self._loss_scale))
             self._add("weight", index, layer, weight.path, new)
@@ -306,7 +306,7 @@ def _unfolded_copy(tensor, depth=0):
     return getattr(tf.raw_ops, _FOLDED_SUMS[tensor.op.type])(x=left, y=right)
 
 
-def _differences(after, before):
+def differences(after, before):
     """``after[i] - before[i]`` for each weight, computed for the small weights of one shape at once (stacked: one
     subtraction per shape instead of one per weight; each value is the same difference): a stack of 80 Dense layers
     changes 162 weights in each step, and each op of a step costs as much as its arithmetic there."""

@@ -158,7 +158,7 @@ def statistics(tensors, saturation=None, activations=None, full=None):
 
 def stackable(tensor):
     """Whether ``tensor`` is small and of a static shape (``GROUPED_AT_MOST``): reduced, or subtracted
-    (``probe._differences``), stacked with the others of its shape."""
+    (``probe.differences``), stacked with the others of its shape."""
     return tensor.shape.is_fully_defined() and tensor.shape.num_elements() <= GROUPED_AT_MOST
 
 

@@ -26,10 +26,9 @@ the analysis (which may stop training) up to ``FLUSH_EVERY`` steps, at most an e
 generated loop. The rows are taken right after Keras's step, inside it, and an update is the change Keras's step made
 (the weights are read as the step begins, as the loop's probe reads them: no copy of them is kept between steps): a
 callback of the user's that changes the weights in its ``on_train_batch_end`` shows in the next step's weight rows,
-not in its update. When training ends, or the train function
-raises (Ctrl-C included), the model gets back Keras's ``train_step`` and the train function it had, so that a later
-``fit`` is exactly Keras's; after an exception anywhere else (Keras then calls no callback), the next ``fit`` of
-the model gives them back as it starts.
+not in its update. When training ends, or the train function raises (Ctrl-C included), the model gets back Keras's
+``train_step`` and the train function it had, so that a later ``fit`` is exactly Keras's; after an exception anywhere
+else (Keras then calls no callback), the next ``fit`` of the model gives them back as it starts.
 
 Where that cannot run, the callback records after each batch on the host instead (the train function, wrapped,
 then reads the loss and the weights: Keras's step is not changed, each batch waits for the device; the same rows):

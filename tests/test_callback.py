@@ -77,6 +77,31 @@ def test_the_recording_train_function_runs_without_switch_and_merge(runs_dir):
     assert "Switch" not in ran and "Merge" not in ran
 
 
+def test_an_update_is_the_change_keras_step_made(runs_dir):
+    """The compiled path reads the weights as Keras's step begins: a change that a callback of the user's makes
+    between two steps shows in the next step's weight rows, not as an update (with a learning rate of 0, every update
+    is exactly zero while each step's kernel is 1 above the last)."""
+    from dnn_instrument.runtime.record.stats import COLUMN
+
+    class Nudge(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            kernel = self.model.layers[0].kernel
+            kernel.assign(kernel + 1.0)
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3, name="dense")], name="nudged")
+    model.compile(keras.optimizers.SGD(0.0), "mse")
+    recording = Diagnose("test:1")
+    model.fit(X, np.zeros((96, 3), "float32"), batch_size=4, epochs=1, verbose=0, callbacks=[Nudge(), recording])
+    assert recording._in_graph
+    values, sites = recording.store.values, recording.store.sites
+    row = {(site["phase"], site["tensor"]): i for i, site in enumerate(sites)}
+    kernel = model.layers[0].kernel.path
+    assert values.shape[0] == 24
+    assert np.all(values[:, row["update", kernel], COLUMN["norm"]] == 0.0)
+    np.testing.assert_allclose(np.diff(values[:, row["weight", kernel], COLUMN["mean"]]), 1.0, rtol=1e-5)
+
+
 def test_the_model_is_keras_own_after_the_fit(runs_dir):
     """After a fit with the callback (also one that an exception ended) the model has Keras's train_step and the
     train function it had, so a later fit is exactly Keras's."""

@@ -30,7 +30,7 @@ def printed_values(text):
     values = {}
     for line in text.splitlines():
         key, _, value = line.partition(" ")
-        if key.isupper() and key.replace("_", "").isalpha():
+        if key.isupper() and key.replace("_", "").isalnum():
             try:
                 values[key] = float(value)
             except ValueError:

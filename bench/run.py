@@ -21,7 +21,9 @@
    BENCH=models``): MobileNetV2 (96x96) and ResNet50 (32x32), ``weights=None``, and Dense stacks of 5, 20 and 80
    layers, as written and instrumented alternately: time, steady per-step time and peak-RSS ratios, same weights.
    Every row with a steady per-step time also measures it in one process (``bench/paired.py``: ``PAIRED_ROUNDS``
-   short runs each way, alternately), whose spread on this machine is about half that of a median of a few processes.
+   short runs each way, alternately), whose spread on this machine is about half that of a median of a few processes,
+   and shows, as ``q25``, its ratio in the lower quartile of each run's epochs (``STEP_Q25_SECONDS``: without the
+   epochs the machine ran slow, on either side), beside the bar's measures.
 9. Whole scripts (``bench/scripts/``; alone: ``make bench BENCH=scripts``, 5 alternating runs by default): an MLP,
    a small convnet, an LSTM, a 20-layer residual convnet (32x32x3), a script of several ``fit`` calls, and the MLP
    with the ``Diagnose`` callback (``--callback``), each timed as a whole process (start-up and exit included)
@@ -128,7 +130,14 @@ def side_by_side(name, settings, repeats, callback_only=False, paired_steps=None
             if "BENCH_STEPS" in env:
                 steps = {"BENCH_STEPS": str(paired_steps)} if paired_steps else {}
                 row["paired"] = in_one_process(program, instrumented, {**env, "DNN_INSTRUMENT_STOP": "never", **steps})
-            for key in ("FIT_SECONDS", "WALL_SECONDS", "FIRST_STEP_SECONDS", "STEP_SECONDS", "PEAK_RSS_KB"):
+            for key in (
+                "FIT_SECONDS",
+                "WALL_SECONDS",
+                "FIRST_STEP_SECONDS",
+                "STEP_SECONDS",
+                "STEP_Q25_SECONDS",
+                "PEAK_RSS_KB",
+            ):
                 if key in plain[0]:
                     row[key.lower() + "_ratio"] = statistics.median(r[key] for r in probed) / statistics.median(
                         r[key] for r in plain
@@ -158,8 +167,8 @@ def in_one_process(program, instrumented, env):
 
 def side_by_side_table(rows):
     lines = [
-        f"  {'settings':<40} {'fit s':>7} {'instr. s':>8} {'time':>6} {'step':>6} {'step 1p':>7} {'peak MB':>8} "
-        f"{'instr. MB':>9} {'memory':>7} {'weights':>8}"
+        f"  {'settings':<40} {'fit s':>7} {'instr. s':>8} {'time':>6} {'step':>6} {'step 1p':>7} {'q25':>6} "
+        f"{'peak MB':>8} {'instr. MB':>9} {'memory':>7} {'weights':>8}"
     ]
     for row in rows:
         plain_seconds = statistics.median(r["FIT_SECONDS"] for r in row["plain"])
@@ -171,7 +180,8 @@ def side_by_side_table(rows):
         settings = " ".join(f"{k[6:].lower()}={v}" for k, v in row["settings"].items())
         lines.append(
             f"  {settings:<40} {plain_seconds:>7.1f} {probed_seconds:>8.1f} {row['fit_seconds_ratio']:>5.2f}x {step:>6} "
-            f"{one_process(row):>7} {plain_mb:>8.0f} {probed_mb:>9.0f} {row['peak_rss_kb_ratio']:>6.2f}x {same:>8}"
+            f"{one_process(row):>7} {fast_epochs(row):>6} {plain_mb:>8.0f} {probed_mb:>9.0f} "
+            f"{row['peak_rss_kb_ratio']:>6.2f}x {same:>8}"
         )
     return "\n".join(lines)
 
@@ -179,6 +189,12 @@ def side_by_side_table(rows):
 def one_process(row):
     """The steady step's ratio measured in one process (``in_one_process``), as a table cell."""
     return f"{row['paired']['step_seconds_ratio']:.2f}x" if row and "paired" in row else "-"
+
+
+def fast_epochs(row):
+    """The ratio of the steady step in the lower quartile of each run's epochs (``STEP_Q25_SECONDS``), as a table cell:
+    the step without the epochs that the machine ran slow, on either side. Shown beside the bar's measures, not one."""
+    return f"{row['step_q25_seconds_ratio']:.2f}x" if row and "step_q25_seconds_ratio" in row else "-"
 
 
 def costs_table(rows, labels=None):
@@ -278,8 +294,8 @@ def whole_scripts_table(rows):
         return "-" if row is None else {True: "same", False: "DIFFER"}[row["same_weights"]]
 
     lines = [
-        f"  {'script':<18} {'plain s':>7} {'instr. s':>8} {'time':>6} {'step':>6} {'step 1p':>7} {'memory':>7} "
-        f"{'weights':>8} {'steady w.':>9}  bar"
+        f"  {'script':<18} {'plain s':>7} {'instr. s':>8} {'time':>6} {'step':>6} {'step 1p':>7} {'q25':>6} "
+        f"{'memory':>7} {'weights':>8} {'steady w.':>9}  bar"
     ]
     for row in rows:
         whole, steady = row["whole"], row["steady"]
@@ -299,8 +315,8 @@ def whole_scripts_table(rows):
         ]
         lines.append(
             f"  {row['script']:<18} {plain:>7.1f} {probed:>8.1f} {whole['wall_seconds_ratio']:>5.2f}x {step:>6} "
-            f"{one_process(steady):>7} {whole['peak_rss_kb_ratio']:>6.2f}x {same(whole):>8} {same(steady):>9}  "
-            + ("over: " + ", ".join(missed) if missed else "ok")
+            f"{one_process(steady):>7} {fast_epochs(steady):>6} {whole['peak_rss_kb_ratio']:>6.2f}x {same(whole):>8} "
+            f"{same(steady):>9}  " + ("over: " + ", ".join(missed) if missed else "ok")
         )
     for row in rows:
         for kind in ("whole", "steady"):

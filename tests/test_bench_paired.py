@@ -52,3 +52,22 @@ def test_a_script_that_prints_no_step_time_is_named_in_the_error(tmp_path):
     silent.write_text("print('trained')\n")
     with pytest.raises(RuntimeError, match="silent.py printed no STEP_SECONDS"):
         paired.step_seconds(str(silent))
+
+
+def test_the_values_a_program_prints_are_read_with_digits_in_their_names():
+    printed = "FIT_SECONDS 1.5\nSTEP_Q25_SECONDS 0.002\nEpoch 1/3\nWEIGHTS nan-ish\nnot a value\n"
+    assert paired.printed_values(printed) == {"FIT_SECONDS": 1.5, "STEP_Q25_SECONDS": 0.002}
+
+
+def test_the_fast_epochs_step_is_the_lower_quartile_of_the_epochs():
+    """``bench/scripts/common.py``: whole epochs run at one of two speeds; the lower quartile compares the fast ones."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_scripts_common", ROOT / "bench" / "scripts" / "common.py")
+    common = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(common)
+    epochs = [6.3, 4.3, 4.4, 6.2, 4.2, 4.5, 6.4, 4.3]  # seconds, three of them slow
+    assert common.lower_quartile(epochs) == 4.3
+    clock = common.Clock(samples=100, batch=10)
+    clock.epoch_seconds = [0.02, 0.05, 0.021, 0.019]
+    assert clock.fast_step_seconds() == pytest.approx(0.002)

@@ -114,7 +114,7 @@ class Diagnose(keras.callbacks.Callback):
         if why:
             sys.stderr.write(f"dnn-instrument: {why}: the Diagnose callback records after each batch (slower)\n")
         self._before = [tf.Variable(w, trainable=False) for w in self._weights]  # the weights at the last batch
-        self._statistics = tf.function(self._batch_statistics, autograph=False)  # one compiled call per batch
+        self._statistics = tf.function(self._after_batch_statistics, autograph=False)  # one compiled call per batch
 
     def _not_in_graph(self):
         """Why the rows cannot be recorded inside Keras's train function: a message, "" (no need to say), or None."""
@@ -131,17 +131,20 @@ class Diagnose(keras.callbacks.Callback):
             return f"steps_per_execution={model.steps_per_execution}"
         return None
 
-    def _batch_statistics(self, loss, before=None, with_loss=None):
-        """One batch's rows of the loss, weights and updates: ``before``, the weights before the step, or None (after
-        each batch on the host: the weights after the last batch, kept in ``_before``)."""
+    def _batch_statistics(self, loss, before, with_loss=None):
+        """One batch's rows of the loss, weights and updates (``before``: the weights before the step)."""
         now = [tf.convert_to_tensor(w) for w in self._weights]
-        updates = differences(now, self._before if before is None else before)
-        if before is None:
-            with tf.control_dependencies(updates):
-                for kept, weight in zip(self._before, now):
-                    kept.assign(weight)
+        updates = differences(now, before)
         with_loss = self._sites[0]["phase"] == "loss" if with_loss is None else with_loss
         return stats.statistics(([loss] if with_loss else []) + now + updates)
+
+    def _after_batch_statistics(self, loss):
+        """The per-batch path's rows: the weights before the step are those after the last batch, kept in
+        ``_before`` (read before they are written: the function orders the ops on each variable as written)."""
+        rows = self._batch_statistics(loss, self._before)
+        for kept, weight in zip(self._before, self._weights):
+            kept.assign(weight)
+        return rows
 
     def _side_step(self):
         """A compiled forward and backward pass over the sample that records what the loop's probes record."""

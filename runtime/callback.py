@@ -136,7 +136,8 @@ class Diagnose(keras.callbacks.Callback):
         now = [tf.convert_to_tensor(w) for w in self._weights]
         updates = differences(now, before)
         with_loss = self._sites[0]["phase"] == "loss" if with_loss is None else with_loss
-        return stats.statistics(([loss] if with_loss else []) + now + updates)
+        sites = self._sites if with_loss else [site for site in self._sites if site["phase"] != "loss"]
+        return stats.statistics(([loss] if with_loss else []) + now + updates, measures=stats.measures_of(sites))
 
     def _after_batch_statistics(self, loss):
         """The per-batch path's rows: the weights before the step are those after the last batch, kept in

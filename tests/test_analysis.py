@@ -7,6 +7,7 @@ from dnn_instrument.runtime import analysis
 from dnn_instrument.runtime.analysis import numerical, static, training
 from dnn_instrument.runtime.record.stats import COLUMN, STATS
 from dnn_instrument.runtime.record.trace import TraceStore
+from dnn_instrument.runtime.vocabulary import PHASE
 
 
 def layer(index, name, cls="Dense", activation="relu", units=8, weights=2, regularization=None):
@@ -63,6 +64,8 @@ def trace(
             values[:, i, COLUMN["norm"]] = norm
         if site["phase"] == "loss":
             values[:, i, COLUMN["mean"]] = np.linspace(2.3, 0.3, iterations)
+        unmeasured = [COLUMN[name] for name in STATS if name not in PHASE[site["phase"]].measures]
+        values[:, i, unmeasured] = np.nan  # as recorded: NaN where the phase does not measure
     store.append(list(np.repeat(np.arange(4), iterations // 4)), list(range(iterations)), values)
     store.close = lambda: None
     return store

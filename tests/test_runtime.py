@@ -16,6 +16,7 @@ from dnn_instrument.runtime.record import stats
 from dnn_instrument.runtime.record.graph import LayerGraph
 from dnn_instrument.runtime.record.trace import TraceStore
 from dnn_instrument.runtime.report import document as report
+from dnn_instrument.runtime.vocabulary import PHASE
 
 SCHEMA = json.loads((Path(__file__).parent.parent / "runtime" / "report" / "report.schema.json").read_text())
 
@@ -667,3 +668,71 @@ def test_a_compile_between_fits_compiles_the_step_anew_and_trains_as_fit(runs_di
     for ours, theirs in zip(model.get_weights(), plain.get_weights()):
         np.testing.assert_array_equal(ours, theirs)
     assert history.history == plain_history.history
+
+
+@pytest.mark.parametrize("bad", [False, True])
+def test_each_phase_measures_the_statistics_it_declares_and_leaves_the_others_nan(bad):
+    """A gradient, an update or an output's gradient costs its norm alone, a weight its moments and extremes
+    (``vocabulary.PHASES``): their other columns are NaN, the measured ones are numpy's, in every kind of block
+    (stacked by shape, narrow, large) and on the careful path."""
+    rng = np.random.default_rng(5)
+    narrow = ["forward", "backward"] * stats.NARROW_AT_LEAST  # (6, 3) each: reduced together by width
+    phases = narrow + ["gradient", "weight", "update"] * 2 + ["forward", "backward", "gradient", "loss"]
+    shapes = [(6, 3)] * len(narrow) + [(3, 4)] * 6 + [(6, 300), (6, 300), (300, 300), ()]
+    arrays = [np.where(rng.uniform(size=s) < 0.2, 0.0, rng.normal(size=s)).astype(np.float32) for s in shapes]
+    if bad:
+        arrays[-3][1, 2] = np.nan  # a large output gradient: its run takes the careful path
+        arrays[len(narrow)][0, 0] = np.inf  # a stacked gradient: its block too
+        arrays[1][2, 1] = np.nan  # a narrow output gradient: its group too
+    sites = [{"phase": phase} for phase in phases]
+    activations = [phase in ("forward", "backward") for phase in phases]
+    f = tf.function(  # the batch known at run time only; weights, their gradients and updates of a static shape
+        lambda *ts: stats.statistics(list(ts), None, activations, None, stats.measures_of(sites)),
+        input_signature=[
+            tf.TensorSpec((None,) + a.shape[1:] if act else a.shape) for a, act in zip(arrays, activations)
+        ],
+        autograph=False,
+    )
+    graph = f.get_concrete_function().graph
+    assert any(op.type == "UnsortedSegmentSum" for op in graph.get_operations())  # the narrow ones
+    assert any(op.type == "Pack" and op.inputs[0].shape == (3, 4) for op in graph.get_operations())  # the stacked
+    for row, array, phase in zip(f(*arrays).numpy(), arrays, phases):
+        measured = np.array([name in PHASE[phase].measures for name in stats.STATS])
+        assert np.isnan(row[~measured]).all(), (phase, row)
+        np.testing.assert_allclose(row[measured], reference(array)[measured], rtol=2e-4, atol=2e-5)
+    assert PHASE["forward"].measures == stats.STATS and "frac_zero" not in PHASE["gradient"].measures
+
+
+def test_updates_subtracted_at_once_are_measured_from_their_stacked_difference():
+    """``probe.differences`` subtracts the weights of one shape at once; their statistics take that stacked
+    difference back whole (``stats._stacked``) instead of stacking its slices again, also when gradients of that shape,
+    which measure the same, are recorded with them (as the probe records them, weight by weight)."""
+    from dnn_instrument.runtime.record.probe import differences
+
+    rng = np.random.default_rng(6)
+    after = [rng.normal(size=(4, 3)).astype(np.float32) for _ in range(3)] + [rng.normal(size=(5,)).astype(np.float32)]
+    before = [a + rng.normal(size=a.shape).astype(np.float32) for a in after]
+    gradients = [rng.normal(size=a.shape).astype(np.float32) for a in after]
+    sites = [{"phase": "gradient"}, {"phase": "update"}] * len(after)
+
+    def measure(*tensors):
+        n = len(after)
+        changes = differences(list(tensors[:n]), list(tensors[n : 2 * n]))
+        return stats.statistics(
+            [t for pair in zip(tensors[2 * n :], changes) for t in pair], measures=stats.measures_of(sites)
+        )
+
+    f = tf.function(
+        measure, input_signature=[tf.TensorSpec(a.shape) for a in after + before + gradients], autograph=False
+    )
+    graph = f.get_concrete_function().graph
+    unstacked = {op.name for op in graph.get_operations() if op.type == "Unpack"}
+    assert unstacked  # the three (4, 3) weights were subtracted at once
+    packs = [op for op in graph.get_operations() if op.type == "Pack"]
+    assert not any(t.op.name in unstacked for op in packs for t in op.inputs)  # never stacked again
+    measured = np.array([name in PHASE["update"].measures for name in stats.STATS])
+    rows = f(*after, *before, *gradients).numpy()
+    for change, new, old in zip(rows[1::2], after, before):
+        np.testing.assert_allclose(change[measured], reference(new - old)[measured], rtol=2e-4, atol=2e-5)
+    for row, gradient in zip(rows[::2], gradients):
+        np.testing.assert_allclose(row[measured], reference(gradient)[measured], rtol=2e-4, atol=2e-5)

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from ..vocabulary import COLUMN
+from ..vocabulary import COLUMN, PHASE, STATS
 from . import thresholds
 
 #: The phases a loss-scaling optimizer sees overflow in, and skips the step for (mixed precision).
@@ -13,8 +13,9 @@ SCALED = {"backward", "gradient"}
 
 
 def faults(values, sites, optimizer, statistics=False):
-    """``[rows, sites]``: where a NaN or Inf is a fault; with ``statistics``, also where a statistic itself is
-    not finite (a sum that overflowed), which makes the row unreadable even without a NaN/Inf element.
+    """``[rows, sites]``: where a NaN or Inf is a fault; with ``statistics``, also where a statistic that the site
+    measures (``vocabulary.PHASES``) is not finite (a sum that overflowed), which makes the row unreadable even
+    without a NaN/Inf element.
 
     With mixed precision's ``LossScaleOptimizer`` a gradient that overflows makes the optimizer skip the
     step and lower the loss scale, on purpose: NaN/Inf in the backward pass of a step whose forward pass,
@@ -22,7 +23,9 @@ def faults(values, sites, optimizer, statistics=False):
     """
     bad = (values[:, :, COLUMN["frac_nan"]] > 0) | (values[:, :, COLUMN["frac_inf"]] > 0)
     if statistics:
-        bad |= ~np.isfinite(values).all(axis=2)
+        unmeasured = [[name not in PHASE[site["phase"]].measures for name in STATS] for site in sites]
+        unmeasured = np.array(unmeasured, bool).reshape(len(sites), len(STATS))  # NaN there says nothing
+        bad |= ~(np.isfinite(values) | unmeasured).all(axis=2)
     if optimizer.get("class") == "LossScaleOptimizer" and bad.size:
         scaled = np.isin([s["phase"] for s in sites], list(SCALED))
         skipped = ~(bad & ~scaled[None, :]).any(axis=1)
@@ -134,6 +137,8 @@ class TraceView:
 
     def series(self, phase, stat, layer_index=None):
         """One statistic over iterations for the (first) site of ``phase``/``layer``, or None."""
+        if stat not in PHASE[phase].measures:  # a rule that reads it: measure it first (vocabulary.PHASES)
+            raise ValueError(f"the {phase} phase does not measure {stat!r}")
         rows = self.rows(phase, layer_index)
         return self.values[:, rows[0], COLUMN[stat]] if rows else None
 

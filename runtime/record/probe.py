@@ -197,7 +197,8 @@ class Probe:
     def statistics(self):
         """All of this step's records as one ``[sites, len(STATS)]`` tensor; starts the next trace."""
         activations = [site["phase"] in ("forward", "backward") for site in self._sites]
-        matrix = stats.statistics(self._tensors, self._saturation, activations, self._full)
+        measures = stats.measures_of(self._sites)
+        matrix = stats.statistics(self._tensors, self._saturation, activations, self._full, measures)
         self.store.set_sites(self._sites)
         self._begin_trace()
         return matrix

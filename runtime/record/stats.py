@@ -12,10 +12,11 @@ values only, so one bad value does not hide the rest. Mean and standard deviatio
 dead or constant layer (std ~ 0) from a live one.
 """
 
+import collections
 import functools
 import importlib
 
-from ..vocabulary import COLUMN, STATS  # the columns of a statistics row, declared once
+from ..vocabulary import COLUMN, PHASE, STATS  # a row's columns and what each phase measures, declared once
 
 
 class _TensorFlow:
@@ -69,10 +70,12 @@ _R = {name: i for i, name in enumerate(_RAW)}
 LARGE_PER_COND = 8
 
 
-def statistics(tensors, saturation=None, activations=None, full=None):
+def statistics(tensors, saturation=None, activations=None, full=None, measures=None):
     """Reduce each tensor of ``tensors`` to a row of ``STATS``; returns a ``[len(tensors), len(STATS)]`` tensor.
 
-    ``saturation`` gives, per tensor, the ``(low, high)`` saturated range, or None.
+    ``saturation`` gives, per tensor, the ``(low, high)`` saturated range, or None. ``measures`` (per tensor, the
+    ``STATS`` measured, or None: all of them; ``measures_of``) leaves the others NaN, and a tensor costs only the
+    reductions its own need: a gradient's norm is one pass over it, where its whole row is five.
 
     ``activations`` (per tensor, a bool) marks a layer's output or the gradient reaching it: a narrow one (``_narrow``)
     is reduced with the others of its row width. ``full`` (a boolean scalar tensor, or None: every row is full): the
@@ -99,16 +102,18 @@ def statistics(tensors, saturation=None, activations=None, full=None):
     if not tensors:
         return tf.zeros([0, len(STATS)], tf.float32)
     n = len(tensors)
-    saturation = saturation or [NO_SATURATION] * n
+    measures = measures or [None] * n
+    kinds = [_kind(m) for m in measures]
+    saturation = [b if kind.saturated else NO_SATURATION for b, kind in zip(saturation or [None] * n, kinds)]
     activations = activations or [False] * n
     sampled = activations if full is not None else [False] * n  # measured in full only when ``full``
     groups, narrow, large = {}, {}, []
     for i, t in enumerate(tensors):
         width = _narrow_width(t) if activations[i] and not sampled[i] else None
         if width is not None:
-            narrow.setdefault((width, t.dtype), []).append(i)
+            narrow.setdefault((width, t.dtype, kinds[i]), []).append(i)
         elif stackable(t):
-            groups.setdefault((tuple(t.shape), t.dtype, sampled[i]), []).append(i)
+            groups.setdefault((tuple(t.shape), t.dtype, sampled[i], kinds[i], _unstacked_from(t)), []).append(i)
         else:
             large.append(i)
     for key, members in list(narrow.items()):
@@ -116,14 +121,14 @@ def statistics(tensors, saturation=None, activations=None, full=None):
             large += narrow.pop(key)
     large.sort()
     order, raws = [], []
-    for (width, _), members in narrow.items():
+    for (width, _, kind), members in narrow.items():
         for start in range(0, len(members), NARROW_TOGETHER):
             run = members[start : start + NARROW_TOGETHER]
             block = tf.concat([tf.reshape(tf.cast(tensors[i], tf.float32), [-1, width]) for i in run], 0)
             rows = tf.stack([tf.shape(tensors[i])[0] for i in run])
             tensor = tf.repeat(tf.range(len(run)), rows)  # the tensor each row of ``block`` belongs to
             bounds = [saturation[i] for i in run]
-            raws.append(_checked(_narrow(block, rows, tensor, bounds), _carefully([block], [bounds], [tensor])))
+            raws.append(_checked(_narrow(block, rows, tensor, bounds, kind), _carefully([block], [bounds], [tensor])))
             order += run
     runs = _runs([i for i in large if not sampled[i]], False) + _runs([i for i in large if sampled[i]], True)
     for run, sometimes in runs:
@@ -131,29 +136,79 @@ def statistics(tensors, saturation=None, activations=None, full=None):
         bounds = [[saturation[i]] for i in run]
 
         def measured(blocks=blocks, bounds=bounds, run=run):
-            return _checked(_fast_run(blocks, [saturation[i] for i in run]), _carefully(blocks, bounds))
+            return _checked(
+                _fast_run(blocks, [saturation[i] for i in run], [kinds[i] for i in run]), _carefully(blocks, bounds)
+            )
 
         raws.append(_sometimes(full, blocks, bounds, measured) if sometimes else measured())
         order += run
     for sometimes in (False, True):  # small tensors of one shape, stacked: those measured in full only sometimes apart
-        members = [m for (_, _, s), m in groups.items() if s == sometimes]
+        members = [(m, kind) for (_, _, s, kind, _), m in groups.items() if s == sometimes]
         if not members:
             continue
-        blocks = [tf.reshape(tf.stack([tf.cast(tensors[i], tf.float32) for i in m]), [len(m), -1]) for m in members]
-        bounds = [[saturation[i] for i in m] for m in members]
+        blocks = [_stacked([tensors[i] for i in m]) for m, _ in members]
+        bounds = [[saturation[i] for i in m] for m, _ in members]
+        block_kinds = [kind for _, kind in members]
 
-        def measured(blocks=blocks, bounds=bounds):
+        def measured(blocks=blocks, bounds=bounds, block_kinds=block_kinds):
             return _checked(
-                tf.concat([_fast(block, b) for block, b in zip(blocks, bounds)], 0), _carefully(blocks, bounds)
+                tf.concat([_fast(block, b, kind) for block, b, kind in zip(blocks, bounds, block_kinds)], 0),
+                _carefully(blocks, bounds),
             )
 
         raws.append(_sometimes(full, blocks, bounds, measured) if sometimes else measured())
-        order += [i for m in members for i in m]
+        order += [i for m, _ in members for i in m]
     raw = raws[0] if len(raws) == 1 else tf.concat(raws, 0)
     inverse = [0] * n
     for position, i in enumerate(order):
         inverse[i] = position
-    return _rows(tf.gather(raw, inverse))
+    rows = _rows(tf.gather(raw, inverse))
+    unmeasured = [[m is not None and name not in m for name in STATS] for m in measures]
+    if any(map(any, unmeasured)):
+        rows = tf.where(tf.constant(unmeasured), float("nan"), rows)
+    return rows
+
+
+def measures_of(sites):
+    """The ``STATS`` each of ``sites`` measures: its phase's (``vocabulary.PHASES``)."""
+    return [PHASE[site["phase"]].measures for site in sites]
+
+
+#: The reductions a tensor's row needs beyond its sum of squares (its norm, and the test for NaN/Inf).
+_Kind = collections.namedtuple("_Kind", "sums extremes zeros saturated")
+
+
+def _kind(measures):
+    """The ``_Kind`` of a tensor that measures ``measures`` (None: every statistic)."""
+    wanted = set(STATS if measures is None else measures)
+    return _Kind(
+        sums=bool(wanted & {"mean", "std"}),
+        extremes=bool(wanted & {"min", "max", "abs_max"}),
+        zeros="frac_zero" in wanted,
+        saturated="frac_saturated" in wanted,
+    )
+
+
+def _unstacked_from(tensor):
+    """The op that ``tensor`` was unstacked from (``tf.unstack``: the updates of one weight shape, subtracted at once
+    by ``probe.differences``), or None: such tensors are grouped apart, so that ``_stacked`` can take them back whole."""
+    op = getattr(tensor, "op", None)  # an eager tensor has none
+    return op.name if op is not None and op.type == "Unpack" else None
+
+
+def _stacked(group):
+    """The small tensors ``group``, of one shape, as one ``[len(group), size]`` float32 block: the tensor they were
+    unstacked from when they are all its slices, in order (no copy; its ``tf.unstack`` is then left unused), else
+    their stack."""
+    op = getattr(group[0], "op", None)
+    whole = (
+        op is not None
+        and op.type == "Unpack"
+        and len(op.outputs) == len(group)
+        and all(t.op is op and t.value_index == j for j, t in enumerate(group))
+    )
+    stacked = op.inputs[0] if whole else tf.stack(group)
+    return tf.reshape(tf.cast(stacked, tf.float32), [len(group), -1])
 
 
 def stackable(tensor):
@@ -239,8 +294,9 @@ def _bounds(bounds):
     return low, high
 
 
-def _fast(block, bounds):
-    """Every value finite: the raw row of each row of ``block`` from plain sums, minimum, maximum and counts."""
+def _fast(block, bounds, kind):
+    """Every value finite: the raw row of each row of ``block`` from plain sums, minimum, maximum and counts (those
+    that ``kind`` needs)."""
     width = block.shape[1] if block.shape[1] is not None else tf.shape(block)[1]
     count = tf.fill([len(bounds)], tf.cast(width, tf.float32))
     saturated = None
@@ -249,30 +305,35 @@ def _fast(block, bounds):
         saturated = _count((block <= low[:, None]) | (block >= high[:, None]))
     return _finite_rows(
         count,
-        tf.reduce_sum(block, axis=1),
         tf.reduce_sum(tf.square(block), axis=1),
-        tf.reduce_min(block, axis=1),
-        tf.reduce_max(block, axis=1),
-        tf.reduce_sum(tf.abs(tf.sign(block)), axis=1),
+        tf.reduce_sum(block, axis=1) if kind.sums else None,
+        tf.reduce_min(block, axis=1) if kind.extremes else None,
+        tf.reduce_max(block, axis=1) if kind.extremes else None,
+        tf.reduce_sum(tf.abs(tf.sign(block)), axis=1) if kind.zeros else None,
         saturated,
     )
 
 
-def _finite_rows(count, total, squares, minimum, maximum, nonzero, saturated=None):
+def _finite_rows(count, squares, total=None, minimum=None, maximum=None, nonzero=None, saturated=None):
     """The raw rows of tensors whose values are all finite (``_fast``, ``_narrow``, ``_fast_run``), from their counts
-    and reductions (per tensor: ``nonzero`` values, ``saturated`` ones, none without a saturated range)."""
+    and reductions (per tensor: ``nonzero`` values, ``saturated`` ones, none without a saturated range). A reduction
+    not made (None) leaves its column 0; ``statistics`` makes what comes of it NaN."""
     zero = tf.zeros_like(count)
+
+    def made(column):
+        return zero if column is None else column
+
     columns = {
         "count": count,
         "finite": count,
-        "sum": total,
+        "sum": made(total),
         "squares": squares,
-        "min": minimum,
-        "max": maximum,
-        "zeros": count - nonzero,
+        "min": made(minimum),
+        "max": made(maximum),
+        "zeros": zero if nonzero is None else count - nonzero,
         "nans": zero,
         "infs": zero,
-        "saturated": zero if saturated is None else saturated,
+        "saturated": made(saturated),
         "scale": zero + 1.0,
     }
     return tf.stack([columns[name] for name in _RAW], axis=1)
@@ -288,7 +349,7 @@ def _narrow_width(tensor):
     return width if 0 < width <= NARROW_AT_MOST else None
 
 
-def _narrow(block, rows, tensor, bounds):
+def _narrow(block, rows, tensor, bounds, kind):
     """``_fast`` for tensors of one row width and any number of rows each, concatenated (``block``: ``[rows, width]``;
     ``rows``: each tensor's number of rows; ``tensor``: the tensor each row belongs to): reduced along each row, then
     the rows' partial results by tensor (one segment per tensor, as long as its batch): a handful of ops for all of
@@ -303,23 +364,27 @@ def _narrow(block, rows, tensor, bounds):
     if any(b is not None for b in bounds):
         low, high = (tf.gather(edge, tensor)[:, None] for edge in _bounds(bounds))
         saturated = per_tensor(tf.math.unsorted_segment_sum, _count((block <= low) | (block >= high)))
+
+    def reduced(segments, along_rows, needed=True):  # per tensor, or None where ``kind`` does not need it
+        return per_tensor(segments, along_rows()) if needed else None
+
     return _finite_rows(
         count,
-        per_tensor(tf.math.unsorted_segment_sum, tf.reduce_sum(block, axis=1)),
-        per_tensor(tf.math.unsorted_segment_sum, tf.reduce_sum(tf.square(block), axis=1)),
-        per_tensor(tf.math.unsorted_segment_min, tf.reduce_min(block, axis=1)),
-        per_tensor(tf.math.unsorted_segment_max, tf.reduce_max(block, axis=1)),
-        per_tensor(tf.math.unsorted_segment_sum, tf.reduce_sum(tf.abs(tf.sign(block)), axis=1)),
+        reduced(tf.math.unsorted_segment_sum, lambda: tf.reduce_sum(tf.square(block), axis=1)),
+        reduced(tf.math.unsorted_segment_sum, lambda: tf.reduce_sum(block, axis=1), kind.sums),
+        reduced(tf.math.unsorted_segment_min, lambda: tf.reduce_min(block, axis=1), kind.extremes),
+        reduced(tf.math.unsorted_segment_max, lambda: tf.reduce_max(block, axis=1), kind.extremes),
+        reduced(tf.math.unsorted_segment_sum, lambda: tf.reduce_sum(tf.abs(tf.sign(block)), axis=1), kind.zeros),
         saturated,
     )
 
 
-def _fast_run(blocks, bounds):
+def _fast_run(blocks, bounds, kinds):
     """``_fast`` for a run of large tensors (``blocks``: their values, ``[1, size]`` each; ``bounds``: the saturated
-    range of each, or None): ``[len(blocks), len(_RAW)]`` raw rows. Each tensor is reduced whole by six ops (sum,
-    squares, minimum, maximum, and the zeros from its signs), everything else is computed once for the run (a count
-    known statically is a constant): these ops are traced and optimised with the step, whose first step they
-    lengthen. MobileNetV2 at 96x96 (274 such tensors): first step 12.4 and 12.6 s, against 14.4 and 15.9 s with a
+    range of each, or None; ``kinds``: the reductions of each): ``[len(blocks), len(_RAW)]`` raw rows. Each tensor is
+    reduced whole by up to six ops (sum, squares, minimum, maximum, and the zeros from its signs), everything else is
+    computed once for the run (a count known statically is a constant): these ops are traced and optimised with the
+    step, whose first step they lengthen. MobileNetV2 at 96x96 (274 such tensors): first step 12.4 and 12.6 s, against 14.4 and 15.9 s with a
     row of some 14 ops for each tensor (one process each, alternating)."""
     sizes = [b.shape.num_elements() for b in blocks]
     if None in sizes:
@@ -332,13 +397,20 @@ def _fast_run(blocks, bounds):
             [_count((b <= bound[0]) | (b >= bound[1])) if bound else tf.zeros([1]) for b, bound in zip(blocks, bounds)],
             0,
         )
+
+    def each(reduce, needed):  # a reduction of each tensor that needs it (0 for the others), or None for none
+        if not any(needed):
+            return None
+        return tf.stack([reduce(b) if need else tf.constant(0.0) for b, need in zip(blocks, needed)])
+
     return _finite_rows(
         count,
-        tf.stack([tf.reduce_sum(b) for b in blocks]),
         2.0 * tf.stack([tf.nn.l2_loss(b) for b in blocks]),
-        tf.stack([tf.reduce_min(b) for b in blocks]),
-        tf.stack([tf.reduce_max(b) for b in blocks]),
-        2.0 * tf.stack([tf.nn.l2_loss(tf.sign(b)) for b in blocks]),  # 1 per value not 0: no boolean tensor, no cast
+        each(tf.reduce_sum, [kind.sums for kind in kinds]),
+        each(tf.reduce_min, [kind.extremes for kind in kinds]),
+        each(tf.reduce_max, [kind.extremes for kind in kinds]),
+        # 1 per value not 0: no boolean tensor, no cast
+        each(lambda b: 2.0 * tf.nn.l2_loss(tf.sign(b)), [kind.zeros for kind in kinds]),
         saturated,
     )
 

@@ -190,8 +190,9 @@ def _kind(measures):
 
 
 def _unstacked_from(tensor):
-    """The op that ``tensor`` was unstacked from (``tf.unstack``: the updates of one weight shape, subtracted at once
-    by ``probe.differences``), or None: such tensors are grouped apart, so that ``_stacked`` can take them back whole."""
+    """The name of the op that ``tensor`` was unstacked from (``tf.unstack``: the updates of one weight shape,
+    subtracted at once by ``probe.differences``), or None: such tensors are grouped apart, so that ``_stacked`` can
+    take them back whole."""
     op = getattr(tensor, "op", None)  # an eager tensor has none
     return op.name if op is not None and op.type == "Unpack" else None
 

@@ -56,7 +56,7 @@ from .record import stats
 from .record.probe import FLUSH_EVERY, FULL_FIRST, differences, period
 from .record.trace import TraceStore
 from .safety import failed, guarded
-from .vocabulary import COLUMN, STATS
+from .vocabulary import COLUMN, STATS, measures_of
 
 SAMPLE_SIZE = 32
 SIDE_FIRST = FULL_FIRST  # the first steps of a fit, where most faults are born
@@ -131,13 +131,12 @@ class Diagnose(keras.callbacks.Callback):
             return f"steps_per_execution={model.steps_per_execution}"
         return None
 
-    def _batch_statistics(self, loss, before, with_loss=None):
+    def _batch_statistics(self, loss, before):
         """One batch's rows of the loss, weights and updates (``before``: the weights before the step)."""
         now = [tf.convert_to_tensor(w) for w in self._weights]
         updates = differences(now, before)
-        with_loss = self._sites[0]["phase"] == "loss" if with_loss is None else with_loss
-        sites = self._sites if with_loss else [site for site in self._sites if site["phase"] != "loss"]
-        return stats.statistics(([loss] if with_loss else []) + now + updates, measures=stats.measures_of(sites))
+        with_loss = self._sites[0]["phase"] == "loss"  # the per-batch path drops it when the step reports none
+        return stats.statistics(([loss] if with_loss else []) + now + updates, measures=measures_of(self._sites))
 
     def _after_batch_statistics(self, loss):
         """The per-batch path's rows: the weights before the step are those after the last batch, kept in
@@ -218,7 +217,7 @@ class Diagnose(keras.callbacks.Callback):
         """Inside the train function, after Keras's step: this step's rows, into the buffer (``before``: the weights
         before the step). A step without the side pass gives its sites ``UNMEASURED`` rows, which the host replaces
         with the last side pass's (``stats.fill_unmeasured``)."""
-        rows = self._batch_statistics(loss, before, with_loss=True)
+        rows = self._batch_statistics(loss, before)
         steps = self._steps.assign_add(1)
         if self._side is not None:
             run = (steps <= SIDE_FIRST) | (steps % SIDE_EVERY == 0) | _faulty_in_graph(rows)

@@ -77,6 +77,17 @@ PHASE_ORDER = {phase.name: i for i, phase in enumerate(PHASES)}
 PHASE = {phase.name: phase for phase in PHASES}
 
 
+def measures_of(sites):
+    """The ``STATS`` each of ``sites`` measures: its phase's."""
+    return [PHASE[site["phase"]].measures for site in sites]
+
+
+def unmeasured(measures):
+    """``[len(measures)][len(STATS)]``: whether each row leaves each column out (NaN), from what it measures (None:
+    every statistic)."""
+    return [[m is not None and name not in m for name in STATS] for m in measures]
+
+
 def needs(*phases):
     """Declare the phases an analysis rule reads (``rule.needs``): a trace without one cannot show its symptom."""
     unknown = set(phases) - set(PHASE)

@@ -16,7 +16,7 @@ from dnn_instrument.runtime.record import stats
 from dnn_instrument.runtime.record.graph import LayerGraph
 from dnn_instrument.runtime.record.trace import TraceStore
 from dnn_instrument.runtime.report import document as report
-from dnn_instrument.runtime.vocabulary import PHASE
+from dnn_instrument.runtime.vocabulary import PHASE, measures_of
 
 SCHEMA = json.loads((Path(__file__).parent.parent / "runtime" / "report" / "report.schema.json").read_text())
 
@@ -687,7 +687,7 @@ def test_each_phase_measures_the_statistics_it_declares_and_leaves_the_others_na
     sites = [{"phase": phase} for phase in phases]
     activations = [phase in ("forward", "backward") for phase in phases]
     f = tf.function(  # the batch known at run time only; weights, their gradients and updates of a static shape
-        lambda *ts: stats.statistics(list(ts), None, activations, None, stats.measures_of(sites)),
+        lambda *ts: stats.statistics(list(ts), None, activations, None, measures_of(sites)),
         input_signature=[
             tf.TensorSpec((None,) + a.shape[1:] if act else a.shape) for a, act in zip(arrays, activations)
         ],
@@ -719,7 +719,7 @@ def test_updates_subtracted_at_once_are_measured_from_their_stacked_difference()
         n = len(after)
         changes = differences(list(tensors[:n]), list(tensors[n : 2 * n]))
         return stats.statistics(
-            [t for pair in zip(tensors[2 * n :], changes) for t in pair], measures=stats.measures_of(sites)
+            [t for pair in zip(tensors[2 * n :], changes) for t in pair], measures=measures_of(sites)
         )
 
     f = tf.function(

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from ..vocabulary import COLUMN, PHASE, STATS
+from ..vocabulary import COLUMN, PHASE, STATS, measures_of, unmeasured
 from . import thresholds
 
 #: The phases a loss-scaling optimizer sees overflow in, and skips the step for (mixed precision).
@@ -23,9 +23,8 @@ def faults(values, sites, optimizer, statistics=False):
     """
     bad = (values[:, :, COLUMN["frac_nan"]] > 0) | (values[:, :, COLUMN["frac_inf"]] > 0)
     if statistics:
-        unmeasured = [[name not in PHASE[site["phase"]].measures for name in STATS] for site in sites]
-        unmeasured = np.array(unmeasured, bool).reshape(len(sites), len(STATS))  # NaN there says nothing
-        bad |= ~(np.isfinite(values) | unmeasured).all(axis=2)
+        left_out = np.array(unmeasured(measures_of(sites)), bool).reshape(len(sites), len(STATS))  # NaN says nothing
+        bad |= ~(np.isfinite(values) | left_out).all(axis=2)
     if optimizer.get("class") == "LossScaleOptimizer" and bad.size:
         scaled = np.isin([s["phase"] for s in sites], list(SCALED))
         skipped = ~(bad & ~scaled[None, :]).any(axis=1)

@@ -26,6 +26,7 @@ import tensorflow as tf
 
 from .. import costs
 from ..safety import guarded
+from ..vocabulary import measures_of
 from . import stats
 from .facts import note_targets
 
@@ -197,7 +198,7 @@ class Probe:
     def statistics(self):
         """All of this step's records as one ``[sites, len(STATS)]`` tensor; starts the next trace."""
         activations = [site["phase"] in ("forward", "backward") for site in self._sites]
-        measures = stats.measures_of(self._sites)
+        measures = measures_of(self._sites)
         matrix = stats.statistics(self._tensors, self._saturation, activations, self._full, measures)
         self.store.set_sites(self._sites)
         self._begin_trace()

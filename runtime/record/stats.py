@@ -16,7 +16,7 @@ import collections
 import functools
 import importlib
 
-from ..vocabulary import COLUMN, PHASE, STATS  # a row's columns and what each phase measures, declared once
+from ..vocabulary import COLUMN, STATS, unmeasured  # a row's columns and what each phase measures, declared once
 
 
 class _TensorFlow:
@@ -74,7 +74,7 @@ def statistics(tensors, saturation=None, activations=None, full=None, measures=N
     """Reduce each tensor of ``tensors`` to a row of ``STATS``; returns a ``[len(tensors), len(STATS)]`` tensor.
 
     ``saturation`` gives, per tensor, the ``(low, high)`` saturated range, or None. ``measures`` (per tensor, the
-    ``STATS`` measured, or None: all of them; ``measures_of``) leaves the others NaN, and a tensor costs only the
+    ``STATS`` measured, or None: all of them; ``vocabulary.measures_of``) leaves the others NaN, and a tensor costs only the
     reductions its own need: a gradient's norm is one pass over it, where its whole row is five.
 
     ``activations`` (per tensor, a bool) marks a layer's output or the gradient reaching it: a narrow one (``_narrow``)
@@ -163,15 +163,10 @@ def statistics(tensors, saturation=None, activations=None, full=None, measures=N
     for position, i in enumerate(order):
         inverse[i] = position
     rows = _rows(tf.gather(raw, inverse))
-    unmeasured = [[m is not None and name not in m for name in STATS] for m in measures]
-    if any(map(any, unmeasured)):
-        rows = tf.where(tf.constant(unmeasured), float("nan"), rows)
+    left_out = unmeasured(measures)
+    if any(map(any, left_out)):
+        rows = tf.where(tf.constant(left_out), float("nan"), rows)
     return rows
-
-
-def measures_of(sites):
-    """The ``STATS`` each of ``sites`` measures: its phase's (``vocabulary.PHASES``)."""
-    return [PHASE[site["phase"]].measures for site in sites]
 
 
 #: The reductions a tensor's row needs beyond its sum of squares (its norm, and the test for NaN/Inf).

@@ -726,7 +726,7 @@ def test_updates_subtracted_at_once_are_measured_from_their_stacked_difference()
         measure, input_signature=[tf.TensorSpec(a.shape) for a in after + before + gradients], autograph=False
     )
     graph = f.get_concrete_function().graph
-    unstacked = {op.name for op in graph.get_operations() if op.type == "Unpack"}
+    unstacked = {op.name for op in graph.get_operations() if op.type == "Unpack" and op.inputs[0].op.type == "Sub"}
     assert unstacked  # the three (4, 3) weights were subtracted at once
     packs = [op for op in graph.get_operations() if op.type == "Pack"]
     assert not any(t.op.name in unstacked for op in packs for t in op.inputs)  # never stacked again
@@ -736,3 +736,84 @@ def test_updates_subtracted_at_once_are_measured_from_their_stacked_difference()
         np.testing.assert_allclose(change[measured], reference(new - old)[measured], rtol=2e-4, atol=2e-5)
     for row, gradient in zip(rows[::2], gradients):
         np.testing.assert_allclose(row[measured], reference(gradient)[measured], rtol=2e-4, atol=2e-5)
+
+
+@pytest.mark.parametrize("bad", [False, True])
+def test_tensors_alone_in_their_shape_are_reduced_together_with_the_rows_of_numpy(bad):
+    """A tensor whose shape no other tensor of the step has (the ``Diagnose`` callback's 13 tensors are 13 shapes) is
+    not stacked alone: those tensors are reduced together, as a run is (``stats._fast_groups``), each with the reductions
+    its phase needs; every row is numpy's (its saturated fraction too), and a NaN sends them to the careful path."""
+    rng = np.random.default_rng(7)
+    phases = ["loss", "weight", "update", "forward", "gradient", "weight", "weight"]
+    shapes = [(), (4, 3), (5,), (2, 7), (3, 3), (6,), (6,)]  # the last two share a shape: stacked
+    arrays = [np.where(rng.uniform(size=s) < 0.2, 0.0, rng.normal(size=s)).astype(np.float32) for s in shapes]
+    arrays[3] = rng.uniform(size=(2, 7)).astype(np.float32)  # a sigmoid's output: some of it saturated
+    arrays[3][0, :3] = [0.001, 0.995, 0.0]
+    if bad:
+        arrays[2][1] = np.nan
+    bounds = [None, None, None, stats.SATURATION["sigmoid"], None, None, None]
+    sites = [{"phase": phase} for phase in phases]
+    f = tf.function(
+        lambda *ts: stats.statistics(list(ts), bounds, None, None, measures_of(sites)),
+        input_signature=[tf.TensorSpec(a.shape) for a in arrays],
+        autograph=False,
+    )
+    packs = [op for op in f.get_concrete_function().graph.get_operations() if op.type == "Pack"]
+    assert not any(len(op.inputs) == 1 for op in packs)  # no stack of one tensor
+    assert any(len(op.inputs) == 2 and op.inputs[0].shape == (6,) for op in packs)  # the two of one shape
+    for row, array, phase, bound in zip(f(*arrays).numpy(), arrays, phases, bounds):
+        measured = np.array([name in PHASE[phase].measures for name in stats.STATS])
+        assert np.isnan(row[~measured]).all(), (phase, row)
+        np.testing.assert_allclose(row[measured], reference(array, bound)[measured], rtol=2e-4, atol=2e-5)
+
+
+def test_a_snapshot_is_the_value_the_forward_pass_read_unless_the_weight_was_written_since():
+    """``probe.read_so_far``: a weight the step has only read so far gives that read (no read of its own in the step);
+    one written since, one never read, and one taken by a nested function give None (``snapshot`` reads it then)."""
+    from dnn_instrument.runtime.record.probe import read_so_far
+
+    read_only, written, unread, nested = (keras.Variable(np.full((2, 3), k, "float32")) for k in (1.0, 2.0, 3.0, 4.0))
+    inner = tf.function(lambda: nested * 2.0, autograph=False)
+    found = {}
+
+    def step(x):
+        out = tf.matmul(x, read_only) + tf.matmul(x, written) + inner()
+        written.assign_add(tf.ones((2, 3)))
+        graph = tf.compat.v1.get_default_graph()
+        reads = sum(op.type == "ReadVariableOp" for op in graph.get_operations())
+        read = read_so_far()
+        found["values"] = [read(v) for v in (read_only, written, unread, nested)]
+        found["added"] = sum(op.type == "ReadVariableOp" for op in graph.get_operations()) - reads
+        return out
+
+    tf.function(step, autograph=False).get_concrete_function(tf.TensorSpec([1, 2]))
+    value, *others = found["values"]
+    assert value is not None and value.op.type == "ReadVariableOp" and value.shape == (2, 3)
+    assert value.op.inputs[0].consumers() == [value.op]  # the matmul's read, the only op that takes the weight
+    assert others == [None, None, None] and found["added"] == 0
+
+
+def test_an_update_row_is_the_change_the_optimizer_made(runs_dir):
+    """With SGD every update is the learning rate times the gradient: each update row's norm is that of its gradient
+    row times the rate, in every step (the weights before the step taken from the forward pass's reads)."""
+    from dnn_instrument.runtime import session
+    from dnn_instrument.transformer import instrument
+
+    namespace = {"__name__": "train", "__file__": "train.py"}
+    exec(compile(instrument(TRAIN_SOURCE, "train.py").code, "train.py", "exec"), namespace)
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(64, 4)).astype("float32")
+    y = (x[:, :1] - x[:, 1:2] > 0).astype("float32")
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    namespace["train"](model, x, y)
+    store = session._current.stores[-1]
+    values, norm = store.values, stats.COLUMN["norm"]
+    row = {(site["phase"], site["tensor"]): i for i, site in enumerate(store.sites)}
+    weights = [tensor for phase, tensor in row if phase == "update"]
+    assert len(weights) == 4 and len(values) == 6
+    for tensor in weights:
+        updates, gradients = values[:, row["update", tensor], norm], values[:, row["gradient", tensor], norm]
+        assert np.all(updates > 0)
+        np.testing.assert_allclose(updates, 0.1 * gradients, rtol=1e-4)

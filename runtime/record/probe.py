@@ -312,7 +312,7 @@ def _unfolded_copy(tensor, depth=0):
 
 def read_so_far():
     """In the step being traced, ``weight -> tensor or None``: the value of ``weight`` that the step has read so far
-    (its first ``ReadVariableOp``), when every op of the step that takes the weight so far only reads it, so that the
+    (a ``ReadVariableOp`` of it), when every op of the step that takes the weight so far only reads it, so that the
     weight still holds that value; else None (no such read, a write, a call of a nested function that takes it, a
     variable of a ``tf.distribute`` strategy, or eager execution). The forward pass reads every weight it uses: reading
     each again for ``snapshot`` adds an op per weight to the step (162 in a stack of 80 Dense layers)."""
@@ -329,7 +329,7 @@ def read_so_far():
         takers = placeholder.consumers() if placeholder is not None else []
         if not takers or any(op.type != "ReadVariableOp" for op in takers):
             return None
-        value = min(takers, key=lambda op: op._id).outputs[0]
+        value = takers[0].outputs[0]  # nothing wrote the weight: every read of it has the same value
         return value if value.dtype == weight.dtype and value.shape == weight.shape else None
 
     return read

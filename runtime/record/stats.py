@@ -293,10 +293,7 @@ def _bounds(bounds):
 def _fast(block, bounds, kind):
     """Every value finite: the raw row of each row of ``block`` from plain sums, minimum, maximum and counts (those
     that ``kind`` needs)."""
-    if block.shape[1] is not None:
-        count = tf.constant([float(block.shape[1])] * len(bounds))
-    else:
-        count = tf.fill([len(bounds)], tf.cast(tf.shape(block)[1], tf.float32))
+    count = tf.constant([float(block.shape[1])] * len(bounds))  # stacked tensors have a static shape
     saturated = None
     if any(b is not None for b in bounds):
         low, high = _bounds(bounds)

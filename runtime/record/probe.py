@@ -314,7 +314,7 @@ def read_so_far():
     """In the step being traced, ``weight -> tensor or None``: the value of ``weight`` that the step has read so far
     (a ``ReadVariableOp`` of it), when every op of the step that takes the weight so far only reads it, so that the
     weight still holds that value; else None (no such read, a write, a call of a nested function that takes it, a
-    variable of a ``tf.distribute`` strategy, or eager execution). The forward pass reads every weight it uses: reading
+    handle the step did not capture itself, or eager execution). The forward pass reads every weight it uses: reading
     each again for ``snapshot`` adds an op per weight to the step (162 in a stack of 80 Dense layers)."""
     graph = tf.compat.v1.get_default_graph()
     if tf.executing_eagerly() or not hasattr(graph, "captures"):

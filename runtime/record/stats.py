@@ -389,11 +389,11 @@ def _narrow(block, rows, tensor, bounds, kind):
 def _fast_run(blocks, bounds, kinds):
     """``_fast`` for a run of large tensors, or of small ones each alone in its shape (``blocks``: their values,
     ``[1, size]`` each; ``bounds``: the saturated range of each, or None; ``kinds``: the reductions of each):
-    ``[len(blocks), len(_RAW)]`` raw rows. Each tensor is
-    reduced whole by up to six ops (sum, squares, minimum, maximum, and the zeros from its signs), everything else is
-    computed once for the run (a count known statically is a constant): these ops are traced and optimised with the
-    step, whose first step they lengthen. MobileNetV2 at 96x96 (274 such tensors): first step 12.4 and 12.6 s, against 14.4 and 15.9 s with a
-    row of some 14 ops for each tensor (one process each, alternating)."""
+    ``[len(blocks), len(_RAW)]`` raw rows. Each tensor is reduced whole by up to six ops (sum, squares, minimum,
+    maximum, and the zeros from its signs), everything else is computed once for the run (a count known statically is
+    a constant): these ops are traced and optimised with the step, whose first step they lengthen. MobileNetV2 at
+    96x96 (274 such tensors): first step 12.4 and 12.6 s, against 14.4 and 15.9 s with a row of some 14 ops for each
+    tensor (one process each, alternating)."""
     sizes = [b.shape.num_elements() for b in blocks]
     if None in sizes:
         count = tf.cast(tf.stack([tf.size(b) for b in blocks]), tf.float32)
